@@ -1,0 +1,57 @@
+/**
+ * Named errors with stable codes. The `code` is part of the public contract
+ * (REST bodies `{"code","message"}`, RTMP descriptions, logs); the table in
+ * docs/errors.md is checked against `ERROR_CODES` by a test.
+ */
+export const ERROR_CODES = {
+  BAD_REQUEST: { status: 400, summary: 'The request does not match the schema (missing field, wrong type, bad name).' },
+  UNAUTHORIZED: { status: 401, summary: 'A write route was called without a valid bearer token.' },
+  STREAM_NOT_FOUND: { status: 404, summary: 'No live origin owns this stream.' },
+  ORIGIN_NOT_FOUND: { status: 404, summary: 'The origin id is not registered (or its registration expired).' },
+  NOT_FOUND: { status: 404, summary: 'No such route.' },
+  STREAM_OWNED_ELSEWHERE: { status: 409, summary: 'Another live origin holds the lease of this stream.' },
+  LEASE_LOST: { status: 409, summary: 'Renew or release with a fencing token that is no longer current.' },
+  PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body is larger than the configured limit.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request body is not JSON.' },
+  INTERNAL: { status: 500, summary: 'A bug: the server logged the details.' },
+  STORE_UNAVAILABLE: { status: 503, summary: 'The stream store (Redis) cannot be reached; retry with backoff.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class CascadeError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details?: Record<string, unknown>;
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'CascadeError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.details = details;
+  }
+  toJSON(): { code: ErrorCode; message: string } & Record<string, unknown> {
+    return { code: this.code, message: this.message, ...(this.details ?? {}) };
+  }
+}
+
+export class StreamNotFoundError extends CascadeError {
+  constructor(app: string, name: string) {
+    super('STREAM_NOT_FOUND', `stream ${app}/${name} is not live on any origin`);
+    this.name = 'StreamNotFoundError';
+  }
+}
+
+export class StreamOwnedElsewhereError extends CascadeError {
+  constructor(app: string, name: string, owner: unknown) {
+    super('STREAM_OWNED_ELSEWHERE', `stream ${app}/${name} is owned by another origin`, { owner });
+    this.name = 'StreamOwnedElsewhereError';
+  }
+}
+
+export class LeaseLostError extends CascadeError {
+  constructor(app: string, name: string) {
+    super('LEASE_LOST', `lease of ${app}/${name} is no longer held with this token`);
+    this.name = 'LeaseLostError';
+  }
+}
