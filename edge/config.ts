@@ -1,0 +1,20 @@
+import { Type, Static } from '@sinclair/typebox';
+
+export const EdgeConfigSchema = Type.Object({
+  id: Type.String({ default: 'edge-1', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'Edge id (logs, API).' }),
+  host: Type.String({ default: '127.0.0.1', description: 'Address the RTMP and HTTP listeners bind to.' }),
+  rtmpPort: Type.Integer({ default: 1935, minimum: 1, maximum: 65535, description: 'RTMP listener for players.' }),
+  httpPort: Type.Integer({ default: 8080, minimum: 1, maximum: 65535, description: 'HTTP listener (HTTP-FLV, health, API).' }),
+  origins: Type.Array(Type.String({ pattern: '^rtmp://' }), {
+    default: ['rtmp://127.0.0.1:1936', 'rtmp://127.0.0.1:1937'],
+    minItems: 1,
+    description: 'Origin RTMP base URLs, pulled round-robin (comma-separated or a JSON array in env/flags).',
+  }),
+  discoveryUrl: Type.String({ default: 'http://127.0.0.1:8090', description: 'Base URL of the discovery service (lookups, events).' }),
+  maxRedirects: Type.Integer({ default: 3, minimum: 0, maximum: 10, description: 'RTMP 302 hops followed per pull.' }),
+  pullTimeoutMs: Type.Integer({ default: 4000, minimum: 100, description: 'Deadline for a pull to deliver its first media (all origins tried).' }),
+  closeAfterMs: Type.Integer({ default: 5000, minimum: 0, description: 'Upstream kept open this long after the last viewer leaves.' }),
+  logLevel: Type.String({ default: 'info', description: 'pino log level.' }),
+});
+
+export type EdgeConfig = Static<typeof EdgeConfigSchema>;

@@ -1,0 +1,105 @@
+import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Service } from '../common/lifecycle';
+import type { Logger } from '../common/logger';
+import { NmsHost, BaseSession, isRtmpSession, sendJson } from '../mediaserver/nms-host';
+import { createMediaHttpApp } from '../mediaserver/http-app';
+import { EdgeStream } from './edge-stream';
+import type { EdgeConfig } from './config';
+
+/**
+ * An edge: viewers play here (RTMP, HTTP-FLV); the first viewer of a stream
+ * starts one pull from the origins, round-robin like SRS (`index++ % n`),
+ * following RTMP 302 redirects to the owner.
+ */
+export class EdgeService implements Service {
+  readonly nms: NmsHost;
+  readonly http: FastifyInstance;
+  private readonly streams = new Map<string, EdgeStream>();
+  private roundRobin = 0;
+  private stopped = false;
+
+  constructor(private readonly config: EdgeConfig, private readonly log: Logger) {
+    this.log = log.child({ edge: config.id });
+    this.nms = new NmsHost({ host: config.host, rtmpPort: config.rtmpPort, httpPort: config.httpPort, logger: this.log });
+    this.http = createMediaHttpApp(this.nms, this.flvGate, this.log);
+    this.http.get('/healthz', async () => ({ status: 'ok', role: 'edge', id: config.id }));
+    this.http.get('/api/v1/streams', async () => ({ streams: [...this.streams.values()].map((s) => s.view()) }));
+    this.nms.on('prePlay', (s) => this.onPlay(s));
+    this.nms.on('donePlay', (s) => this.streams.get(`${s.streamApp}/${s.streamName}`)?.removeViewer());
+    this.nms.on('prePublish', (s) => {
+      // Publishing at the edge arrives with the publish gateway; until then refuse it plainly.
+      if (isRtmpSession(s)) {
+        this.nms.dropIncomingMedia(s);
+        this.nms.sendStatus(s, 'error', 'NetStream.Publish.Rejected', 'this is an edge: publish to an origin');
+      }
+      s.close();
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.nms.start();
+    await this.http.listen({ host: this.config.host, port: this.config.httpPort });
+    this.log.info({ rtmp: `rtmp://${this.config.host}:${this.config.rtmpPort}`, http: `http://${this.config.host}:${this.config.httpPort}`, origins: this.config.origins }, 'edge listening');
+  }
+
+  async drain(_deadlineMs: number): Promise<void> {}
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const s of [...this.streams.values()]) s.close('edge stopping');
+    await this.nms.stop();
+    await this.http.close();
+  }
+
+  /** The stream object for a path, starting its pull when it is new. */
+  ensure(app: string, name: string, query: string): EdgeStream {
+    const key = `${app}/${name}`;
+    let stream = this.streams.get(key);
+    if (!stream || stream.state === 'closed') {
+      stream = new EdgeStream(app, name, query, {
+        nms: this.nms,
+        nextOrigins: () => this.nextOrigins(),
+        maxRedirects: this.config.maxRedirects,
+        pullTimeoutMs: this.config.pullTimeoutMs,
+        closeAfterMs: this.config.closeAfterMs,
+        log: this.log,
+        onClosed: (s) => {
+          if (this.streams.get(key) === s) this.streams.delete(key);
+        },
+      });
+      this.streams.set(key, stream);
+    }
+    return stream;
+  }
+
+  /** Round-robin start, then the others in order, so one dead origin does not fail the pull. */
+  private nextOrigins(): string[] {
+    const list = this.config.origins;
+    const start = this.roundRobin++ % list.length;
+    return [...list.slice(start), ...list.slice(0, start)];
+  }
+
+  private onPlay(session: BaseSession): void {
+    const query = new URLSearchParams(session.streamQuery as Record<string, string>).toString();
+    const stream = this.ensure(session.streamApp, session.streamName, query ? `?${query}` : '');
+    stream.addViewer();
+    if (!isRtmpSession(session)) return;
+    this.nms.dropIncomingMedia(session);
+    stream.ready.catch(() => {
+      this.nms.sendStatus(session, 'error', 'NetStream.Play.StreamNotFound', `${session.streamApp}/${session.streamName} is not live`);
+      session.close();
+    });
+  }
+
+  private readonly flvGate = async (_req: IncomingMessage, res: ServerResponse, app: string, name: string, query: string): Promise<boolean> => {
+    try {
+      await this.ensure(app, name, query).ready;
+      return true;
+    } catch {
+      sendJson(res, 404, { code: 'STREAM_NOT_FOUND', message: `stream ${app}/${name} is not live` });
+      return false;
+    }
+  };
+}

@@ -1,0 +1,64 @@
+import { freePort } from './media';
+import { startService, TestProcess } from './processes';
+
+export interface NodeHandle {
+  id: string;
+  proc: TestProcess;
+  rtmp: string;
+  http: string;
+}
+
+export interface TestCluster {
+  discoveryUrl: string;
+  discovery: TestProcess;
+  origins: NodeHandle[];
+  edge: NodeHandle;
+  all(): TestProcess[];
+  stop(): Promise<void>;
+}
+
+/** discovery (memory) + N origins + one edge, each its own process on free ports. */
+export async function startCluster(opts: { origins?: number; edgeFlags?: string[] } = {}): Promise<TestCluster> {
+  const started: TestProcess[] = [];
+  try {
+    const dport = await freePort();
+    const discoveryUrl = `http://127.0.0.1:${dport}`;
+    const discovery = await startService('discovery', ['--port', String(dport)], `${discoveryUrl}/healthz`);
+    started.push(discovery);
+    const origins: NodeHandle[] = [];
+    for (let i = 1; i <= (opts.origins ?? 2); i++) {
+      const [rp, hp] = [await freePort(), await freePort()];
+      const id = `origin-${i}`;
+      const proc = await startService(
+        'origin',
+        ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--discovery-url', discoveryUrl, '--heartbeat-ms', '500'],
+        `http://127.0.0.1:${hp}/healthz`,
+        id,
+      );
+      started.push(proc);
+      origins.push({ id, proc, rtmp: `rtmp://127.0.0.1:${rp}`, http: `http://127.0.0.1:${hp}` });
+    }
+    const [erp, ehp] = [await freePort(), await freePort()];
+    const edgeProc = await startService(
+      'edge',
+      ['--rtmp-port', String(erp), '--http-port', String(ehp), '--origins', origins.map((o) => o.rtmp).join(','), '--discovery-url', discoveryUrl, ...(opts.edgeFlags ?? [])],
+      `http://127.0.0.1:${ehp}/healthz`,
+      'edge-1',
+    );
+    started.push(edgeProc);
+    const edge = { id: 'edge-1', proc: edgeProc, rtmp: `rtmp://127.0.0.1:${erp}`, http: `http://127.0.0.1:${ehp}` };
+    return {
+      discoveryUrl,
+      discovery,
+      origins,
+      edge,
+      all: () => started,
+      stop: async () => {
+        await Promise.all(started.map((p) => p.stop()));
+      },
+    };
+  } catch (err) {
+    await Promise.all(started.map((p) => p.stop()));
+    throw err;
+  }
+}
