@@ -1,0 +1,314 @@
+/**
+ * In-process FLV -> MPEG-TS HLS segmenter (DESIGN.md section 6): cuts at video keyframes once a
+ * segment reaches the target duration (audio-only streams: before a segment would exceed it),
+ * keeps a sliding window of segments in memory, and renders the RFC 8216 live playlist.
+ */
+import { EventEmitter } from 'node:events';
+import { TsMuxer, type MuxedFrame, type TsMuxerStats } from '../mpegts/muxer';
+import { renderPlaylist, type PlaylistEntry } from './playlist';
+import type { HlsSegmenterEvents, HlsSegmenterOptions, HlsSegmentInfo, MediaMessage } from './types';
+
+export const HLS_DEFAULTS = {
+  namePrefix: 'segment',
+  targetDurationMs: 2000,
+  windowSize: 6,
+  extraSegments: 2,
+  maxSegmentBytes: 16 * 1024 * 1024,
+} as const;
+
+/** A DTS this far behind the previous frame means the publisher's clock restarted. */
+const BACKWARD_JUMP_MS = 1000;
+/**
+ * Audio that arrives this long before the first video keyframe goes into the first segment
+ * (encoders interleave by timestamp, so the first AAC frames usually precede the keyframe).
+ */
+const AUDIO_PREROLL_MS = 200;
+
+interface OpenSegment {
+  seq: number;
+  chunks: Buffer[];
+  bytes: number;
+  startDts: number;
+  lastDts: number;
+  discontinuity: boolean;
+  independent: boolean;
+  /** Frames that drive cutting in this segment, and the DTS of the first and last one. */
+  driverFrames: number;
+  firstDriverDts: number;
+  lastDriverDts: number;
+}
+
+interface StoredSegment {
+  info: HlsSegmentInfo;
+  data: Buffer;
+}
+
+type CutDecision = 'append' | 'cut' | 'force' | 'jump';
+
+export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
+  readonly namePrefix: string;
+  readonly targetDurationMs: number;
+  readonly windowSize: number;
+  readonly extraSegments: number;
+  readonly maxSegmentBytes: number;
+  readonly maxSegmentDurationMs: number;
+  private readonly now: () => number;
+  private readonly muxer = new TsMuxer();
+
+  private current: OpenSegment | undefined;
+  /** Completed segments still in memory, oldest first, consecutive sequence numbers. */
+  private readonly stored: StoredSegment[] = [];
+  private nextSeq = 0;
+  private completedCount = 0;
+  private discontinuitySequence = 0;
+  private pendingDiscontinuity = false;
+  /** EXT-X-TARGETDURATION: never decreases (RFC 8216 6.2.1 forbids changing it). */
+  private targetDurationS: number;
+  private ended = false;
+  private cachedPlaylist: string | undefined;
+  /** DTS and spacing of the frames that drive cutting (video if present, else audio). */
+  private lastDriverDts: number | undefined;
+  private driverIntervalMs = 0;
+  /** Audio muxed while waiting for the first video keyframe of a segment run. */
+  private preroll: MuxedFrame[] = [];
+
+  constructor(options: HlsSegmenterOptions = {}) {
+    super();
+    this.namePrefix = options.namePrefix ?? HLS_DEFAULTS.namePrefix;
+    this.targetDurationMs = positive(options.targetDurationMs ?? HLS_DEFAULTS.targetDurationMs, 'targetDurationMs');
+    this.windowSize = Math.floor(positive(options.windowSize ?? HLS_DEFAULTS.windowSize, 'windowSize'));
+    this.extraSegments = Math.max(0, Math.floor(options.extraSegments ?? HLS_DEFAULTS.extraSegments));
+    this.maxSegmentBytes = positive(options.maxSegmentBytes ?? HLS_DEFAULTS.maxSegmentBytes, 'maxSegmentBytes');
+    this.maxSegmentDurationMs = positive(options.maxSegmentDurationMs ?? 10 * this.targetDurationMs, 'maxSegmentDurationMs');
+    this.now = options.now ?? Date.now;
+    if (!/^[A-Za-z0-9_.-]+$/.test(this.namePrefix)) throw new RangeError(`namePrefix "${this.namePrefix}" is not a plain file name`);
+    this.targetDurationS = Math.ceil(this.targetDurationMs / 1000);
+  }
+
+  /** Completed segments since construction (0 until the first one is listed in the playlist). */
+  get segmentCount(): number {
+    return this.completedCount;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  get muxerStats(): Readonly<TsMuxerStats> {
+    return this.muxer.stats;
+  }
+
+  push(msg: MediaMessage): void {
+    if (this.ended) return;
+    const frame = this.muxer.push(msg);
+    if (!frame) return;
+    const driver = this.isDriver(frame);
+    const cur = this.current;
+    if (cur) {
+      const decision = this.decide(cur, frame, driver);
+      if (decision === 'append') {
+        this.append(cur, frame, driver);
+        return;
+      }
+      if (decision === 'jump') {
+        // Timestamps restarted without discontinuity(): close, flag, wait for a clean start.
+        this.close(cur, this.estimatedEnd(cur));
+        this.pendingDiscontinuity = true;
+        this.lastDriverDts = undefined;
+        this.preroll = [];
+      } else {
+        this.close(cur, frame.dtsMs);
+        if (decision === 'force') {
+          this.append(this.open(frame, this.canStart(frame)), frame, driver);
+          return;
+        }
+      }
+    }
+    if (!this.canStart(frame)) {
+      if (frame.kind === 'audio') this.holdPreroll(frame);
+      return;
+    }
+    const opened = this.open(frame, true);
+    this.append(opened, frame, driver);
+    for (const a of this.preroll) if (a.dtsMs >= frame.dtsMs - AUDIO_PREROLL_MS) this.append(opened, a, false);
+    this.preroll = [];
+  }
+
+  private holdPreroll(frame: MuxedFrame): void {
+    this.preroll = this.preroll.filter((a) => a.dtsMs >= frame.dtsMs - AUDIO_PREROLL_MS && a.dtsMs <= frame.dtsMs);
+    this.preroll.push(frame);
+  }
+
+  /**
+   * An upstream switch: the open segment is closed, the next one is preceded by
+   * `#EXT-X-DISCONTINUITY` (sequence numbers keep increasing), and the muxer forgets codec state
+   * and continuity counters (new sequence headers follow; segmentation restarts at a keyframe).
+   */
+  discontinuity(): void {
+    if (this.ended) return;
+    if (this.current) this.close(this.current, this.estimatedEnd(this.current));
+    this.pendingDiscontinuity = true;
+    this.lastDriverDts = undefined;
+    this.driverIntervalMs = 0;
+    this.preroll = [];
+    this.muxer.reset();
+  }
+
+  /** Closes the open segment and adds `#EXT-X-ENDLIST`. Later pushes are ignored. Idempotent. */
+  end(): void {
+    if (this.ended) return;
+    if (this.current) this.close(this.current, this.estimatedEnd(this.current));
+    this.ended = true;
+    this.cachedPlaylist = undefined;
+    this.emit('end');
+  }
+
+  playlist(): string {
+    if (this.cachedPlaylist === undefined) {
+      const listed = this.listed();
+      const segments: PlaylistEntry[] = listed.map((s) => ({
+        uri: s.info.uri,
+        durationMs: s.info.durationMs,
+        discontinuity: s.info.discontinuity,
+      }));
+      this.cachedPlaylist = renderPlaylist({
+        version: 3,
+        targetDuration: this.targetDurationS,
+        // Empty: the number the first listed segment will have, so it never goes backwards.
+        mediaSequence: listed.length > 0 ? listed[0].info.seq : (this.current?.seq ?? this.nextSeq),
+        discontinuitySequence: this.discontinuitySequence,
+        segments,
+        ended: this.ended,
+      });
+    }
+    return this.cachedPlaylist;
+  }
+
+  /** A completed segment still in memory (listed, or within `extraSegments` after it left). */
+  segment(seq: number): Buffer | undefined {
+    return this.stored[this.indexOf(seq)]?.data;
+  }
+
+  segmentInfo(seq: number): HlsSegmentInfo | undefined {
+    return this.stored[this.indexOf(seq)]?.info;
+  }
+
+  /** Resolves `NAME-<seq>.ts` (as listed in the playlist) to the segment bytes. */
+  segmentByUri(uri: string): Buffer | undefined {
+    const prefix = `${this.namePrefix}-`;
+    if (!uri.startsWith(prefix) || !uri.endsWith('.ts')) return undefined;
+    const digits = uri.slice(prefix.length, -3);
+    if (!/^\d{1,15}$/.test(digits)) return undefined;
+    return this.segment(Number(digits));
+  }
+
+  uriFor(seq: number): string {
+    return `${this.namePrefix}-${seq}.ts`;
+  }
+
+  private indexOf(seq: number): number {
+    if (this.stored.length === 0 || !Number.isInteger(seq)) return -1;
+    return seq - this.stored[0].info.seq;
+  }
+
+  private listed(): StoredSegment[] {
+    return this.stored.slice(Math.max(0, this.stored.length - this.windowSize));
+  }
+
+  /** Video streams are cut at video keyframes; audio-only streams at any audio frame. */
+  private isDriver(frame: MuxedFrame): boolean {
+    return this.muxer.hasVideo ? frame.kind === 'video' : frame.kind === 'audio';
+  }
+
+  private canStart(frame: MuxedFrame): boolean {
+    return this.isDriver(frame) && frame.keyframe;
+  }
+
+  private decide(cur: OpenSegment, frame: MuxedFrame, driver: boolean): CutDecision {
+    const t = frame.dtsMs;
+    if (t < cur.lastDts - BACKWARD_JUMP_MS || t > cur.lastDts + this.maxSegmentDurationMs) return 'jump';
+    const elapsed = t - cur.startDts;
+    if (driver && frame.keyframe && elapsed > 0) {
+      if (this.muxer.hasVideo) {
+        if (elapsed >= this.targetDurationMs) return 'cut';
+      } else {
+        // Audio-only: cut before this frame if keeping it would push the segment past the target.
+        const interval = this.lastDriverDts === undefined ? 0 : Math.max(0, t - this.lastDriverDts);
+        if (elapsed + interval > this.targetDurationMs) return 'cut';
+      }
+    }
+    if (cur.bytes >= this.maxSegmentBytes || elapsed >= this.maxSegmentDurationMs) return 'force';
+    return 'append';
+  }
+
+  private open(frame: MuxedFrame, independent: boolean): OpenSegment {
+    const discontinuity = this.pendingDiscontinuity && this.nextSeq > 0;
+    this.pendingDiscontinuity = false;
+    const tables = this.muxer.beginSegment();
+    this.current = {
+      seq: this.nextSeq++,
+      chunks: [tables],
+      bytes: tables.length,
+      startDts: frame.dtsMs,
+      lastDts: frame.dtsMs,
+      discontinuity,
+      independent,
+      driverFrames: 0,
+      firstDriverDts: frame.dtsMs,
+      lastDriverDts: frame.dtsMs,
+    };
+    return this.current;
+  }
+
+  private append(cur: OpenSegment, frame: MuxedFrame, driver: boolean): void {
+    cur.chunks.push(frame.bytes);
+    cur.bytes += frame.bytes.length;
+    if (frame.dtsMs > cur.lastDts) cur.lastDts = frame.dtsMs;
+    if (driver) {
+      if (this.lastDriverDts !== undefined && frame.dtsMs > this.lastDriverDts) this.driverIntervalMs = frame.dtsMs - this.lastDriverDts;
+      this.lastDriverDts = frame.dtsMs;
+      if (cur.driverFrames === 0) cur.firstDriverDts = frame.dtsMs;
+      cur.lastDriverDts = Math.max(cur.lastDriverDts, frame.dtsMs);
+      cur.driverFrames++;
+    }
+  }
+
+  /**
+   * End of a segment no next frame delimits: the last driving frame plus the mean frame spacing
+   * in the segment (millisecond timestamps make single intervals jitter: 33, 34, 33 ms at 30 fps).
+   */
+  private estimatedEnd(cur: OpenSegment): number {
+    if (cur.driverFrames === 0) return cur.lastDts + this.driverIntervalMs;
+    const mean = cur.driverFrames > 1 ? (cur.lastDriverDts - cur.firstDriverDts) / (cur.driverFrames - 1) : this.driverIntervalMs;
+    return cur.lastDriverDts + mean;
+  }
+
+  private close(cur: OpenSegment, endDts: number): void {
+    this.current = undefined;
+    const durationMs = Math.max(0, Math.round(endDts - cur.startDts));
+    const data = cur.chunks.length === 1 ? cur.chunks[0] : Buffer.concat(cur.chunks, cur.bytes);
+    const info: HlsSegmentInfo = {
+      seq: cur.seq,
+      uri: this.uriFor(cur.seq),
+      durationMs,
+      byteLength: data.length,
+      discontinuity: cur.discontinuity,
+      independent: cur.independent,
+      completedAt: this.now(),
+    };
+    this.stored.push({ info, data });
+    this.completedCount++;
+    this.targetDurationS = Math.max(this.targetDurationS, Math.ceil(durationMs / 1000));
+    // The segment that just left the playlist window: count its discontinuity tag (RFC 8216 4.3.3.3).
+    const leaving = this.stored[this.stored.length - this.windowSize - 1];
+    if (leaving?.info.discontinuity) this.discontinuitySequence++;
+    while (this.stored.length > this.windowSize + this.extraSegments) this.stored.shift();
+    this.cachedPlaylist = undefined;
+    this.emit('segment', info);
+  }
+}
+
+function positive(v: number, name: string): number {
+  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${name} must be a positive number, got ${v}`);
+  return v;
+}
