@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request body is not JSON.' },
   INTERNAL: { status: 500, summary: 'A bug: the server logged the details.' },
   STORE_UNAVAILABLE: { status: 503, summary: 'The stream store (Redis) cannot be reached; retry with backoff.' },
+  DISCOVERY_UNAVAILABLE: { status: 503, summary: 'Raised by discovery clients (never sent by discovery): no answer (network error, timeout) or a 5xx; keep serving owned streams and retry with backoff.' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -54,4 +55,36 @@ export class LeaseLostError extends CascadeError {
     super('LEASE_LOST', `lease of ${app}/${name} is no longer held with this token`);
     this.name = 'LeaseLostError';
   }
+}
+
+export class OriginNotFoundError extends CascadeError {
+  constructor(originId: string) {
+    super('ORIGIN_NOT_FOUND', `origin ${originId} is not registered (or its registration expired)`, { originId });
+    this.name = 'OriginNotFoundError';
+  }
+}
+
+export class BadRequestError extends CascadeError {
+  constructor(message: string) {
+    super('BAD_REQUEST', message);
+    this.name = 'BadRequestError';
+  }
+}
+
+/** A discovery client could not get an answer: network error, timeout, or a 5xx (e.g. STORE_UNAVAILABLE). */
+export class DiscoveryUnavailableError extends CascadeError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('DISCOVERY_UNAVAILABLE', message, details);
+    this.name = 'DiscoveryUnavailableError';
+  }
+}
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
+}
+
+/** The markdown table of docs/errors.md (checked by test/unit/errors-doc.test.ts). */
+export function errorCodeTable(): string {
+  const rows = (Object.keys(ERROR_CODES) as ErrorCode[]).map((code) => `| \`${code}\` | ${ERROR_CODES[code].status} | ${ERROR_CODES[code].summary} |`);
+  return ['| code | HTTP status | meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }
