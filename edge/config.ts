@@ -1,4 +1,5 @@
 import { Type, Static } from '@sinclair/typebox';
+import { HlsConfigFields } from '../mediaserver/hls-config';
 
 export const EdgeConfigSchema = Type.Object({
   id: Type.String({ default: 'edge-1', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'Edge id (logs, API).' }),
@@ -14,6 +15,7 @@ export const EdgeConfigSchema = Type.Object({
   maxRedirects: Type.Integer({ default: 3, minimum: 0, maximum: 10, description: 'RTMP 302 hops followed per pull.' }),
   pullTimeoutMs: Type.Integer({ default: 4000, minimum: 100, description: 'Deadline for a pull to deliver its first media (all origins tried).' }),
   closeAfterMs: Type.Integer({ default: 5000, minimum: 0, description: 'Upstream kept open this long after the last viewer leaves.' }),
+  ...HlsConfigFields,
   logLevel: Type.String({ default: 'info', description: 'pino log level.' }),
 });
 

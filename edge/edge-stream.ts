@@ -1,6 +1,7 @@
 import type { Logger } from '../common/logger';
 import { redactUrl } from '../common/logger';
 import type { NmsHost, InjectedStream } from '../mediaserver/nms-host';
+import type { HlsHub, HlsFeed } from '../mediaserver/hls-hub';
 import type { RtmpClient } from '../protocol/rtmp/client';
 import type { RtmpMessage } from '../protocol/rtmp/message';
 import { playWithRedirects } from '../protocol/redirect';
@@ -9,6 +10,7 @@ export type EdgeStreamState = 'idle' | 'connecting' | 'live' | 'closed';
 
 export interface EdgeStreamDeps {
   nms: NmsHost;
+  hls: HlsHub;
   /** Origin base URLs in the order to try, rotated round-robin by the caller. */
   nextOrigins: () => string[];
   maxRedirects: number;
@@ -44,6 +46,7 @@ export class EdgeStream {
   readonly ready: Promise<void>;
   private client?: RtmpClient;
   private injected?: InjectedStream;
+  private feed?: HlsFeed;
   private closeTimer?: NodeJS.Timeout;
   private readonly log: Logger;
 
@@ -87,6 +90,7 @@ export class EdgeStream {
       this.injected.closeViewers();
       this.injected.end();
     }
+    if (this.feed) this.deps.hls.close(this.app, this.name, this.feed);
     this.deps.onClosed(this);
   }
 
@@ -97,7 +101,11 @@ export class EdgeStream {
 
   private scheduleClose(): void {
     clearTimeout(this.closeTimer);
-    this.closeTimer = setTimeout(() => this.close('no viewers'), this.deps.closeAfterMs);
+    this.closeTimer = setTimeout(() => {
+      // HLS players hold no connection: a recent playlist or segment request counts as a viewer.
+      if (this.feed && Date.now() - this.feed.lastRequestAt < this.deps.closeAfterMs) return this.scheduleClose();
+      this.close('no viewers');
+    }, this.deps.closeAfterMs);
   }
 
   private async pull(): Promise<void> {
@@ -133,8 +141,13 @@ export class EdgeStream {
     this.state = 'live';
     this.log.info({ upstream: redactUrl(url), hops }, 'upstream live');
     const injected = this.injected;
-    for (const msg of first) injected.push(msg);
-    client.on('media', (msg: RtmpMessage) => injected.push(msg));
+    const feed = (this.feed = this.deps.hls.open(this.app, this.name));
+    const forward = (msg: RtmpMessage): void => {
+      injected.push(msg);
+      feed.push(msg);
+    };
+    for (const msg of first) forward(msg);
+    client.on('media', forward);
     client.on('close', () => this.close('upstream ended'));
     if (this.viewers === 0) this.scheduleClose();
   }

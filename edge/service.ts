@@ -4,6 +4,8 @@ import type { Service } from '../common/lifecycle';
 import type { Logger } from '../common/logger';
 import { NmsHost, BaseSession, isRtmpSession, sendJson } from '../mediaserver/nms-host';
 import { createMediaHttpApp } from '../mediaserver/http-app';
+import { HlsHub } from '../mediaserver/hls-hub';
+import { registerHlsRoutes, PlayDecision } from '../mediaserver/hls-routes';
 import { EdgeStream } from './edge-stream';
 import type { EdgeConfig } from './config';
 
@@ -15,6 +17,7 @@ import type { EdgeConfig } from './config';
 export class EdgeService implements Service {
   readonly nms: NmsHost;
   readonly http: FastifyInstance;
+  readonly hls: HlsHub;
   private readonly streams = new Map<string, EdgeStream>();
   private roundRobin = 0;
   private stopped = false;
@@ -25,6 +28,13 @@ export class EdgeService implements Service {
     this.http = createMediaHttpApp(this.nms, this.flvGate, this.log);
     this.http.get('/healthz', async () => ({ status: 'ok', role: 'edge', id: config.id }));
     this.http.get('/api/v1/streams', async () => ({ streams: [...this.streams.values()].map((s) => s.view()) }));
+    this.hls = new HlsHub({ targetDurationMs: config.hlsTargetDurationMs, windowSize: config.hlsWindow });
+    registerHlsRoutes(this.http, {
+      hub: this.hls,
+      resolve: (app, name, query) => this.resolvePlay(app, name, query),
+      playlistWaitMs: config.hlsPlaylistWaitMs,
+      cdnSecret: config.cdnSecret,
+    });
     this.nms.on('prePlay', (s) => this.onPlay(s));
     this.nms.on('donePlay', (s) => this.streams.get(`${s.streamApp}/${s.streamName}`)?.removeViewer());
     this.nms.on('prePublish', (s) => {
@@ -60,6 +70,7 @@ export class EdgeService implements Service {
     if (!stream || stream.state === 'closed') {
       stream = new EdgeStream(app, name, query, {
         nms: this.nms,
+        hls: this.hls,
         nextOrigins: () => this.nextOrigins(),
         maxRedirects: this.config.maxRedirects,
         pullTimeoutMs: this.config.pullTimeoutMs,
@@ -93,13 +104,19 @@ export class EdgeService implements Service {
     });
   }
 
-  private readonly flvGate = async (_req: IncomingMessage, res: ServerResponse, app: string, name: string, query: string): Promise<boolean> => {
+  /** Starts (or joins) the pull; the stream plays here once upstream media flows. */
+  private async resolvePlay(app: string, name: string, query: string): Promise<PlayDecision> {
     try {
       await this.ensure(app, name, query).ready;
-      return true;
+      return { kind: 'here' };
     } catch {
-      sendJson(res, 404, { code: 'STREAM_NOT_FOUND', message: `stream ${app}/${name} is not live` });
-      return false;
+      return { kind: 'not-found' };
     }
+  }
+
+  private readonly flvGate = async (_req: IncomingMessage, res: ServerResponse, app: string, name: string, query: string): Promise<boolean> => {
+    if ((await this.resolvePlay(app, name, query)).kind === 'here') return true;
+    sendJson(res, 404, { code: 'STREAM_NOT_FOUND', message: `stream ${app}/${name} is not live` });
+    return false;
   };
 }

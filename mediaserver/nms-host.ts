@@ -187,6 +187,18 @@ export class NmsHost {
     session.socket.write(this.writer.write({ ...msg, streamId: 0, csid: 5 }));
   }
 
+  /**
+   * Calls `fn` with every media message this publisher sends, after NMS has it.
+   * NMS reuses its chunk payload buffer per chunk stream, so the tap gets a copy.
+   */
+  tapPublisher(session: RtmpSession, fn: (msg: MediaPacket) => void): void {
+    const forward = session.rtmp.onPacketCallback;
+    session.rtmp.onPacketCallback = (p) => {
+      forward(p);
+      fn({ type: p.codec_type, timestamp: p.dts, payload: Buffer.from(p.data.subarray(0, p.size)) });
+    };
+  }
+
   /** Ignore media and metadata a non-publisher sends (NMS would forward a viewer's packets to everyone). */
   dropIncomingMedia(session: RtmpSession): void {
     session.rtmp.onPacketCallback = () => undefined;

@@ -1,4 +1,5 @@
 import { Type, Static } from '@sinclair/typebox';
+import { HlsConfigFields } from '../mediaserver/hls-config';
 
 export const OriginConfigSchema = Type.Object({
   id: Type.String({ default: 'origin-1', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'Unique origin id in discovery.' }),
@@ -12,6 +13,7 @@ export const OriginConfigSchema = Type.Object({
   capacity: Type.Integer({ default: 0, minimum: 0, description: 'Weight capacity (DESIGN.md section 4); 0 means cores × 12.' }),
   heartbeatMs: Type.Integer({ default: 2000, minimum: 100, description: 'Registration heartbeat and lease renew interval.' }),
   redirectWaitMs: Type.Integer({ default: 3000, minimum: 0, description: 'After an RTMP 302, how long to wait for the player to close before closing it.' }),
+  ...HlsConfigFields,
   logLevel: Type.String({ default: 'info', description: 'pino log level.' }),
 });
 

@@ -6,6 +6,8 @@ import { StreamOwnedElsewhereError, LeaseLostError } from '../common/errors';
 import { HttpDiscoveryClient } from '../discovery/client';
 import { NmsHost, BaseSession, isRtmpSession, sendJson, RtmpSession } from '../mediaserver/nms-host';
 import { createMediaHttpApp } from '../mediaserver/http-app';
+import { HlsHub, HlsFeed } from '../mediaserver/hls-hub';
+import { registerHlsRoutes, PlayDecision } from '../mediaserver/hls-routes';
 import type { OriginConfig } from './config';
 
 interface HeldLease {
@@ -24,6 +26,8 @@ interface HeldLease {
 export class OriginService implements Service {
   readonly nms: NmsHost;
   readonly http: FastifyInstance;
+  readonly hls: HlsHub;
+  private readonly feeds = new Map<string, HlsFeed>();
   private readonly discovery: HttpDiscoveryClient;
   private readonly leases = new Map<string, HeldLease>();
   private heartbeat?: NodeJS.Timeout;
@@ -37,6 +41,13 @@ export class OriginService implements Service {
     this.http = createMediaHttpApp(this.nms, this.flvGate, this.log);
     this.http.get('/healthz', async () => ({ status: 'ok', role: 'origin', id: config.id, registered: this.registered }));
     this.http.get('/api/v1/streams', async () => ({ streams: this.streamList() }));
+    this.hls = new HlsHub({ targetDurationMs: config.hlsTargetDurationMs, windowSize: config.hlsWindow });
+    registerHlsRoutes(this.http, {
+      hub: this.hls,
+      resolve: (app, name) => this.resolvePlay(app, name),
+      playlistWaitMs: config.hlsPlaylistWaitMs,
+      cdnSecret: config.cdnSecret,
+    });
     this.nms.on('prePublish', (s) => this.onPublish(s));
     this.nms.on('donePublish', (s) => this.onUnpublish(s));
     this.nms.on('prePlay', (s) => this.onPlay(s));
@@ -119,6 +130,9 @@ export class OriginService implements Service {
       return;
     }
     broadcast.publishGraceMs = 0;
+    const feed = this.hls.open(app, name);
+    this.feeds.set(session.id, feed);
+    this.nms.tapPublisher(session, (msg) => feed.push(msg));
     this.discovery.claimStream(app, name, this.config.id).then(
       (lease) => {
         this.leases.set(`${app}/${name}`, { app, name, token: lease.token, session });
@@ -142,6 +156,11 @@ export class OriginService implements Service {
   }
 
   private onUnpublish(session: BaseSession): void {
+    const feed = this.feeds.get(session.id);
+    if (feed) {
+      this.feeds.delete(session.id);
+      this.hls.close(session.streamApp, session.streamName, feed);
+    }
     const key = `${session.streamApp}/${session.streamName}`;
     const lease = this.leases.get(key);
     if (!lease || lease.session !== session) return;
@@ -188,17 +207,37 @@ export class OriginService implements Service {
     session.close();
   }
 
-  /** HTTP-FLV: live here → NMS; owned elsewhere → 302; otherwise 404 at once. */
-  private readonly flvGate = async (_req: IncomingMessage, res: ServerResponse, app: string, name: string, query: string): Promise<boolean> => {
-    if (this.nms.isLive(app, name)) return true;
-    const owner = await this.discovery.lookup(app, name).catch(() => null);
-    if (owner && owner.origin.id !== this.config.id) {
-      res.writeHead(302, { Location: `${owner.origin.http}/${app}/${name}.flv${query}`, 'Content-Length': 0 });
-      res.end();
-      return false;
+  /** Where app/name plays: here, at the owner (302), or nowhere (404) — never an endless wait. */
+  private async resolvePlay(app: string, name: string): Promise<PlayDecision> {
+    if (this.nms.isLive(app, name)) return { kind: 'here' };
+    let owner;
+    try {
+      owner = await this.discovery.lookup(app, name);
+    } catch {
+      return { kind: 'unavailable' };
     }
-    sendJson(res, 404, { code: 'STREAM_NOT_FOUND', message: `stream ${app}/${name} is not live` });
-    return false;
+    if (this.nms.isLive(app, name)) return { kind: 'here' };
+    if (owner && owner.origin.id !== this.config.id) return { kind: 'redirect', httpBase: owner.origin.http };
+    return { kind: 'not-found' };
+  }
+
+  /** HTTP-FLV: live here → NMS; owned elsewhere → 302; otherwise 404 (503 if discovery is down). */
+  private readonly flvGate = async (_req: IncomingMessage, res: ServerResponse, app: string, name: string, query: string): Promise<boolean> => {
+    const decision = await this.resolvePlay(app, name);
+    switch (decision.kind) {
+      case 'here':
+        return true;
+      case 'redirect':
+        res.writeHead(302, { Location: `${decision.httpBase}/${app}/${name}.flv${query}`, 'Content-Length': 0 });
+        res.end();
+        return false;
+      case 'unavailable':
+        sendJson(res, 503, { code: 'DISCOVERY_UNAVAILABLE', message: 'cannot locate the stream now; retry' });
+        return false;
+      default:
+        sendJson(res, 404, { code: 'STREAM_NOT_FOUND', message: `stream ${app}/${name} is not live` });
+        return false;
+    }
   };
 
   private viewerCount(): number {

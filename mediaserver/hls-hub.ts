@@ -1,0 +1,85 @@
+import { once } from 'node:events';
+import { HlsSegmenter } from '../protocol/hls/segmenter';
+import type { MediaMessage } from '../protocol/hls/types';
+import type { MediaPacket } from './nms-host';
+
+export interface HlsHubOptions {
+  targetDurationMs: number;
+  windowSize: number;
+}
+
+/** A stream's HLS output: the segmenter plus when a player last asked for it. */
+export class HlsFeed {
+  readonly segmenter: HlsSegmenter;
+  lastRequestAt = 0;
+  constructor(name: string, opts: HlsHubOptions) {
+    this.segmenter = new HlsSegmenter({ namePrefix: name, targetDurationMs: opts.targetDurationMs, windowSize: opts.windowSize });
+  }
+
+  push(msg: MediaPacket): void {
+    if (msg.type === 8 || msg.type === 9 || msg.type === 18) this.segmenter.push(msg as MediaMessage);
+  }
+
+  /** The upstream changed (edge failover, publisher moved): players see EXT-X-DISCONTINUITY. */
+  discontinuity(): void {
+    this.segmenter.discontinuity();
+  }
+
+  /** Resolves once the first segment exists (or after `ms`); false on timeout. */
+  async waitFirstSegment(ms: number): Promise<boolean> {
+    if (this.segmenter.segmentCount > 0) return true;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), ms);
+    try {
+      await once(this.segmenter, 'segment', { signal: ac.signal });
+      return true;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/**
+ * In-process HLS for every live stream of this process (DESIGN.md section 6):
+ * no ffmpeg per stream, segments in memory with a bound, sliding playlists.
+ */
+export class HlsHub {
+  private readonly feeds = new Map<string, HlsFeed>();
+  constructor(private readonly opts: HlsHubOptions) {}
+
+  get targetDurationMs(): number {
+    return this.opts.targetDurationMs;
+  }
+
+  /** Starts (or continues, with a discontinuity) the HLS output of a stream. */
+  open(app: string, name: string): HlsFeed {
+    const key = `${app}/${name}`;
+    const existing = this.feeds.get(key);
+    if (existing && !existing.segmenter.isEnded) {
+      existing.discontinuity();
+      return existing;
+    }
+    const feed = new HlsFeed(name, this.opts);
+    this.feeds.set(key, feed);
+    return feed;
+  }
+
+  get(app: string, name: string): HlsFeed | undefined {
+    return this.feeds.get(`${app}/${name}`);
+  }
+
+  /** The stream is gone: the playlist ends (EXT-X-ENDLIST) and memory is freed. */
+  close(app: string, name: string, feed?: HlsFeed): void {
+    const key = `${app}/${name}`;
+    const current = this.feeds.get(key);
+    if (!current || (feed && current !== feed)) return;
+    current.segmenter.end();
+    this.feeds.delete(key);
+  }
+
+  get size(): number {
+    return this.feeds.size;
+  }
+}

@@ -1,0 +1,84 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isValidStreamPart } from '../common/lifecycle';
+import type { HlsHub } from './hls-hub';
+
+/** Where a play request for a stream should be served. */
+export type PlayDecision = { kind: 'here' } | { kind: 'redirect'; httpBase: string } | { kind: 'not-found' } | { kind: 'unavailable' };
+
+export interface HlsRouteOptions {
+  hub: HlsHub;
+  /** Decides where app/name is served; at an edge this also starts the pull. */
+  resolve: (app: string, name: string, query: string) => Promise<PlayDecision>;
+  /** How long a playlist request of a cold stream waits for its first segment. */
+  playlistWaitMs: number;
+  /** When set, requests must carry `Authorization: Bearer <secret>` (deployments behind a CDN). */
+  cdnSecret: string;
+}
+
+const SEGMENT = /^(.+)-(\d{1,15})\.ts$/;
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+/**
+ * `GET /:app/:name.m3u8` and `GET /:app/:name-:seq.ts` (RFC 8216). Playlists are
+ * short-lived in caches (max-age=1), segments immutable; CORS for browser players.
+ */
+export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): void {
+  const notFound = (reply: FastifyReply, what: string) => reply.status(404).send({ code: 'STREAM_NOT_FOUND', message: `${what} is not live` });
+
+  const guard = (req: FastifyRequest, reply: FastifyReply): boolean => {
+    reply.header('Access-Control-Allow-Origin', '*');
+    if (!opts.cdnSecret) return true;
+    const auth = req.headers.authorization ?? '';
+    if (auth.startsWith('Bearer ') && sameSecret(auth.slice(7), opts.cdnSecret)) return true;
+    void reply.status(401).header('WWW-Authenticate', 'Bearer').send({ code: 'UNAUTHORIZED', message: 'HLS requires the CDN bearer secret' });
+    return false;
+  };
+
+  app.get<{ Params: { app: string; file: string } }>('/:app/:file', async (req, reply) => {
+    const { app: appName, file } = req.params;
+    if (!guard(req, reply)) return reply;
+    const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
+    if (file.endsWith('.m3u8')) {
+      const name = file.slice(0, -5);
+      if (!isValidStreamPart(appName) || !isValidStreamPart(name)) return reply.status(400).send({ code: 'BAD_REQUEST', message: 'invalid stream name' });
+      const decision = await opts.resolve(appName, name, query);
+      if (decision.kind === 'redirect') return reply.redirect(`${decision.httpBase}/${appName}/${file}${query}`, 302);
+      if (decision.kind === 'unavailable') return reply.status(503).send({ code: 'DISCOVERY_UNAVAILABLE', message: 'cannot locate the stream now; retry' });
+      const feed = opts.hub.get(appName, name);
+      if (decision.kind === 'not-found' || !feed) return notFound(reply, `${appName}/${name}`);
+      feed.lastRequestAt = Date.now();
+      if (!(await feed.waitFirstSegment(opts.playlistWaitMs))) return notFound(reply, `${appName}/${name} (no segment yet)`);
+      const body = feed.segmenter.playlist();
+      const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
+      reply
+        .header('Content-Type', 'application/vnd.apple.mpegurl')
+        .header('Cache-Control', `max-age=${Math.max(1, Math.floor(opts.hub.targetDurationMs / 2000))}`)
+        .header('ETag', etag);
+      if (req.headers['if-none-match'] === etag) return reply.status(304).send();
+      return reply.send(body);
+    }
+    const m = SEGMENT.exec(file);
+    if (!m) return reply.status(404).send({ code: 'NOT_FOUND', message: `no route GET /${appName}/${file}` });
+    const name = m[1];
+    if (!isValidStreamPart(appName) || !isValidStreamPart(name)) return reply.status(400).send({ code: 'BAD_REQUEST', message: 'invalid stream name' });
+    const feed = opts.hub.get(appName, name);
+    const data = feed?.segmenter.segmentByUri(file);
+    if (!feed || !data) {
+      const decision = feed ? ({ kind: 'here' } as const) : await opts.resolve(appName, name, query);
+      if (decision.kind === 'redirect') return reply.redirect(`${decision.httpBase}/${appName}/${file}${query}`, 302);
+      return notFound(reply, `segment ${file}`);
+    }
+    feed.lastRequestAt = Date.now();
+    return reply
+      .header('Content-Type', 'video/mp2t')
+      .header('Cache-Control', 'public, max-age=3600, immutable')
+      .header('ETag', `"${name}-${m[2]}-${data.length}"`)
+      .send(data);
+  });
+}
