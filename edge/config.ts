@@ -14,6 +14,11 @@ export const EdgeConfigSchema = Type.Object({
   discoveryUrl: Type.String({ default: 'http://127.0.0.1:8090', description: 'Base URL of the discovery service (lookups, events).' }),
   maxRedirects: Type.Integer({ default: 3, minimum: 0, maximum: 10, description: 'RTMP 302 hops followed per pull.' }),
   pullTimeoutMs: Type.Integer({ default: 4000, minimum: 100, description: 'Deadline for a pull to deliver its first media (all origins tried).' }),
+  upstreamMode: Type.Union([Type.Literal('round-robin'), Type.Literal('lookup')], {
+    default: 'round-robin',
+    description: 'round-robin: SRS behaviour, pick origins index++ % n and follow 302; lookup: ask discovery for the owner first, round-robin when discovery is down.',
+  }),
+  failoverGraceMs: Type.Integer({ default: 10000, minimum: 0, description: 'After the upstream is lost, how long viewers are kept while the edge re-pulls before they get end-of-stream.' }),
   closeAfterMs: Type.Integer({ default: 5000, minimum: 0, description: 'Upstream kept open this long after the last viewer leaves.' }),
   ...HlsConfigFields,
   logLevel: Type.String({ default: 'info', description: 'pino log level.' }),

@@ -5,19 +5,23 @@ import type { HlsHub, HlsFeed } from '../mediaserver/hls-hub';
 import type { RtmpClient } from '../protocol/rtmp/client';
 import type { RtmpMessage } from '../protocol/rtmp/message';
 import { playWithRedirects } from '../protocol/redirect';
+import { Timeline } from './timeline';
 
-export type EdgeStreamState = 'idle' | 'connecting' | 'live' | 'closed';
+export type EdgeStreamState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'closed';
 
 export interface EdgeStreamDeps {
   nms: NmsHost;
   hls: HlsHub;
-  /** Origin base URLs in the order to try, rotated round-robin by the caller. */
-  nextOrigins: () => string[];
+  /** Upstream base URLs (`rtmp://host:port`) in the order to try for this attempt. */
+  upstreams: () => Promise<string[]>;
   maxRedirects: number;
   pullTimeoutMs: number;
   closeAfterMs: number;
+  /** After the upstream is lost, how long to keep trying before viewers get end-of-stream. */
+  failoverGraceMs: number;
   log: Logger;
   onClosed: (stream: EdgeStream) => void;
+  onEvent?: (event: 'reconnect' | 'redirects', n: number) => void;
 }
 
 export interface EdgeStreamView {
@@ -27,20 +31,31 @@ export interface EdgeStreamView {
   viewers: number;
   upstream: string | null;
   hops: number;
+  reconnects: number;
   since: number;
   bytesIn: number;
+  kbpsIn: number;
 }
+
+/** Retry delays after an upstream loss: the first retry is immediate, then bounded backoff. */
+export const RETRY_DELAYS_MS = [0, 250, 500, 1000, 2000];
 
 /**
  * One stream at an edge: a single upstream RTMP pull shared by every viewer
- * (fed into node-media-server's broadcast), closed a while after the last
- * viewer leaves. States: idle → connecting → live → closed.
+ * (fed into node-media-server's broadcast and the HLS segmenter).
+ *
+ * idle → connecting → live ⇄ reconnecting → closed. When the upstream ends the
+ * viewers stay connected while we re-pull (round-robin + 302 finds the new
+ * owner); timestamps are rebased so each viewer's timeline stays monotonic and
+ * the new upstream's sequence headers reach every viewer. Closed a while after
+ * the last viewer leaves, or when the stream is gone for longer than the grace.
  */
 export class EdgeStream {
   state: EdgeStreamState = 'idle';
   viewers = 0;
   upstream: string | null = null;
   hops = 0;
+  reconnects = 0;
   readonly since = Date.now();
   /** Resolves when the first media is flowing; rejects when no origin has the stream. */
   readonly ready: Promise<void>;
@@ -48,11 +63,21 @@ export class EdgeStream {
   private injected?: InjectedStream;
   private feed?: HlsFeed;
   private closeTimer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private readonly timeline = new Timeline();
   private readonly log: Logger;
+  private bytesBefore = 0;
+  private rate = { at: Date.now(), bytes: 0, kbps: 0 };
 
   constructor(readonly app: string, readonly name: string, private readonly query: string, private readonly deps: EdgeStreamDeps) {
     this.log = deps.log.child({ stream: `${app}/${name}` });
-    this.ready = this.pull();
+    this.state = 'connecting';
+    this.ready = this.connect(deps.pullTimeoutMs).then((ok) => {
+      if (!ok) {
+        this.close('no origin has the stream');
+        throw new Error(`no origin has ${app}/${name}`);
+      }
+    });
     this.ready.catch(() => undefined); // observed by callers; never an unhandled rejection
   }
 
@@ -67,7 +92,15 @@ export class EdgeStream {
     if (this.viewers === 0) this.scheduleClose();
   }
 
+  get bytesIn(): number {
+    return this.bytesBefore + (this.client?.bytesIn ?? 0);
+  }
+
   view(): EdgeStreamView {
+    const now = Date.now();
+    if (now - this.rate.at >= 1000) {
+      this.rate = { at: now, bytes: this.bytesIn, kbps: Math.round(((this.bytesIn - this.rate.bytes) * 8) / (now - this.rate.at)) };
+    }
     return {
       app: this.app,
       name: this.name,
@@ -75,8 +108,10 @@ export class EdgeStream {
       viewers: this.viewers,
       upstream: this.upstream ? redactUrl(this.upstream) : null,
       hops: this.hops,
+      reconnects: this.reconnects,
       since: this.since,
-      bytesIn: this.client?.bytesIn ?? 0,
+      bytesIn: this.bytesIn,
+      kbpsIn: this.rate.kbps,
     };
   }
 
@@ -84,6 +119,7 @@ export class EdgeStream {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.closeTimer);
+    clearTimeout(this.retryTimer);
     this.log.info({ reason }, 'edge stream closed');
     this.client?.close();
     if (this.injected) {
@@ -94,7 +130,7 @@ export class EdgeStream {
     this.deps.onClosed(this);
   }
 
-  /** A method, not an inline comparison: the state changes while pull() awaits. */
+  /** A method, not an inline comparison: the state changes while we await. */
   private isClosed(): boolean {
     return this.state === 'closed';
   }
@@ -108,47 +144,72 @@ export class EdgeStream {
     }, this.deps.closeAfterMs);
   }
 
-  private async pull(): Promise<void> {
-    this.state = 'connecting';
-    const path = `/${this.app}/${this.name}${this.query}`;
-    const deadline = Date.now() + this.deps.pullTimeoutMs;
-    let lastError: unknown = new Error('no origin configured');
-    for (const base of this.deps.nextOrigins()) {
+  /** Tries every upstream once (in the order given) within `budgetMs`; true when media flows. */
+  private async connect(budgetMs: number): Promise<boolean> {
+    const deadline = Date.now() + budgetMs;
+    for (const base of await this.deps.upstreams()) {
       const remaining = deadline - Date.now();
       if (remaining <= 0 || this.isClosed()) break;
       try {
-        const result = await playWithRedirects(base + path, { maxHops: this.deps.maxRedirects, timeoutMs: remaining });
+        const result = await playWithRedirects(`${base}/${this.app}/${this.name}${this.query}`, { maxHops: this.deps.maxRedirects, timeoutMs: remaining });
         if (this.isClosed()) {
           result.client.close();
-          break;
+          return false;
         }
         this.attach(result.client, result.url, result.hops, result.firstMessages);
-        return;
+        return true;
       } catch (err) {
-        lastError = err;
         this.log.info({ origin: redactUrl(base), err: String(err) }, 'pull attempt failed');
       }
     }
-    this.close('no origin has the stream');
-    throw lastError;
+    return false;
   }
 
   private attach(client: RtmpClient, url: string, hops: number, first: readonly RtmpMessage[]): void {
+    const switching = this.injected !== undefined;
     this.client = client;
     this.upstream = url;
     this.hops = hops;
-    this.injected = this.deps.nms.inject(this.app, this.name);
+    if (hops > 0) this.deps.onEvent?.('redirects', hops);
+    this.injected ??= this.deps.nms.inject(this.app, this.name);
+    this.feed ??= this.deps.hls.open(this.app, this.name);
+    if (switching) {
+      this.timeline.switchUpstream();
+      this.feed.discontinuity();
+    }
     this.state = 'live';
-    this.log.info({ upstream: redactUrl(url), hops }, 'upstream live');
-    const injected = this.injected;
-    const feed = (this.feed = this.deps.hls.open(this.app, this.name));
-    const forward = (msg: RtmpMessage): void => {
-      injected.push(msg);
-      feed.push(msg);
-    };
-    for (const msg of first) forward(msg);
-    client.on('media', forward);
-    client.on('close', () => this.close('upstream ended'));
+    this.log.info({ upstream: redactUrl(url), hops, reconnects: this.reconnects }, switching ? 'upstream switched' : 'upstream live');
+    for (const msg of first) this.forward(msg);
+    client.on('media', (msg) => this.forward(msg));
+    client.on('close', () => this.onUpstreamLost(client));
     if (this.viewers === 0) this.scheduleClose();
+  }
+
+  private forward(msg: RtmpMessage): void {
+    const out = { type: msg.type, timestamp: this.timeline.map(msg), payload: msg.payload };
+    this.injected?.push(out);
+    this.feed?.push(out);
+  }
+
+  /** The upstream ended: keep viewers, re-pull with backoff until the grace period runs out. */
+  private onUpstreamLost(client: RtmpClient): void {
+    if (this.isClosed() || client !== this.client) return;
+    this.bytesBefore += client.bytesIn;
+    this.client = undefined;
+    this.state = 'reconnecting';
+    this.log.warn({ upstream: this.upstream ? redactUrl(this.upstream) : null }, 'upstream lost; re-pulling');
+    const giveUpAt = Date.now() + this.deps.failoverGraceMs;
+    const attempt = (n: number): void => {
+      if (this.isClosed()) return;
+      const left = giveUpAt - Date.now();
+      if (left <= 0) return this.close('stream gone (failover grace expired)');
+      this.reconnects++;
+      this.deps.onEvent?.('reconnect', 1);
+      void this.connect(Math.min(this.deps.pullTimeoutMs, left)).then((ok) => {
+        if (ok || this.isClosed()) return;
+        this.retryTimer = setTimeout(() => attempt(n + 1), RETRY_DELAYS_MS[Math.min(n + 1, RETRY_DELAYS_MS.length - 1)]);
+      });
+    };
+    attempt(0);
   }
 }

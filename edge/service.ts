@@ -7,6 +7,7 @@ import { createMediaHttpApp } from '../mediaserver/http-app';
 import { HlsHub } from '../mediaserver/hls-hub';
 import { registerHlsRoutes, PlayDecision } from '../mediaserver/hls-routes';
 import { EdgeStream } from './edge-stream';
+import { HttpDiscoveryClient } from '../discovery/client';
 import type { EdgeConfig } from './config';
 
 /**
@@ -20,10 +21,12 @@ export class EdgeService implements Service {
   readonly hls: HlsHub;
   private readonly streams = new Map<string, EdgeStream>();
   private roundRobin = 0;
+  private readonly discovery: HttpDiscoveryClient;
   private stopped = false;
 
   constructor(private readonly config: EdgeConfig, private readonly log: Logger) {
     this.log = log.child({ edge: config.id });
+    this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { timeoutMs: 500 });
     this.nms = new NmsHost({ host: config.host, rtmpPort: config.rtmpPort, httpPort: config.httpPort, logger: this.log });
     this.http = createMediaHttpApp(this.nms, this.flvGate, this.log);
     this.http.get('/healthz', async () => ({ status: 'ok', role: 'edge', id: config.id }));
@@ -61,6 +64,7 @@ export class EdgeService implements Service {
     for (const s of [...this.streams.values()]) s.close('edge stopping');
     await this.nms.stop();
     await this.http.close();
+    await this.discovery.close();
   }
 
   /** The stream object for a path, starting its pull when it is new. */
@@ -71,10 +75,11 @@ export class EdgeService implements Service {
       stream = new EdgeStream(app, name, query, {
         nms: this.nms,
         hls: this.hls,
-        nextOrigins: () => this.nextOrigins(),
+        upstreams: () => this.upstreams(app, name),
         maxRedirects: this.config.maxRedirects,
         pullTimeoutMs: this.config.pullTimeoutMs,
         closeAfterMs: this.config.closeAfterMs,
+        failoverGraceMs: this.config.failoverGraceMs,
         log: this.log,
         onClosed: (s) => {
           if (this.streams.get(key) === s) this.streams.delete(key);
@@ -85,11 +90,17 @@ export class EdgeService implements Service {
     return stream;
   }
 
-  /** Round-robin start, then the others in order, so one dead origin does not fail the pull. */
-  private nextOrigins(): string[] {
+  /**
+   * Round-robin start (SRS: `index++ % n`), then the others in order, so one dead
+   * origin does not fail the pull. In lookup mode the owner from discovery goes first.
+   */
+  private async upstreams(app: string, name: string): Promise<string[]> {
     const list = this.config.origins;
     const start = this.roundRobin++ % list.length;
-    return [...list.slice(start), ...list.slice(0, start)];
+    const order = [...list.slice(start), ...list.slice(0, start)];
+    if (this.config.upstreamMode !== 'lookup') return order;
+    const owner = await this.discovery.lookup(app, name).catch(() => null);
+    return owner ? [owner.origin.rtmp, ...order.filter((o) => o !== owner.origin.rtmp)] : order;
   }
 
   private onPlay(session: BaseSession): void {
