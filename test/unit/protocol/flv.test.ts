@@ -1,0 +1,79 @@
+import { encodeAmf0, newAmfObject } from '../../../protocol/amf0';
+import {
+  flvHeader,
+  FlvFormatError,
+  flvTag,
+  isAacSequenceHeader,
+  isAvcSequenceHeader,
+  isKeyframe,
+  isMetadata,
+  readFlvTags,
+  stripSetDataFrame,
+} from '../../../protocol/flv';
+import type { RtmpMessage } from '../../../protocol/rtmp/message';
+
+const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+const msg = (type: number, payload: Buffer, timestamp = 0): RtmpMessage => ({ type, streamId: 1, timestamp, payload });
+
+describe('FLV header and tags (FLV spec v10, Annex E)', () => {
+  test.each([
+    ['audio + video', {}, '464C5601 05 00000009 00000000'],
+    ['video only', { audio: false }, '464C5601 01 00000009 00000000'],
+    ['audio only', { video: false }, '464C5601 04 00000009 00000000'],
+  ])('E.2 header, %s, with PreviousTagSize0', (_name, opts, bytes) => {
+    expect(flvHeader(opts).toString('hex')).toBe(hex(bytes).toString('hex'));
+  });
+
+  test.each([
+    ['video, small timestamp', msg(9, hex('1701'), 0x000102), '09 000002 000102 00 000000 1701 0000000D'],
+    ['audio, timestamp with extended byte', msg(8, hex('AF0112'), 0x12345678), '08 000003 345678 12 000000 AF0112 0000000E'],
+    ['script, empty body', msg(18, Buffer.alloc(0), 0), '12 000000 000000 00 000000 0000000B'],
+  ])('E.4.1 tag: %s', (_name, m, bytes) => {
+    expect(flvTag(m).toString('hex')).toBe(hex(bytes).toString('hex'));
+  });
+
+  test('readFlvTags reads back what flvHeader + flvTag wrote', () => {
+    const tags = [msg(18, encodeAmf0(['onMetaData', newAmfObject()])), msg(9, hex('170000000001'), 0), msg(8, hex('AF00 1210'), 0), msg(9, hex('27 01'), 0x01000021)];
+    const file = Buffer.concat([flvHeader(), ...tags.map(flvTag)]);
+    const got = readFlvTags(file);
+    expect(got.map((t) => [t.type, t.timestamp, t.payload.toString('hex')])).toEqual(tags.map((t) => [t.type, t.timestamp, t.payload.toString('hex')]));
+  });
+
+  test.each([
+    ['not FLV', Buffer.from('GIF89a-------')],
+    ['truncated tag header', Buffer.concat([flvHeader(), hex('09 0000')])],
+    ['truncated tag body', Buffer.concat([flvHeader(), hex('09 000010 000000 00 000000 17')])],
+    ['DataOffset beyond the buffer', hex('464C5601 05 000000FF 00000000')],
+  ])('readFlvTags: %s → FlvFormatError', (_name, buf) => {
+    expect(() => readFlvTags(buf)).toThrow(FlvFormatError);
+  });
+});
+
+describe('classifying RTMP media messages (E.4.2, E.4.3, E.4.4)', () => {
+  test.each<[string, RtmpMessage, { key: boolean; avc: boolean; aac: boolean; meta: boolean }]>([
+    ['AVC sequence header', msg(9, hex('17 00 000000 01640028')), { key: true, avc: true, aac: false, meta: false }],
+    ['AVC keyframe NALU', msg(9, hex('17 01 000000 00000001')), { key: true, avc: false, aac: false, meta: false }],
+    ['AVC inter frame', msg(9, hex('27 01 000000')), { key: false, avc: false, aac: false, meta: false }],
+    ['HEVC (codec 12) keyframe is a keyframe but not AVC', msg(9, hex('1C 00 000000')), { key: true, avc: false, aac: false, meta: false }],
+    ['Enhanced RTMP keyframe (IsExHeader, SequenceStart, hvc1)', msg(9, hex('90 68766331')), { key: true, avc: false, aac: false, meta: false }],
+    ['Enhanced RTMP inter frame', msg(9, hex('A1 68766331')), { key: false, avc: false, aac: false, meta: false }],
+    ['empty video', msg(9, Buffer.alloc(0)), { key: false, avc: false, aac: false, meta: false }],
+    ['AAC sequence header', msg(8, hex('AF 00 1210')), { key: false, avc: false, aac: true, meta: false }],
+    ['AAC raw', msg(8, hex('AF 01 2100')), { key: false, avc: false, aac: false, meta: false }],
+    ['MP3 audio', msg(8, hex('2F 00')), { key: false, avc: false, aac: false, meta: false }],
+    ['@setDataFrame metadata', msg(18, encodeAmf0(['@setDataFrame', 'onMetaData', newAmfObject()])), { key: false, avc: false, aac: false, meta: true }],
+    ['onMetaData', msg(18, encodeAmf0(['onMetaData', newAmfObject()])), { key: false, avc: false, aac: false, meta: true }],
+    ['|RtmpSampleAccess is not metadata', msg(18, encodeAmf0(['|RtmpSampleAccess', false, false])), { key: false, avc: false, aac: false, meta: false }],
+    ['truncated data message', msg(18, hex('02 0010 6f6e')), { key: false, avc: false, aac: false, meta: false }],
+    ['onMetaData in a video message is not metadata', msg(9, encodeAmf0(['onMetaData'])), { key: false, avc: false, aac: false, meta: false }],
+  ])('%s', (_name, m, expected) => {
+    expect({ key: isKeyframe(m), avc: isAvcSequenceHeader(m), aac: isAacSequenceHeader(m), meta: isMetadata(m) }).toEqual(expected);
+  });
+
+  test('stripSetDataFrame removes only a leading @setDataFrame', () => {
+    const body = encodeAmf0(['onMetaData', newAmfObject()]);
+    expect(stripSetDataFrame(Buffer.concat([encodeAmf0(['@setDataFrame']), body])).equals(body)).toBe(true);
+    expect(stripSetDataFrame(body)).toBe(body);
+    expect(stripSetDataFrame(Buffer.alloc(0)).length).toBe(0);
+  });
+});
