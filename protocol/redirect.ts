@@ -12,12 +12,15 @@ import {
   RtmpCommandError,
   RtmpError,
   RtmpRedirectError,
+  RtmpStatusError,
   RtmpTimeoutError,
   RtmpUrlError,
+  StreamNotFoundRtmpError,
   type RtmpRedirect,
 } from './rtmp/errors';
 import type { RtmpMessage } from './rtmp/message';
-import { redirectOf } from './rtmp/status';
+import { isErrorLevel, redirectOf, StatusCode, statusCode } from './rtmp/status';
+import type { AmfObject } from './amf0';
 import { formatRtmpUrl, normalizeRtmpUrl, parseRtmpUrl } from './rtmp/url';
 
 export {
@@ -175,6 +178,7 @@ async function attemptPlay(url: string, connect: NonNullable<PlayWithRedirectsOp
       c.off('media', onMedia);
       c.off('redirect', onRedirect);
       c.off('close', onClose);
+      c.off('status', onStatus);
     };
     const fail = (err: Error): void => {
       if (settled) return;
@@ -199,11 +203,17 @@ async function attemptPlay(url: string, connect: NonNullable<PlayWithRedirectsOp
         resolve({ kind: 'media', client: c, firstMessages });
       });
     };
+    // node-media-server answers Play.Start before its checks, so the verdict may be a later status.
+    const onStatus = (info: AmfObject): void => {
+      if (redirectOf(info) || !isErrorLevel(info)) return;
+      fail(statusCode(info) === StatusCode.PlayStreamNotFound ? new StreamNotFoundRtmpError(info) : new RtmpStatusError(info));
+    };
     const onClose = (err?: Error): void => fail(err instanceof RtmpError ? err : new RtmpClosedError(`play of ${url}`, err));
     const timer = setTimeout(() => fail(new RtmpTimeoutError(`playing ${url}`, timeoutMs)), remaining);
     c.on('media', onMedia);
     c.on('redirect', onRedirect);
     c.on('close', onClose);
+    c.on('status', onStatus);
     c.play(parseRtmpUrl(url).streamWithQuery).catch((err: unknown) => {
       if (err instanceof RtmpRedirectError) return onRedirect(err.redirect);
       fail(err instanceof Error ? err : new Error(String(err)));
