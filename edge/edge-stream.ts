@@ -32,6 +32,8 @@ export interface EdgeStreamView {
   upstream: string | null;
   hops: number;
   reconnects: number;
+  /** Upstream connections opened (each attempt, before redirects). */
+  pulls: number;
   since: number;
   bytesIn: number;
   kbpsIn: number;
@@ -56,6 +58,7 @@ export class EdgeStream {
   upstream: string | null = null;
   hops = 0;
   reconnects = 0;
+  pulls = 0;
   readonly since = Date.now();
   /** Resolves when the first media is flowing; rejects when no origin has the stream. */
   readonly ready: Promise<void>;
@@ -109,6 +112,7 @@ export class EdgeStream {
       upstream: this.upstream ? redactUrl(this.upstream) : null,
       hops: this.hops,
       reconnects: this.reconnects,
+      pulls: this.pulls,
       since: this.since,
       bytesIn: this.bytesIn,
       kbpsIn: this.rate.kbps,
@@ -150,6 +154,7 @@ export class EdgeStream {
     for (const base of await this.deps.upstreams()) {
       const remaining = deadline - Date.now();
       if (remaining <= 0 || this.isClosed()) break;
+      this.pulls++;
       try {
         const result = await playWithRedirects(`${base}/${this.app}/${this.name}${this.query}`, { maxHops: this.deps.maxRedirects, timeoutMs: remaining });
         if (this.isClosed()) {
