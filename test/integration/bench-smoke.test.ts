@@ -1,0 +1,147 @@
+/**
+ * Smoke test of the benchmark load tool (bench/lib, plain JS): a live-encoded publisher with latency
+ * marks, 10 players for ~3 s against the owning origin (RTMP and HTTP-FLV), and two players pointed
+ * at the other origin that must follow the RTMP 302 / HTTP 302 to the owner. Uses only what the root
+ * node_modules and dist/ provide (no bench/node_modules).
+ */
+import { randomBytes } from 'node:crypto';
+import { freePort } from '../helpers/media';
+import { startService, waitFor, TestProcess } from '../helpers/processes';
+
+jest.setTimeout(60_000);
+
+interface PlayerResult {
+  proto: string;
+  url: string;
+  finalUrl: string | null;
+  hops: number;
+  ttffMs: number | null;
+  frames: number;
+  keyframes: number;
+  mediaBytes: number;
+  wireBytes: number;
+  marks: number;
+  latencies: number[];
+  disconnects: number;
+  error: string | null;
+  snapshots: Record<string, { mediaBytes: number; wireBytes: number }>;
+}
+interface PublisherApi {
+  addTarget(url: string, opts?: { retry?: boolean }): void;
+  spawnSource(args: string[]): { pid?: number; exitCode: number | null; signalCode: string | null; once(ev: 'exit', fn: () => void): void };
+  allFlowing(): boolean;
+  snapshot(): { targets: Record<string, { bytes: number }> };
+  close(): void;
+}
+interface PoolApi {
+  start(): void;
+  status(): { started: number; failed: number; total: number };
+  mark(label: string): void;
+  stop(): void;
+  results(from?: number, to?: number): PlayerResult[];
+}
+interface LoadTool {
+  Publisher: new (opts?: { markIntervalMs?: number }) => PublisherApi;
+  PlayerPool: new (specs: Array<{ proto: string; url: string }>, opts?: { rampMs?: number }) => PoolApi;
+  liveEncodeArgs(opts?: { size?: string; gop?: number }): string[];
+  readProc(pid: number): { cpuS: number; rssKb: number } | null;
+  percentile(values: number[], p: number): number | null;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const tool = require('../../bench/lib/index') as LoadTool;
+
+const name = `bench${randomBytes(3).toString('hex')}`;
+const procs: TestProcess[] = [];
+let publisher: PublisherApi | undefined;
+let ffmpegExited: Promise<void> = Promise.resolve();
+let pool: PoolApi | undefined;
+let origins: Array<{ id: string; rtmp: string; http: string; proc: TestProcess }> = [];
+
+beforeAll(async () => {
+  const dport = await freePort();
+  const discoveryUrl = `http://127.0.0.1:${dport}`;
+  procs.push(await startService('discovery', ['--port', String(dport)], `${discoveryUrl}/healthz`));
+  for (const id of ['origin-1', 'origin-2']) {
+    const [rp, hp] = [await freePort(), await freePort()];
+    const flags = ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--discovery-url', discoveryUrl, '--heartbeat-ms', '500'];
+    const proc = await startService('origin', flags, `http://127.0.0.1:${hp}/healthz`, id);
+    procs.push(proc);
+    origins.push({ id, proc, rtmp: `rtmp://127.0.0.1:${rp}`, http: `http://127.0.0.1:${hp}` });
+  }
+  publisher = new tool.Publisher({ markIntervalMs: 100 });
+  publisher.addTarget(`${origins[0].rtmp}/live/${name}`);
+  const ff = publisher.spawnSource(tool.liveEncodeArgs({ size: '640x360', gop: 30 }));
+  ffmpegExited = new Promise((resolve) => (ff.exitCode !== null || ff.signalCode !== null ? resolve() : ff.once('exit', () => resolve())));
+  await waitFor(() => publisher!.allFlowing(), 15_000, 'the publisher to reach origin-1 with media');
+  await waitFor(async () => {
+    const r = await fetch(`${discoveryUrl}/v1/streams/live/${name}`);
+    return r.status === 200 && ((await r.json()) as { origin: { id: string } }).origin.id === 'origin-1';
+  }, 10_000, 'origin-1 to own the stream');
+});
+
+afterAll(async () => {
+  pool?.stop();
+  publisher?.close(); // SIGKILLs its ffmpeg
+  await ffmpegExited;
+  await Promise.all(procs.map((p) => p.stop()));
+  origins = [];
+});
+
+test('10 players at the owner and 2 at the other origin: frames, TTFF, latency marks, kept-up, 302s followed', async () => {
+  const [owner, other] = origins;
+  const specs = [
+    ...Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? { proto: 'rtmp', url: `${owner.rtmp}/live/${name}` } : { proto: 'flv', url: `${owner.http}/live/${name}.flv` })),
+    { proto: 'rtmp', url: `${other.rtmp}/live/${name}` },
+    { proto: 'flv', url: `${other.http}/live/${name}.flv` },
+  ];
+  pool = new tool.PlayerPool(specs, { rampMs: 20 });
+  pool.start();
+  await waitFor(() => pool!.status().started + pool!.status().failed === specs.length, 10_000, 'every player to get a first frame');
+  await new Promise((r) => setTimeout(r, 500));
+  pool.mark('ws');
+  const pubWs = publisher!.snapshot();
+  const from = Date.now();
+  await new Promise((r) => setTimeout(r, 2500));
+  pool.mark('we');
+  const pubWe = publisher!.snapshot();
+  const results = pool.results(from, Date.now());
+  pool.stop();
+  pool = undefined;
+
+  const url = `${owner.rtmp}/live/${name}`;
+  const published = pubWe.targets[url].bytes - pubWs.targets[url].bytes;
+  expect(published).toBeGreaterThan(0);
+  for (const r of results) {
+    expect({ url: r.url, error: r.error }).toEqual({ url: r.url, error: null });
+    expect(r.ttffMs).not.toBeNull();
+    expect(r.ttffMs!).toBeGreaterThan(0);
+    expect(r.ttffMs!).toBeLessThan(8000);
+    expect(r.frames).toBeGreaterThan(45); // 30 fps for ~3 s
+    expect(r.keyframes).toBeGreaterThan(0);
+    expect(r.marks).toBeGreaterThan(5);
+    expect(r.latencies.length).toBeGreaterThan(5);
+    expect(tool.percentile(r.latencies, 50)!).toBeLessThan(1000);
+    const kept = (r.snapshots.we.mediaBytes - r.snapshots.ws.mediaBytes) / published;
+    expect(kept).toBeGreaterThan(0.5);
+    expect(kept).toBeLessThan(1.5);
+    expect(r.disconnects).toBe(0);
+  }
+  // The two players at origin-2 were redirected to the owner.
+  const redirected = results.slice(10);
+  expect(redirected.map((r) => r.hops)).toEqual([1, 1]);
+  expect(redirected[0].finalUrl).toBe(`${owner.rtmp}/live/${name}`);
+  expect(redirected[1].finalUrl).toBe(`${owner.http}/live/${name}.flv`);
+  expect(results.slice(0, 10).every((r) => r.hops === 0)).toBe(true);
+
+  // /proc sampling works on a server process.
+  const stat = tool.readProc(owner.proc.proc.pid!);
+  expect(stat).not.toBeNull();
+  expect(stat!.cpuS).toBeGreaterThan(0);
+  expect(stat!.rssKb).toBeGreaterThan(10_000);
+  const all = results.flatMap((r) => r.latencies);
+  const ttff = results.map((r) => r.ttffMs!);
+  console.log(
+    `bench smoke: ${results.length} players, TTFF p50 ${tool.percentile(ttff, 50)?.toFixed(0)} ms, latency p50/p99 ${tool.percentile(all, 50)?.toFixed(1)}/${tool.percentile(all, 99)?.toFixed(1)} ms`,
+  );
+});
