@@ -6,6 +6,7 @@
 export const ERROR_CODES = {
   BAD_REQUEST: { status: 400, summary: 'The request does not match the schema (missing field, wrong type, bad name).' },
   UNAUTHORIZED: { status: 401, summary: 'A write route was called without a valid bearer token.' },
+  FORBIDDEN: { status: 403, summary: 'The bearer token is valid but does not allow this route (a read token on a write route).' },
   STREAM_NOT_FOUND: { status: 404, summary: 'No live origin owns this stream.' },
   ORIGIN_NOT_FOUND: { status: 404, summary: 'The origin id is not registered (or its registration expired).' },
   NOT_FOUND: { status: 404, summary: 'No such route.' },
@@ -15,6 +16,7 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request body is not JSON.' },
   INTERNAL: { status: 500, summary: 'A bug: the server logged the details.' },
   STORE_UNAVAILABLE: { status: 503, summary: 'The stream store (Redis) cannot be reached; retry with backoff.' },
+  NO_ORIGIN_AVAILABLE: { status: 503, summary: 'Placement found no origin that may take the stream (all draining, over high-water, avoided or out of region); `explain` says why.' },
   DISCOVERY_UNAVAILABLE: { status: 503, summary: 'Raised by discovery clients (never sent by discovery): no answer (network error, timeout) or a 5xx; keep serving owned streams and retry with backoff.' },
 } as const;
 

@@ -7,13 +7,50 @@ import {
   StreamOwnedElsewhereError,
   isErrorCode,
 } from '../common/errors';
-import type { LeaseView, OriginRegistration, OriginView, RegisterOriginResult, StreamOwnerView } from './types';
+import { SseParser } from './sse';
+import {
+  DISCOVERY_EVENT_TYPES,
+  type DiscoveryEvent,
+  type DiscoveryEventType,
+  type HealthView,
+  type LeaseView,
+  type OriginRegistration,
+  type OriginView,
+  type PlacementInput,
+  type PlacementRequest,
+  type PlacementResult,
+  type RegisterOriginResult,
+  type StreamListQuery,
+  type StreamOwnerView,
+  type StreamPage,
+} from './types';
 
 export interface HttpDiscoveryClientOptions {
-  /** Bearer token for write routes (register, claim, renew, release, deregister). */
+  /** Bearer token for write routes (register, claim, renew, release, deregister, avoid); also sent on reads unless `readToken` is set. */
   token?: string;
+  /** Bearer token for reads (discovery with `protectReads`). Default: `token`. */
+  readToken?: string;
   /** Whole-request timeout in ms (connect + response + body). Default 2000. */
   timeoutMs?: number;
+}
+
+export interface EventSubscriptionOptions {
+  /** Only these event types (default: all). */
+  types?: readonly DiscoveryEventType[];
+  /** Connection trouble (each failed attempt); the subscription reconnects by itself. */
+  onError?: (err: Error) => void;
+  /** Wait between reconnects. Default 1000. */
+  reconnectMs?: number;
+  /** Reconnect when nothing (not even a heartbeat) arrived for this long. Default 45000. */
+  idleTimeoutMs?: number;
+}
+
+/** A running `GET /v1/events` subscription. */
+export interface EventSubscription {
+  /** Resolves once the first connection is open (events from then on are delivered). */
+  readonly ready: Promise<void>;
+  /** Stops for good; idempotent. */
+  close(): Promise<void>;
 }
 
 /**
@@ -28,8 +65,10 @@ export interface HttpDiscoveryClientOptions {
 export class HttpDiscoveryClient {
   readonly baseUrl: string;
   private readonly token?: string;
+  private readonly readToken?: string;
   private readonly timeoutMs: number;
   private readonly agent: Agent;
+  private readonly subscriptions = new Set<EventSubscription>();
   private closed = false;
 
   constructor(baseUrl: string, opts: HttpDiscoveryClientOptions = {}) {
@@ -37,6 +76,7 @@ export class HttpDiscoveryClient {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`discovery URL must be http(s): ${baseUrl}`);
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.token = opts.token || undefined;
+    this.readToken = opts.readToken || this.token;
     this.timeoutMs = opts.timeoutMs ?? 2000;
     this.agent = new Agent({ connect: { timeout: this.timeoutMs }, keepAliveTimeout: 4000 });
   }
@@ -82,14 +122,153 @@ export class HttpDiscoveryClient {
     return ((await this.call('GET', '/v1/origins')).body as { origins: OriginView[] }).origins;
   }
 
-  async listStreams(): Promise<StreamOwnerView[]> {
-    return ((await this.call('GET', '/v1/streams')).body as { streams: StreamOwnerView[] }).streams;
+  /** Every live stream (all pages), optionally of one app and/or one origin. */
+  async listStreams(filter: { app?: string; origin?: string } = {}): Promise<StreamOwnerView[]> {
+    const out: StreamOwnerView[] = [];
+    let cursor: string | undefined;
+    for (let pages = 0; pages < 100_000; pages++) {
+      const page = await this.listStreamsPage({ ...filter, limit: 1000, ...(cursor !== undefined ? { cursor } : {}) });
+      out.push(...page.streams);
+      if (page.next === undefined) break;
+      cursor = page.next;
+    }
+    return out;
   }
 
-  /** Closes pooled connections; idempotent. Calls after close fail with DiscoveryUnavailableError. */
+  /** One page of `GET /v1/streams` (`next` → pass as `cursor`). */
+  async listStreamsPage(query: StreamListQuery = {}): Promise<StreamPage> {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
+    const text = qs.toString();
+    return (await this.call('GET', `/v1/streams${text ? `?${text}` : ''}`)).body as StreamPage;
+  }
+
+  /**
+   * Where a new publisher of `app/stream` should go (its owner when live).
+   * @throws CascadeError NO_ORIGIN_AVAILABLE (with `details.explain`) when no origin may take it
+   */
+  async place(req: PlacementRequest): Promise<PlacementResult> {
+    const res = await this.call('POST', '/v1/placement', req, false, (status, body) =>
+      status === 503 && body.code === 'NO_ORIGIN_AVAILABLE'
+        ? new CascadeError('NO_ORIGIN_AVAILABLE', typeof body.message === 'string' ? body.message : 'no origin available', { explain: body.explain })
+        : undefined,
+    );
+    return res.body as PlacementResult;
+  }
+
+  /** `rtmp://host:port/app/name` to publish to (`GET /v1/publish-url/:app/:name`). */
+  async publishUrl(app: string, name: string, opts: Pick<PlacementInput, 'region' | 'bitrateKbps'> = {}): Promise<string> {
+    const qs = new URLSearchParams();
+    if (opts.region !== undefined) qs.set('region', opts.region);
+    if (opts.bitrateKbps !== undefined) qs.set('bitrateKbps', String(Math.round(opts.bitrateKbps)));
+    const text = qs.toString();
+    const res = await this.call('GET', `/v1/publish-url/${seg(app)}/${seg(name)}${text ? `?${text}` : ''}`, undefined, false, (status, body) =>
+      status === 503 && body.code === 'NO_ORIGIN_AVAILABLE' ? new CascadeError('NO_ORIGIN_AVAILABLE', String(body.message), { explain: body.explain }) : undefined,
+      'text',
+    );
+    return res.body as string;
+  }
+
+  /** Placement must not send `app/name` back to `originId` for `ms` (after shedding it there). */
+  async avoid(app: string, name: string, originId: string, ms: number): Promise<{ until: number }> {
+    const res = await this.call('POST', `${streamPath(app, name)}/avoid`, { originId, ms: Math.round(ms) }, true);
+    return { until: (res.body as { until: number }).until };
+  }
+
+  /** `GET /healthz`. @throws DiscoveryUnavailableError when discovery or its store is down (503) */
+  async health(): Promise<HealthView> {
+    return (await this.call('GET', '/healthz')).body as HealthView;
+  }
+
+  /**
+   * Follows `GET /v1/events` (Server-Sent Events), reconnecting by itself. Events published while
+   * disconnected are not replayed: after a reconnect, look up what you care about again.
+   */
+  subscribeEvents(onEvent: (event: DiscoveryEvent) => void, opts: EventSubscriptionOptions = {}): EventSubscription {
+    if (this.closed) throw new DiscoveryUnavailableError('discovery client is closed', { path: '/v1/events' });
+    const known = new Set<string>(DISCOVERY_EVENT_TYPES);
+    const query = opts.types && opts.types.length > 0 ? `?types=${opts.types.map(encodeURIComponent).join(',')}` : '';
+    const reconnectMs = opts.reconnectMs ?? 1000;
+    const idleTimeoutMs = opts.idleTimeoutMs ?? 45_000;
+    let stopped = false;
+    let current: AbortController | undefined;
+    let markReady: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (markReady = resolve));
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (this.readToken) headers.authorization = `Bearer ${this.readToken}`;
+
+    const once = async (): Promise<void> => {
+      const ac = new AbortController();
+      current = ac;
+      let idle: NodeJS.Timeout | undefined;
+      const touch = (): void => {
+        clearTimeout(idle);
+        idle = setTimeout(() => ac.abort(new Error(`no data for ${idleTimeoutMs} ms`)), idleTimeoutMs);
+      };
+      try {
+        touch();
+        const res = await request(`${this.baseUrl}/v1/events${query}`, { method: 'GET', headers, dispatcher: this.agent, signal: ac.signal, headersTimeout: this.timeoutMs, bodyTimeout: 0 });
+        if (res.statusCode !== 200) {
+          const text = await res.body.text().catch(() => '');
+          throw new DiscoveryUnavailableError(`discovery GET /v1/events: ${res.statusCode} ${text.slice(0, 200)}`, { status: res.statusCode });
+        }
+        markReady();
+        const parser = new SseParser();
+        res.body.setEncoding('utf8');
+        for await (const chunk of res.body as AsyncIterable<string>) {
+          touch();
+          for (const msg of parser.push(chunk)) {
+            if (!known.has(msg.event)) continue;
+            let data: unknown;
+            try {
+              data = JSON.parse(msg.data);
+            } catch {
+              continue;
+            }
+            try {
+              onEvent({ type: msg.event, data } as DiscoveryEvent);
+            } catch {
+              // The consumer's bug must not end the subscription.
+            }
+          }
+        }
+      } finally {
+        clearTimeout(idle);
+      }
+    };
+
+    let loop: Promise<void> = Promise.resolve();
+    const sub: EventSubscription = {
+      ready,
+      close: async () => {
+        stopped = true;
+        this.subscriptions.delete(sub);
+        current?.abort();
+        markReady();
+        await loop;
+      },
+    };
+    loop = (async () => {
+      while (!stopped && !this.closed) {
+        try {
+          await once();
+          if (!stopped) opts.onError?.(new DiscoveryUnavailableError('discovery closed the event stream', { path: '/v1/events' }));
+        } catch (err) {
+          if (stopped) break;
+          opts.onError?.(err instanceof Error ? err : new Error(String(err)));
+        }
+        if (!stopped) await new Promise((r) => setTimeout(r, reconnectMs));
+      }
+    })();
+    this.subscriptions.add(sub);
+    return sub;
+  }
+
+  /** Closes event subscriptions and pooled connections; idempotent. Calls after close fail with DiscoveryUnavailableError. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
     await this.agent.close();
   }
 
@@ -103,11 +282,13 @@ export class HttpDiscoveryClient {
     body?: unknown,
     write = false,
     onError?: (status: number, body: ErrorBodyLike) => Error | null | undefined,
+    expect: 'json' | 'text' = 'json',
   ): Promise<{ status: number; body: unknown }> {
     if (this.closed) throw new DiscoveryUnavailableError('discovery client is closed', { method, path });
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: expect === 'text' ? 'text/plain, application/json' : 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (write && this.token) headers.authorization = `Bearer ${this.token}`;
+    const token = write ? this.token : this.readToken;
+    if (token) headers.authorization = `Bearer ${token}`;
     let status: number;
     let text: string;
     try {
@@ -134,6 +315,7 @@ export class HttpDiscoveryClient {
         parsed = undefined;
       }
     }
+    if (status >= 200 && status < 300 && expect === 'text') return { status, body: text };
     if (status >= 200 && status < 300) {
       if (status !== 204 && parsed === undefined) {
         throw new DiscoveryUnavailableError(`discovery ${method} ${path}: ${status} without a JSON body`, { method, path, status });
@@ -142,6 +324,9 @@ export class HttpDiscoveryClient {
     }
     const errBody: ErrorBodyLike = parsed !== null && typeof parsed === 'object' ? (parsed as ErrorBodyLike) : {};
     const message = typeof errBody.message === 'string' ? errBody.message : `HTTP ${status}`;
+    // A route-specific mapping wins (e.g. 503 NO_ORIGIN_AVAILABLE is an answer, not an outage).
+    const early = status >= 500 ? onError?.(status, errBody) : undefined;
+    if (early) throw early;
     if (status >= 500 || (status === 404 && errBody.code === undefined)) {
       // 404 without our error body: not a discovery service (or a proxy in front of it).
       throw new DiscoveryUnavailableError(`discovery ${method} ${path}: ${status} ${errBody.code ?? ''} ${message}`.replace(/\s+/g, ' ').trim(), {
@@ -163,6 +348,7 @@ interface ErrorBodyLike {
   code?: unknown;
   message?: unknown;
   owner?: unknown;
+  explain?: unknown;
 }
 
 function leaseLost(app: string, name: string): (status: number, body: ErrorBodyLike) => Error | undefined {

@@ -1,25 +1,80 @@
 import { Type, Static } from '@sinclair/typebox';
-import { loadConfig, LoadOptions } from '../common/config';
+import { ConfigError, loadConfig, LoadOptions } from '../common/config';
+
+const Level = Type.Union(
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+  { default: 'info', description: 'pino log level.' },
+);
 
 export const DiscoveryConfigSchema = Type.Object({
   host: Type.String({ default: '127.0.0.1', description: 'Address the HTTP API binds to.' }),
   port: Type.Integer({ default: 8090, minimum: 0, maximum: 65535, description: 'HTTP API port (0: any free port).' }),
   originTtlMs: Type.Integer({ default: 6000, minimum: 100, description: 'An origin registration expires this long after its last heartbeat; its leases are dropped then.' }),
   leaseTtlMs: Type.Integer({ default: 6000, minimum: 100, description: 'A stream lease expires this long after its last claim/renew.' }),
-  store: Type.Union([Type.Literal('memory')], { default: 'memory', description: 'Stream store: memory (one process). Redis comes later.' }),
-  logLevel: Type.Union(
-    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-    { default: 'info', description: 'pino log level.' },
-  ),
+  store: Type.Union([Type.Literal('memory'), Type.Literal('redis')], {
+    default: 'memory',
+    description: 'Stream store: memory (one process, state lost on restart) or redis (shared by every discovery replica).',
+  }),
+  redisUrl: Type.String({ default: 'redis://127.0.0.1:6379', pattern: '^rediss?://', description: 'Redis URL for `store: redis` (redis://[:password@]host:port[/db]).' }),
+  redisPrefix: Type.String({ default: 'cascade:', minLength: 1, maxLength: 64, pattern: '^[^\\s*?\\[\\]]+$', description: 'Prefix of every Redis key and of the event channel.' }),
+  redisCommandTimeoutMs: Type.Integer({ default: 500, minimum: 50, maximum: 10000, description: 'A Redis command without an answer fails (503 STORE_UNAVAILABLE) after this long.' }),
+  sweepIntervalMs: Type.Integer({
+    default: 500,
+    minimum: 50,
+    maximum: 10000,
+    description: 'How often expired origins (with their leases) and expired leases are deleted and announced (origin.down, stream.released).',
+  }),
+  logLevel: Level,
   bodyLimit: Type.Integer({ default: 65536, minimum: 1024, maximum: 16 * 1024 * 1024, description: 'Largest accepted request body in bytes (413 above).' }),
   apiTokens: Type.Array(Type.String({ minLength: 1 }), {
     default: [],
-    description: 'Bearer tokens accepted on write routes (comma-separated or JSON in env/flags). Empty: no auth.',
+    description: 'Bearer tokens accepted on write routes (comma-separated or JSON in env/flags). Empty: no auth. They are accepted on reads too.',
   }),
+  readTokens: Type.Array(Type.String({ minLength: 1 }), {
+    default: [],
+    description: 'Bearer tokens accepted on read routes when protectReads is on (a read token on a write route is 403 FORBIDDEN).',
+  }),
+  protectReads: Type.Boolean({
+    default: false,
+    description: 'Require a read or API token on reads (lookups, lists, events, placement, metrics, the SRS clusters API). /healthz and /docs stay open.',
+  }),
+  livenessCheck: Type.Boolean({
+    default: true,
+    description: 'On a conflicting claim, GET the owner\'s http URL + /healthz; when it does not answer, break its lease and give the stream to the claimant. Needs discovery to reach origins\' http addresses.',
+  }),
+  livenessTimeoutMs: Type.Integer({ default: 300, minimum: 20, maximum: 5000, description: 'An owner that does not answer /healthz within this long counts as dead.' }),
+  highWater: Type.Number({ default: 0.85, exclusiveMinimum: 0, maximum: 1, description: 'Placement skips origins whose weight utilisation is at or above this (0..1).' }),
+  defaultCapacity: Type.Number({ default: 48, minimum: 0, description: 'Weight capacity assumed for an origin that registers none (cores × 12; 48 = 4 cores).' }),
+  weightPerMbps: Type.Number({ default: 1, minimum: 0, description: 'Weight of each started Mbit/s of a stream\'s ingest (placement cost).' }),
+  viewersPerWeight: Type.Integer({ default: 6, minimum: 1, description: 'Viewers per weight unit of fan-out (placement cost: ceil(viewers / this)).' }),
+  placementStrategy: Type.Union([Type.Literal('p2c'), Type.Literal('least-loaded')], {
+    default: 'p2c',
+    description: 'p2c: power-of-two-choices on utilisation (spreads bursts across replicas); least-loaded: always the lowest score.',
+  }),
+  regionPolicy: Type.Union([Type.Literal('prefer'), Type.Literal('require')], {
+    default: 'prefer',
+    description: 'A placement region: prefer (stay in it when an origin there can take the stream) or require (only that region).',
+  }),
+  staleCacheMs: Type.Integer({
+    default: 30000,
+    minimum: 0,
+    maximum: 3600000,
+    description: 'While the store is unreachable, reads answer from answers this recent, marked stale (X-Cascade-Stale: 1). 0: no stale reads.',
+  }),
+  sseHeartbeatMs: Type.Integer({ default: 15000, minimum: 100, maximum: 300000, description: 'A comment line on every /v1/events stream this often (keeps proxies from closing idle streams).' }),
 });
 
 export type DiscoveryConfig = Static<typeof DiscoveryConfigSchema>;
 
 export function loadDiscoveryConfig(opts: LoadOptions = {}): DiscoveryConfig {
-  return loadConfig(DiscoveryConfigSchema, opts);
+  const config = loadConfig(DiscoveryConfigSchema, opts);
+  checkDiscoveryConfig(config);
+  return config;
+}
+
+/** Rules across keys that a schema cannot say. */
+export function checkDiscoveryConfig(config: DiscoveryConfig): void {
+  if (config.protectReads && config.readTokens.length === 0 && config.apiTokens.length === 0) {
+    throw new ConfigError('protectReads needs readTokens or apiTokens (no token could read anything)');
+  }
 }

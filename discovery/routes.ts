@@ -1,7 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import Fastify, { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, LogController } from 'fastify';
-import type { Static } from '@sinclair/typebox';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { Value } from '@sinclair/typebox/value';
+import type { Static, TSchema } from '@sinclair/typebox';
 import {
   BadRequestError,
   CascadeError,
@@ -15,48 +17,84 @@ import {
 } from '../common/errors';
 import { canonicalStreamName, isValidStreamPart } from '../common/lifecycle';
 import type { Logger } from '../common/logger';
-import type { DiscoveryConfig } from './config';
+import { DiscoveryConfigSchema, type DiscoveryConfig } from './config';
+import {
+  apiHostPort,
+  authHooks,
+  bracket,
+  checkApi,
+  decodeCursor,
+  encodeCursor,
+  hostAndPort,
+  intParam,
+  markStale,
+  normalizeBaseUrl,
+  selfHostPort,
+  streamOf,
+  type AuthHook,
+} from './http';
+import { HttpLiveness, type LivenessChecker } from './liveness';
+import { DiscoveryMetrics } from './metrics';
+import { placeStream, type PlacementOptions } from './placement/place';
+import { ReadCache } from './read-cache';
 import * as S from './schemas';
-import type { DiscoveryStore, Lease, OriginRecord } from './store/types';
-import type { LeaseView, OriginRegistration, OriginView, StreamOwnerView } from './types';
+import { SseHub } from './sse';
+import { originView, ownerView } from './views';
+import { streamKey, type DiscoveryStore, type Lease, type OriginRecord } from './store/types';
+import { DISCOVERY_EVENT_TYPES, type DiscoveryEventType, type LeaseView, type OriginRegistration, type StreamOwnerView, type StreamPage } from './types';
 
-/** What the routes read from the config (the whole `DiscoveryConfig` fits). */
-export type DiscoveryRoutesConfig = Pick<DiscoveryConfig, 'originTtlMs' | 'leaseTtlMs' | 'apiTokens' | 'host' | 'port'>;
+/** What the routes read from the config (the whole `DiscoveryConfig`; missing keys take the schema defaults). */
+export type DiscoveryRoutesConfig = DiscoveryConfig;
+
+/** Collaborators the app builds itself unless given (tests pass fakes). */
+export interface DiscoveryDeps {
+  metrics?: DiscoveryMetrics;
+  /** Owner liveness probe on conflicting claims; `null` disables it (as does `livenessCheck: false`). */
+  liveness?: LivenessChecker | null;
+  /** Uniform [0, 1) for power-of-two-choices. */
+  random?: () => number;
+  cache?: ReadCache;
+}
 
 export interface DiscoveryRoutesOptions {
   store: DiscoveryStore;
-  config: DiscoveryRoutesConfig;
+  config: DiscoveryConfig;
+  metrics: DiscoveryMetrics;
+  liveness?: LivenessChecker;
+  random: () => number;
+  cache: ReadCache;
+  hub: SseHub;
 }
 
 type StreamParamsT = Static<typeof S.StreamParams>;
+
+/** OpenAPI error responses (every error is `{"code","message"}`; docs/errors.md lists the codes). */
+function errors(...statuses: number[]): Record<number, TSchema> {
+  return Object.fromEntries(statuses.map((s) => [s, S.ErrorSchema]));
+}
 
 /**
  * The discovery REST API as a fastify plugin. Expects the error handling of `buildDiscoveryApp`
  * (errors become `{"code","message"}`); register it there, or in an app that maps `CascadeError`.
  */
-export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async (app, { store, config }) => {
-  const auth = bearerAuth(config.apiTokens);
-  const write = auth ? { onRequest: auth } : {};
+export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async (app, opts) => {
+  const { store, config, metrics, liveness, cache, hub } = opts;
+  const auth = authHooks(config);
+  const security = (hook: AuthHook | undefined): { security?: Array<Record<string, string[]>> } => (hook ? { security: [{ bearer: [] }] } : {});
+  const write = auth.write ? { onRequest: auth.write } : {};
+  const read = auth.read ? { onRequest: auth.read } : {};
+  const writeDoc = security(auth.write);
+  const readDoc = security(auth.read);
 
-  const originView = (o: OriginRecord): OriginView => ({
-    id: o.id,
-    rtmp: o.rtmp,
-    http: o.http,
-    ...(o.api !== undefined ? { api: o.api } : {}),
-    ...(o.region !== undefined ? { region: o.region } : {}),
-    ...(o.capacity !== undefined ? { capacity: o.capacity } : {}),
-    state: o.state,
-    load: o.load,
-    updatedAt: o.updatedAt,
-  });
-
-  const ownerView = (lease: Lease, origin: OriginRecord): StreamOwnerView => ({
-    app: lease.app,
-    name: lease.name,
-    origin: { id: origin.id, rtmp: origin.rtmp, http: origin.http },
-    since: lease.since,
-    token: lease.token,
-  });
+  const placementOptions: PlacementOptions = {
+    highWater: config.highWater,
+    strategy: config.placementStrategy,
+    regionPolicy: config.regionPolicy,
+    defaultCapacity: config.defaultCapacity,
+    weightPerMbps: config.weightPerMbps,
+    viewersPerWeight: config.viewersPerWeight,
+    random: opts.random,
+  };
 
   /** The owner view of a lease, or null if its origin vanished in between (a later read drops the lease). */
   const lookupOwner = async (lease: Lease): Promise<StreamOwnerView | null> => {
@@ -70,6 +108,26 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
     return { ...owner, ttlMs: config.leaseTtlMs };
   };
 
+  /** A read through the stale cache: fresh from the store, or marked stale while the store is down. */
+  const cachedRead = async <T>(reply: FastifyReply, key: string, fn: () => Promise<T>): Promise<{ value: T; stale: boolean }> => {
+    const r = await cache.read(key, fn);
+    if (r.staleMs === undefined) return { value: r.value, stale: false };
+    markStale(reply, r.staleMs);
+    metrics.staleReads.inc({ route: reply.request.routeOptions.url ?? 'unmatched' });
+    return { value: r.value, stale: true };
+  };
+
+  const lookupStream = (reply: FastifyReply, app: string, name: string): Promise<{ value: StreamOwnerView | null; stale: boolean }> =>
+    cachedRead(reply, `stream:${streamKey(app, name)}`, async () => {
+      const lease = await store.getStream(app, name);
+      return lease ? lookupOwner(lease) : null;
+    });
+
+  // Events of every replica (Redis pub/sub or the in-process emitter) go to the SSE clients.
+  const unsubscribe = await store.subscribe((event) => hub.broadcast(event));
+  app.addHook('preClose', async () => hub.closeAll());
+  app.addHook('onClose', async () => unsubscribe());
+
   // ---- origins -------------------------------------------------------------------------------
 
   app.put<{ Params: Static<typeof S.OriginParams>; Body: OriginRegistration }>(
@@ -77,9 +135,12 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
     {
       ...write,
       schema: {
+        tags: ['origins'],
+        summary: 'Register an origin or heartbeat (every ~2 s, with load)',
+        ...writeDoc,
         params: S.OriginParams,
         body: S.OriginRegistrationSchema,
-        response: { 200: S.RegisterOriginResultSchema },
+        response: { 200: S.RegisterOriginResultSchema, ...errors(400, 401, 403, 503) },
       },
     },
     async (request) => {
@@ -104,7 +165,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
 
   app.delete<{ Params: Static<typeof S.OriginParams> }>(
     '/v1/origins/:id',
-    { ...write, schema: { params: S.OriginParams } },
+    { ...write, schema: { tags: ['origins'], summary: 'Deregister an origin (drops its leases)', ...writeDoc, params: S.OriginParams, response: errors(400, 401, 403, 503) } },
     async (request, reply) => {
       await store.removeOrigin(request.params.id);
       return reply.code(204).send();
@@ -113,17 +174,28 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
 
   app.get<{ Params: Static<typeof S.OriginParams> }>(
     '/v1/origins/:id',
-    { schema: { params: S.OriginParams, response: { 200: S.OriginViewSchema } } },
-    async (request) => {
-      const origin = await store.getOrigin(request.params.id);
+    {
+      ...read,
+      schema: { tags: ['origins'], summary: 'One origin', ...readDoc, params: S.OriginParams, response: { 200: S.OriginViewSchema, ...errors(400, 401, 404, 503) } },
+    },
+    async (request, reply) => {
+      const { value: origin } = await cachedRead(reply, `origin:${request.params.id}`, async () => {
+        const o = await store.getOrigin(request.params.id);
+        return o ? originView(o) : null;
+      });
       if (!origin) throw new OriginNotFoundError(request.params.id);
-      return originView(origin);
+      return origin;
     },
   );
 
-  app.get('/v1/origins', { schema: { response: { 200: S.OriginListSchema } } }, async () => ({
-    origins: (await store.listOrigins()).map(originView),
-  }));
+  app.get(
+    '/v1/origins',
+    { ...read, schema: { tags: ['origins'], summary: 'Every registered origin', ...readDoc, response: { 200: S.OriginListPageSchema, ...errors(401, 503) } } },
+    async (_request, reply) => {
+      const { value: origins, stale } = await cachedRead(reply, 'origins', async () => (await store.listOrigins()).map(originView));
+      return stale ? { origins, stale } : { origins };
+    },
+  );
 
   // ---- streams -------------------------------------------------------------------------------
 
@@ -131,18 +203,39 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
     '/v1/streams/:app/:name/claim',
     {
       ...write,
-      schema: { params: S.StreamParams, body: S.ClaimBody, response: { 200: S.LeaseViewSchema } },
+      schema: {
+        tags: ['streams'],
+        summary: 'Claim a stream lease (fencing token); a dead owner (no /healthz answer) loses it at once',
+        ...writeDoc,
+        params: S.StreamParams,
+        body: S.ClaimBody,
+        response: { 200: S.LeaseViewSchema, ...errors(400, 401, 403, 404, 409, 503) },
+      },
     },
     async (request) => {
       const { app: appName, name } = streamOf(request.params);
       const { originId } = request.body;
-      const result = await store.claimStream(appName, name, originId, config.leaseTtlMs);
-      if ('conflict' in result) {
-        const owner = await lookupOwner(result.conflict);
-        if (!owner) throw new CascadeError('STORE_UNAVAILABLE', 'the owner of this stream vanished during the claim; retry');
-        throw new StreamOwnedElsewhereError(appName, name, owner);
+      try {
+        let result = await store.claimStream(appName, name, originId, config.leaseTtlMs);
+        for (let attempt = 0; 'conflict' in result; attempt++) {
+          const held = result.conflict;
+          const owner = await store.getOrigin(held.originId);
+          if (owner && (attempt > 0 || !liveness || !(await liveness.isDead(owner)))) {
+            metrics.claims.inc({ result: 'conflict' });
+            throw new StreamOwnedElsewhereError(appName, name, ownerView(held, owner));
+          }
+          if (attempt > 1) throw new CascadeError('STORE_UNAVAILABLE', 'the owner of this stream keeps changing; retry');
+          // The owner is dead (or its registration vanished in between): take over exactly the lease we saw.
+          if (owner) request.log.info({ stream: `${appName}/${name}`, owner: held.originId, token: held.token, claimant: originId }, 'owner does not answer /healthz: breaking its lease');
+          result = await store.claimStream(appName, name, originId, config.leaseTtlMs, owner ? { breakToken: held.token } : {});
+        }
+        metrics.claims.inc({ result: result.moved?.reason === 'owner-dead' ? 'owner_dead_broken' : 'won' });
+        return await leaseView(result.lease);
+      } catch (err) {
+        if (err instanceof OriginNotFoundError) metrics.claims.inc({ result: 'origin_not_found' });
+        else if (!(err instanceof StreamOwnedElsewhereError)) metrics.claims.inc({ result: 'error' });
+        throw err;
       }
-      return leaseView(result.lease);
     },
   );
 
@@ -150,20 +243,39 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
     '/v1/streams/:app/:name/renew',
     {
       ...write,
-      schema: { params: S.StreamParams, body: S.LeaseBody, response: { 200: S.LeaseViewSchema } },
+      schema: {
+        tags: ['streams'],
+        summary: 'Renew a lease (token must be current)',
+        ...writeDoc,
+        params: S.StreamParams,
+        body: S.LeaseBody,
+        response: { 200: S.LeaseViewSchema, ...errors(400, 401, 403, 409, 503) },
+      },
     },
     async (request) => {
       const { app: appName, name } = streamOf(request.params);
       const { originId, token } = request.body;
-      const lease = await store.renewStream(appName, name, originId, token, config.leaseTtlMs);
-      if (!lease) throw new LeaseLostError(appName, name);
+      let lease: Lease | null;
+      try {
+        lease = await store.renewStream(appName, name, originId, token, config.leaseTtlMs);
+      } catch (err) {
+        metrics.renewFailures.inc({ reason: err instanceof CascadeError && err.code === 'STORE_UNAVAILABLE' ? 'store_unavailable' : 'error' });
+        throw err;
+      }
+      if (!lease) {
+        metrics.renewFailures.inc({ reason: 'lease_lost' });
+        throw new LeaseLostError(appName, name);
+      }
       return leaseView(lease);
     },
   );
 
   app.post<{ Params: StreamParamsT; Body: Static<typeof S.LeaseBody> }>(
     '/v1/streams/:app/:name/release',
-    { ...write, schema: { params: S.StreamParams, body: S.LeaseBody } },
+    {
+      ...write,
+      schema: { tags: ['streams'], summary: 'Release a lease', ...writeDoc, params: S.StreamParams, body: S.LeaseBody, response: errors(400, 401, 403, 409, 503) },
+    },
     async (request, reply) => {
       const { app: appName, name } = streamOf(request.params);
       const { originId, token } = request.body;
@@ -172,33 +284,174 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
     },
   );
 
-  app.get<{ Params: StreamParamsT }>(
-    '/v1/streams/:app/:name',
-    { schema: { params: S.StreamParams, response: { 200: S.StreamOwnerViewSchema } } },
+  app.post<{ Params: StreamParamsT; Body: Static<typeof S.AvoidBody> }>(
+    '/v1/streams/:app/:name/avoid',
+    {
+      ...write,
+      schema: {
+        tags: ['placement'],
+        summary: 'Placement must not send this stream to originId for ms (after shedding it)',
+        ...writeDoc,
+        params: S.StreamParams,
+        body: S.AvoidBody,
+        response: { 200: S.AvoidResultSchema, ...errors(400, 401, 403, 503) },
+      },
+    },
     async (request) => {
       const { app: appName, name } = streamOf(request.params);
-      const lease = await store.getStream(appName, name);
-      const owner = lease ? await lookupOwner(lease) : null;
+      const { originId, ms } = request.body;
+      const until = await store.avoidOrigin(appName, name, originId, ms);
+      return { app: appName, name, originId, until };
+    },
+  );
+
+  app.get<{ Params: StreamParamsT }>(
+    '/v1/streams/:app/:name',
+    {
+      ...read,
+      schema: { tags: ['streams'], summary: 'Who owns a stream (contract)', ...readDoc, params: S.StreamParams, response: { 200: S.StreamOwnerViewSchema, ...errors(400, 401, 404, 503) } },
+    },
+    async (request, reply) => {
+      const { app: appName, name } = streamOf(request.params);
+      const { value: owner } = await lookupStream(reply, appName, name);
       if (!owner) throw new StreamNotFoundError(appName, name);
       return owner;
     },
   );
 
-  app.get('/v1/streams', { schema: { response: { 200: S.StreamListSchema } } }, async () => {
-    const [leases, origins] = await Promise.all([store.listStreams(), store.listOrigins()]);
-    const byId = new Map(origins.map((o) => [o.id, o]));
-    const streams: StreamOwnerView[] = [];
-    for (const lease of leases) {
-      const origin = byId.get(lease.originId);
-      if (origin) streams.push(ownerView(lease, origin));
-    }
-    return { streams };
-  });
+  app.get<{ Querystring: Static<typeof S.StreamListQuery> }>(
+    '/v1/streams',
+    {
+      ...read,
+      schema: {
+        tags: ['streams'],
+        summary: 'Live streams in app/name order, filtered and paged (follow `next`)',
+        ...readDoc,
+        querystring: S.StreamListQuery,
+        response: { 200: S.StreamPageSchema, ...errors(400, 401, 503) },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query;
+      const limit = intParam(q.limit, 'limit', 100, 1, 1000);
+      const offset = intParam(q.offset, 'offset', 0, 0, 10_000);
+      const after = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
+      const query = {
+        limit,
+        offset,
+        ...(q.app !== undefined ? { app: q.app } : {}),
+        ...(q.origin !== undefined ? { originId: q.origin } : {}),
+        ...(after !== undefined ? { after } : {}),
+      };
+      const { value: page, stale } = await cachedRead(reply, `streams:${JSON.stringify(query)}`, async (): Promise<StreamPage> => {
+        const [result, origins] = await Promise.all([store.pageStreams(query), store.listOrigins()]);
+        const byId = new Map(origins.map((o) => [o.id, o]));
+        const streams: StreamOwnerView[] = [];
+        for (const lease of result.leases) {
+          const origin = byId.get(lease.originId);
+          if (!origin) continue;
+          const view = ownerView(lease, origin);
+          streams.push(view);
+          cache.put(`stream:${streamKey(lease.app, lease.name)}`, view);
+        }
+        return result.next !== undefined ? { streams, next: encodeCursor(result.next) } : { streams };
+      });
+      return stale ? { ...page, stale } : page;
+    },
+  );
 
-  app.get('/healthz', { schema: { response: { 200: S.HealthSchema } } }, async () => {
-    await store.ping();
-    return { status: 'ok' as const, store: store.kind };
-  });
+  // ---- placement -----------------------------------------------------------------------------
+
+  app.post<{ Body: Static<typeof S.PlacementBody> }>(
+    '/v1/placement',
+    {
+      ...read,
+      schema: {
+        tags: ['placement'],
+        summary: 'Pick the origin a new publisher should go to (the owner if the stream is live), with the reasoning',
+        ...readDoc,
+        body: S.PlacementBody,
+        response: { 200: S.PlacementResultSchema, ...errors(400, 401, 503) },
+      },
+    },
+    async (request) => {
+      const { app: appName, name } = streamOf({ app: request.body.app, name: request.body.stream });
+      const { bitrateKbps, viewers, region } = request.body;
+      return placeStream(store, appName, name, { bitrateKbps, viewers, region }, placementOptions);
+    },
+  );
+
+  app.get<{ Params: StreamParamsT; Querystring: Static<typeof S.PublishUrlQuery> }>(
+    '/v1/publish-url/:app/:name',
+    {
+      ...read,
+      schema: {
+        tags: ['placement'],
+        summary: 'The RTMP URL to publish to, as text/plain (ffmpeg … -f flv "$(curl -s …)")',
+        ...readDoc,
+        params: S.StreamParams,
+        querystring: S.PublishUrlQuery,
+        response: {
+          200: { description: 'rtmp://host:port/app/name', content: { 'text/plain': { schema: { type: 'string' } } } },
+          ...errors(400, 401, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { app: appName, name } = streamOf(request.params);
+      const bitrateKbps = request.query.bitrateKbps !== undefined ? intParam(request.query.bitrateKbps, 'bitrateKbps', 0, 0, 10_000_000) : undefined;
+      const placed = await placeStream(store, appName, name, { bitrateKbps, region: request.query.region }, placementOptions);
+      return reply.type('text/plain; charset=utf-8').send(placed.publishUrl);
+    },
+  );
+
+  // ---- events --------------------------------------------------------------------------------
+
+  app.get<{ Querystring: Static<typeof S.EventsQuery> }>(
+    '/v1/events',
+    {
+      ...read,
+      schema: {
+        tags: ['events'],
+        summary: `Server-Sent Events: ${DISCOVERY_EVENT_TYPES.join(', ')} (data: JSON); a heartbeat comment every ${Math.round(config.sseHeartbeatMs / 1000)} s`,
+        ...readDoc,
+        querystring: S.EventsQuery,
+        response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(400, 401) },
+      },
+    },
+    (request, reply) => {
+      const types = request.query.types ? new Set(request.query.types.split(',') as DiscoveryEventType[]) : undefined;
+      reply.hijack();
+      hub.add(reply.raw, types);
+    },
+  );
+
+  // ---- operations ----------------------------------------------------------------------------
+
+  app.get(
+    '/healthz',
+    { schema: { tags: ['operations'], summary: 'Liveness and store reachability (503 when the store is down)', response: { 200: S.HealthSchema, ...errors(503) } } },
+    async () => {
+      const t0 = performance.now();
+      try {
+        await store.ping();
+      } catch (err) {
+        if (!(err instanceof CascadeError)) throw err;
+        throw new CascadeError(err.code, err.message, { store: store.kind, ...(store.kind === 'redis' ? { redis: { reachable: false } } : {}) });
+      }
+      const latencyMs = Math.round((performance.now() - t0) * 100) / 100;
+      return { status: 'ok' as const, store: store.kind, ...(store.kind === 'redis' ? { redis: { reachable: true, latencyMs } } : {}) };
+    },
+  );
+
+  app.get(
+    '/metrics',
+    { ...read, schema: { tags: ['operations'], summary: 'Prometheus metrics', ...readDoc } },
+    async (_request, reply) => {
+      const text = await metrics.render();
+      return reply.type(metrics.registry.contentType).send(text);
+    },
+  );
 
   // ---- SRS-compatible coworker lookup (DESIGN.md section 3) -----------------------------------
 
@@ -210,16 +463,17 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
     srs.route<{ Querystring: Static<typeof S.SrsClustersQuery> }>({
       method: ['GET', 'POST'],
       url: '/api/v1/clusters',
-      schema: { querystring: S.SrsClustersQuery, response: { 200: S.SrsClustersResponse } },
-      handler: async (request) => {
+      ...read,
+      schema: { tags: ['srs'], summary: 'SRS coworker lookup (contract)', ...readDoc, querystring: S.SrsClustersQuery, response: { 200: S.SrsClustersResponse, ...errors(400, 401, 503) } },
+      handler: async (request, reply) => {
         const q = request.query;
         const query = { ip: q.ip ?? '', vhost: q.vhost ?? '__defaultVhost__', app: q.app, stream: q.stream };
         if (!isValidStreamPart(q.app) || !isValidStreamPart(q.stream)) {
           throw new BadRequestError('app and stream must be valid stream names');
         }
         const name = canonicalStreamName(q.stream);
-        const lease = isValidStreamPart(name) ? await store.getStream(q.app, name) : null;
-        const origin = lease ? await store.getOrigin(lease.originId) : null;
+        const found = isValidStreamPart(name) ? (await lookupStream(reply, q.app, name)).value : null;
+        const origin = found ? await srsOrigin(found.origin.id, found.origin) : null;
         if (!origin) return { code: 0 as const, data: { query, origin: null } };
         const rtmp = hostAndPort(origin.rtmp, 1935);
         const api = origin.api !== undefined ? apiHostPort(origin.api) : hostAndPort(origin.http, 80);
@@ -239,88 +493,22 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
       },
     });
   });
+
+  /** The owner's record for the SRS answer (`api`); its ref from the (possibly stale) lookup when the store is down. */
+  async function srsOrigin(id: string, ref: { rtmp: string; http: string }): Promise<Pick<OriginRecord, 'rtmp' | 'http' | 'api'> | null> {
+    try {
+      return await store.getOrigin(id);
+    } catch (err) {
+      if (err instanceof CascadeError && err.code === 'STORE_UNAVAILABLE') {
+        const cached = cache.get<ReturnType<typeof originView> | null>(`origin:${id}`);
+        return cached?.value ?? ref;
+      }
+      throw err;
+    }
+  }
 };
 
-/** Validated, canonical (`NAME.flv` → `NAME`) stream parts of a route. */
-function streamOf(params: StreamParamsT): { app: string; name: string } {
-  const { app, name } = params;
-  if (!isValidStreamPart(app)) throw new BadRequestError('app must be a valid stream name part');
-  const canonical = canonicalStreamName(name);
-  if (!isValidStreamPart(name) || !isValidStreamPart(canonical)) throw new BadRequestError('name must be a valid stream name part');
-  return { app, name: canonical };
-}
-
-function parseUrl(text: string, what: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new BadRequestError(`${what} is not a valid URL`);
-  }
-  if (url.hostname === '' || url.username !== '' || url.password !== '' || (url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) {
-    throw new BadRequestError(`${what} must look like scheme://host:port`);
-  }
-  return url;
-}
-
-/** `rtmp://h:p/` → `rtmp://h:p` (origins append `/app/name`). */
-function normalizeBaseUrl(text: string, what: 'rtmp' | 'http'): string {
-  parseUrl(text, what);
-  return text.endsWith('/') ? text.slice(0, -1) : text;
-}
-
-function checkApi(api: string): string {
-  apiHostPort(api);
-  return api;
-}
-
-function hostAndPort(text: string, defaultPort: number): { host: string; port: number } {
-  const url = parseUrl(text, 'URL');
-  const defaults: Record<string, number> = { 'http:': 80, 'https:': 443, 'rtmp:': 1935 };
-  const port = url.port !== '' ? Number(url.port) : (defaults[url.protocol] ?? defaultPort);
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  return { host, port };
-}
-
-/** The `api` field: `host:port` or an http(s) URL. */
-function apiHostPort(api: string): { host: string; port: number } {
-  return hostAndPort(api.includes('://') ? api : `http://${api}`, 80);
-}
-
-function bracket(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
-
-const HOST_HEADER = /^[A-Za-z0-9.\-_]{1,253}(:\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](:\d{1,5})?$/;
-
-/** host:port by which the caller reached discovery (Host header), else the listening address. */
-function selfHostPort(request: FastifyRequest, config: DiscoveryRoutesConfig): string {
-  const host = request.host;
-  if (host && HOST_HEADER.test(host)) return /(:\d+)$/.test(host) && !host.endsWith(']') ? host : `${host}:80`;
-  const address = request.server.server.address() as AddressInfo | null;
-  const port = address && typeof address === 'object' ? address.port : config.port;
-  const bind = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  return `${bracket(bind)}:${port}`;
-}
-
-/** `onRequest` hook demanding `Authorization: Bearer <token>`; undefined when no tokens are configured. */
-function bearerAuth(tokens: readonly string[]): ((request: FastifyRequest) => Promise<void>) | undefined {
-  if (tokens.length === 0) return undefined;
-  const digests = tokens.map((t) => createHash('sha256').update(t).digest());
-  return async (request) => {
-    const header = request.headers.authorization;
-    const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (m) {
-      const given = createHash('sha256').update(m[1]).digest();
-      let ok = false;
-      for (const d of digests) ok = timingSafeEqual(given, d) || ok;
-      if (ok) return;
-    }
-    throw new CascadeError('UNAUTHORIZED', 'this route needs Authorization: Bearer <token>');
-  };
-}
-
-// ---- the app: errors, 404, body parsing, logging -------------------------------------------------
+// ---- the app: errors, 404, body parsing, logging, docs, metrics ------------------------------------
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
@@ -334,6 +522,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 const STATUS_CODES: Record<number, ErrorCode> = {
   400: 'BAD_REQUEST',
   401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
   404: 'NOT_FOUND',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
@@ -371,15 +560,34 @@ class DiscoveryLogController extends LogController {
   }
 }
 
+/** The config with schema defaults for missing keys (callers may pass a partial config). */
+export function withDefaults(config: Partial<DiscoveryConfig>): DiscoveryConfig {
+  return { ...(Value.Default(DiscoveryConfigSchema, {}) as DiscoveryConfig), ...config };
+}
+
+/** What `buildDiscoveryApp` made, for the service (stop order) and tests. */
+export interface DiscoveryAppParts {
+  metrics: DiscoveryMetrics;
+  hub: SseHub;
+  cache: ReadCache;
+}
+
+const PARTS = Symbol('cascade.discovery.parts');
+
+/** The metrics, SSE hub and cache of an app made by `buildDiscoveryApp`. */
+export function appParts(app: FastifyInstance): DiscoveryAppParts {
+  const parts = (app as unknown as Record<symbol, DiscoveryAppParts | undefined>)[PARTS];
+  if (!parts) throw new Error('not an app made by buildDiscoveryApp');
+  return parts;
+}
+
 /**
- * A fastify instance serving the discovery API (not listening: call `listen()` or use `inject()`).
- * The logger is used through a child that redacts the authorization header.
+ * A fastify instance serving the discovery API (not listening: call `listen()` or use `inject()`),
+ * with the OpenAPI document and UI at `/docs` and Prometheus metrics at `/metrics`. The logger is
+ * used through a child that redacts the authorization header.
  */
-export function buildDiscoveryApp(
-  store: DiscoveryStore,
-  config: DiscoveryRoutesConfig & { bodyLimit?: number },
-  logger: Logger,
-): FastifyInstance {
+export function buildDiscoveryApp(store: DiscoveryStore, partialConfig: Partial<DiscoveryConfig>, logger: Logger, deps: DiscoveryDeps = {}): FastifyInstance {
+  const config = withDefaults(partialConfig);
   const log = logger.child(
     { component: 'http' },
     { redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization'], censor: '[redacted]' } },
@@ -387,7 +595,7 @@ export function buildDiscoveryApp(
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     logController: new DiscoveryLogController(),
-    bodyLimit: config.bodyLimit ?? 65536,
+    bodyLimit: config.bodyLimit,
     // Names may be 128 chars; longer params must reach the schema (400), not the router (414).
     routerOptions: { maxParamLength: 1024 },
     requestTimeout: 30_000,
@@ -401,6 +609,12 @@ export function buildDiscoveryApp(
     },
   });
 
+  const metrics = deps.metrics ?? new DiscoveryMetrics(store);
+  const cache = deps.cache ?? new ReadCache(config.staleCacheMs);
+  const hub = new SseHub({ heartbeatMs: config.sseHeartbeatMs, onCount: (n) => metrics.sseClients.set(n) });
+  const liveness = deps.liveness === null || !config.livenessCheck ? undefined : (deps.liveness ?? new HttpLiveness({ timeoutMs: config.livenessTimeoutMs }));
+  (app as unknown as Record<symbol, DiscoveryAppParts>)[PARTS] = { metrics, hub, cache };
+
   // JSON only. An empty body parses as "no body" (routes with a body schema then answer 400);
   // malformed JSON is 400; other media types are 415 (the text/plain default parser is removed).
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -413,7 +627,7 @@ export function buildDiscoveryApp(
 
   app.setErrorHandler((err, request, reply) => {
     const { status, body } = errorResponse(err);
-    if (status >= 500) request.log.error({ err }, 'request failed');
+    if (status >= 500 && body.code === 'INTERNAL') request.log.error({ err }, 'request failed');
     if (body.code === 'UNAUTHORIZED') void reply.header('www-authenticate', 'Bearer');
     return reply.code(status).send(body);
   });
@@ -421,6 +635,34 @@ export function buildDiscoveryApp(
     reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0].slice(0, 200)}` }),
   );
 
-  void app.register(discoveryRoutes, { store, config });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  void app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Cascade discovery',
+        version: '1',
+        description:
+          'Who owns which stream: origin registration and heartbeats, fenced stream leases, placement, events. ' +
+          'Errors are `{"code","message"}` (docs/errors.md). Writes need a bearer token when apiTokens is set.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      tags: [
+        { name: 'origins', description: 'Origin registration and heartbeats' },
+        { name: 'streams', description: 'Stream leases with fencing tokens, lookup and listing' },
+        { name: 'placement', description: 'Where a new publisher should go' },
+        { name: 'events', description: 'Server-Sent Events of every change' },
+        { name: 'operations', description: 'Health and metrics' },
+        { name: 'srs', description: 'SRS-compatible coworker API' },
+      ],
+    },
+  });
+  void app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+  void app.register(discoveryRoutes, { store, config, metrics, ...(liveness ? { liveness } : {}), random: deps.random ?? Math.random, cache, hub });
   return app;
 }

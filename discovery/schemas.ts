@@ -84,11 +84,111 @@ export const StreamListSchema = Type.Object({ streams: Type.Array(StreamOwnerVie
 export const ClaimBody = Type.Object({ originId: OriginId }, { additionalProperties: false });
 export const LeaseBody = Type.Object({ originId: OriginId, token: Token }, { additionalProperties: false });
 
-export const HealthSchema = Type.Object({ status: Type.Literal('ok'), store: Type.String() });
+export const HealthSchema = Type.Object({
+  status: Type.Literal('ok'),
+  store: Type.Union([Type.Literal('memory'), Type.Literal('redis')]),
+  redis: Type.Optional(Type.Object({ reachable: Type.Boolean(), latencyMs: Type.Optional(Type.Number()) })),
+});
+
+// ---- listing ---------------------------------------------------------------------------------
+
+/** Query values are strings (no type coercion): numbers are checked by pattern here, ranges in the handler. */
+export const StreamListQuery = Type.Object(
+  {
+    app: Type.Optional(Type.String({ ...StreamPart, description: 'Only streams of this app.' })),
+    origin: Type.Optional(Type.String({ ...OriginId, description: 'Only streams owned by this origin id.' })),
+    limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,7}$', description: 'Page size, 1..1000 (default 100).' })),
+    cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,400}$', description: 'The `next` of the previous page.' })),
+    offset: Type.Optional(Type.String({ pattern: '^[0-9]{1,7}$', description: 'Skip this many matching streams (0..10000), after `cursor` if given.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const StreamPageSchema = Type.Object({
+  streams: Type.Array(StreamOwnerViewSchema),
+  next: Type.Optional(Type.String({ description: 'Present when more streams may follow: pass it as `cursor`.' })),
+  stale: Type.Optional(Type.Boolean({ description: 'true when the store is unreachable and this page is from the local cache.' })),
+});
+
+export const OriginListPageSchema = Type.Object({
+  origins: Type.Array(OriginViewSchema),
+  stale: Type.Optional(Type.Boolean()),
+});
+
+// ---- placement -------------------------------------------------------------------------------
+
+export const RegionSchema = Type.String({ pattern: '^[A-Za-z0-9_.-]*$', maxLength: 64 });
+
+export const PlacementBody = Type.Object(
+  {
+    app: StreamPart,
+    stream: StreamPart,
+    bitrateKbps: Type.Optional(Type.Number({ minimum: 0, maximum: 10_000_000, description: 'Expected ingest bit rate.' })),
+    viewers: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'Expected viewers.' })),
+    region: Type.Optional(RegionSchema),
+  },
+  { additionalProperties: false },
+);
+
+export const PlacementExclusionSchema = Type.Union([
+  Type.Literal('draining'),
+  Type.Literal('over-high-water'),
+  Type.Literal('shed-recently'),
+  Type.Literal('region-mismatch'),
+]);
+
+export const PlacementExplainEntrySchema = Type.Object({
+  id: Type.String(),
+  utilisation: Type.Number(),
+  score: Type.Number(),
+  chosen: Type.Boolean(),
+  excluded: Type.Optional(PlacementExclusionSchema),
+  reason: Type.String(),
+});
+
+export const PlacementResultSchema = Type.Object({
+  origin: OriginRefSchema,
+  publishUrl: Type.String(),
+  live: Type.Boolean(),
+  explain: Type.Array(PlacementExplainEntrySchema),
+});
+
+export const PublishUrlQuery = Type.Object(
+  {
+    region: Type.Optional(RegionSchema),
+    bitrateKbps: Type.Optional(Type.String({ pattern: '^[0-9]{1,8}$', description: 'Expected ingest bit rate in kbit/s.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const AvoidBody = Type.Object(
+  {
+    originId: OriginId,
+    ms: Type.Integer({ minimum: 1, maximum: 86_400_000, description: 'For how long (at most 24 h).' }),
+  },
+  { additionalProperties: false },
+);
+
+export const AvoidResultSchema = Type.Object({ app: Type.String(), name: Type.String(), originId: Type.String(), until: Type.Number() });
+
+// ---- events ----------------------------------------------------------------------------------
+
+export const EventsQuery = Type.Object(
+  {
+    types: Type.Optional(
+      Type.String({
+        pattern: '^(stream\\.(claimed|released|moved)|origin\\.(up|draining|down))(,(stream\\.(claimed|released|moved)|origin\\.(up|draining|down)))*$',
+        maxLength: 200,
+        description: 'Comma-separated event types (default: all).',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 export const ErrorSchema = Type.Object(
   { code: Type.String({ pattern: '^[A-Z][A-Z0-9_]*$' }), message: Type.String() },
-  { additionalProperties: true },
+  { additionalProperties: true, description: 'docs/errors.md lists every code.' },
 );
 
 /** SRS `/api/v1/clusters` query. Values are echoed back; app/stream are checked in the handler. */
@@ -128,3 +228,9 @@ assertSame<typeof StreamOwnerViewSchema, T.StreamOwnerView>(true);
 assertSame<typeof LeaseViewSchema, T.LeaseView>(true);
 assertSame<typeof RegisterOriginResultSchema, T.RegisterOriginResult>(true);
 assertSame<typeof OriginLoadSchema, T.OriginLoad>(true);
+assertSame<typeof StreamPageSchema, T.StreamPage>(true);
+assertSame<typeof PlacementBody, T.PlacementRequest>(true);
+assertSame<typeof PlacementResultSchema, T.PlacementResult>(true);
+assertSame<typeof PlacementExplainEntrySchema, T.PlacementExplainEntry>(true);
+assertSame<typeof AvoidBody, T.AvoidRequest>(true);
+assertSame<typeof HealthSchema, T.HealthView>(true);

@@ -2,17 +2,23 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Service } from '../common/lifecycle';
 import type { Logger } from '../common/logger';
-import type { DiscoveryConfig } from './config';
-import { buildDiscoveryApp } from './routes';
+import { checkDiscoveryConfig, type DiscoveryConfig } from './config';
+import { appParts, buildDiscoveryApp, type DiscoveryDeps } from './routes';
 import type { DiscoveryStore } from './store/types';
 
 export interface DiscoveryServiceOptions {
   config: DiscoveryConfig;
   store: DiscoveryStore;
   logger: Logger;
+  /** Metrics, liveness probe, randomness (defaults: built from the config). */
+  deps?: DiscoveryDeps;
 }
 
-/** The discovery HTTP service: owns its fastify instance and its store (closed on stop). */
+/**
+ * The discovery HTTP service: owns its fastify instance, its store (closed on stop) and the sweep
+ * timer that deletes expired origins and leases and announces them (origin.down, stream.released)
+ * every `sweepIntervalMs`. Every replica sweeps; the store makes each removal happen once.
+ */
 export class DiscoveryService implements Service {
   /** Exposed for `inject()` tests. */
   readonly app: FastifyInstance;
@@ -22,22 +28,34 @@ export class DiscoveryService implements Service {
   private started = false;
   private bound?: { host: string; port: number };
   private stopping?: Promise<void>;
+  private sweeper?: NodeJS.Timeout;
+  private sweeping?: Promise<void>;
+  private sweepFailing = false;
 
   constructor(opts: DiscoveryServiceOptions) {
+    checkDiscoveryConfig(opts.config);
     this.config = opts.config;
     this.store = opts.store;
     this.log = opts.logger;
-    this.app = buildDiscoveryApp(opts.store, opts.config, opts.logger);
+    this.app = buildDiscoveryApp(opts.store, opts.config, opts.logger, opts.deps);
   }
 
   async start(): Promise<void> {
     if (this.started) throw new Error('DiscoveryService already started');
     if (this.stopping) throw new Error('DiscoveryService is stopped');
     this.started = true;
+    // ready() runs the routes plugin, which subscribes to store events before anything is served.
+    await this.app.ready();
+    await this.store.connect();
     await this.app.listen({ host: this.config.host, port: this.config.port });
     const a = this.app.server.address() as AddressInfo;
     this.bound = { host: a.address, port: a.port };
-    this.log.info({ url: this.url, store: this.store.kind, auth: this.config.apiTokens.length > 0 }, 'discovery listening');
+    this.sweeper = setInterval(() => this.sweepOnce(), this.config.sweepIntervalMs);
+    this.sweeper.unref();
+    this.log.info(
+      { url: this.url, store: this.store.kind, auth: this.config.apiTokens.length > 0, protectReads: this.config.protectReads },
+      'discovery listening',
+    );
   }
 
   /** Bound address (the real port when configured with port 0). Throws before `start()`; kept after `stop()`. */
@@ -58,16 +76,43 @@ export class DiscoveryService implements Service {
     this.log.info('discovery draining');
   }
 
-  /** Idempotent; closes the listener (idle keep-alive sockets too) and then the store. */
+  /**
+   * Idempotent: stops sweeping, ends every SSE stream, closes the listener (idle keep-alive sockets
+   * too) and then the store.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      clearInterval(this.sweeper);
       try {
+        appParts(this.app).hub.closeAll();
         await this.app.close();
       } finally {
+        await this.sweeping;
         await this.store.close();
       }
       this.log.info('discovery stopped');
     })();
     return this.stopping;
+  }
+
+  /** One sweep, never overlapping the previous one; failures are logged once per outage. */
+  private sweepOnce(): void {
+    if (this.sweeping || this.stopping) return;
+    this.sweeping = this.store
+      .sweep()
+      .then(
+        (n) => {
+          if (this.sweepFailing) this.log.info('sweep works again');
+          this.sweepFailing = false;
+          if (n > 0) this.log.debug({ removed: n }, 'swept expired origins and leases');
+        },
+        (err: unknown) => {
+          if (!this.sweepFailing) this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'sweep failed; retrying');
+          this.sweepFailing = true;
+        },
+      )
+      .finally(() => {
+        this.sweeping = undefined;
+      });
   }
 }

@@ -86,3 +86,134 @@ export interface ErrorBody {
   message: string;
   [extra: string]: unknown;
 }
+
+// ---- listing ---------------------------------------------------------------------------------
+
+/** Query of `GET /v1/streams` (all optional). */
+export interface StreamListQuery {
+  /** Only streams of this app. */
+  app?: string;
+  /** Only streams owned by this origin id. */
+  origin?: string;
+  /** Page size: default 100, at most 1000. */
+  limit?: number;
+  /** Opaque cursor from a previous page's `next`. */
+  cursor?: string;
+  /** Skip this many matching streams (after `cursor`, if given). */
+  offset?: number;
+}
+
+/**
+ * `200` of `GET /v1/streams`: streams in `app/name` byte order. `next` is present when more may
+ * follow (pass it as `cursor`); a page may hold fewer than `limit` streams even then.
+ */
+export interface StreamPage {
+  streams: StreamOwnerView[];
+  next?: string;
+  /** Present (true) when the store is unreachable and this page comes from the local cache. */
+  stale?: boolean;
+}
+
+// ---- placement -------------------------------------------------------------------------------
+
+/** What placement weighs besides the stream name. */
+export interface PlacementInput {
+  /** Expected ingest bit rate (weight: 1 per started Mbit/s). */
+  bitrateKbps?: number;
+  /** Expected viewers (weight: ceil(viewers / 6)). */
+  viewers?: number;
+  /** Preferred region of the origin. */
+  region?: string;
+}
+
+/** Body of `POST /v1/placement`. */
+export interface PlacementRequest extends PlacementInput {
+  app: string;
+  stream: string;
+}
+
+export type PlacementExclusion = 'draining' | 'over-high-water' | 'shed-recently' | 'region-mismatch';
+
+/** One candidate origin in the `explain` list of a placement. */
+export interface PlacementExplainEntry {
+  id: string;
+  /** load.weight / capacity now. */
+  utilisation: number;
+  /** (load.weight + cost of the new stream) / capacity: lower is better. */
+  score: number;
+  chosen: boolean;
+  excluded?: PlacementExclusion;
+  reason: string;
+}
+
+/** `200` of `POST /v1/placement`. */
+export interface PlacementResult {
+  origin: OriginRef;
+  /** `rtmp://host:port/app/stream`: where the encoder publishes. */
+  publishUrl: string;
+  /** true when the stream is already live: `origin` is its current owner. */
+  live: boolean;
+  explain: PlacementExplainEntry[];
+}
+
+/** Body of `POST /v1/streams/:app/:name/avoid`. */
+export interface AvoidRequest {
+  originId: string;
+  /** For how long placement must not pick `originId` for this stream (1 ms .. 24 h). */
+  ms: number;
+}
+
+// ---- events (GET /v1/events, Server-Sent Events) ---------------------------------------------
+
+export type StreamReleaseReason = 'released' | 'expired' | 'origin-down' | 'origin-removed';
+/** `expired`: the previous lease ran out; `owner-dead`: discovery found its owner dead and broke the lease. */
+export type StreamMoveReason = 'expired' | 'owner-dead';
+
+export interface StreamReleasedData {
+  app: string;
+  name: string;
+  originId: string;
+  token: number;
+  reason: StreamReleaseReason;
+}
+
+export interface StreamMovedData extends StreamOwnerView {
+  /** The previous owner's origin id. */
+  from: string;
+  reason: StreamMoveReason;
+}
+
+export interface OriginDownData {
+  id: string;
+  reason: 'expired' | 'deregistered';
+}
+
+/** `event:` name and `data:` JSON of each change. */
+export type DiscoveryEvent =
+  | { type: 'stream.claimed'; data: StreamOwnerView }
+  | { type: 'stream.released'; data: StreamReleasedData }
+  | { type: 'stream.moved'; data: StreamMovedData }
+  | { type: 'origin.up'; data: OriginView }
+  | { type: 'origin.draining'; data: OriginView }
+  | { type: 'origin.down'; data: OriginDownData };
+
+export type DiscoveryEventType = DiscoveryEvent['type'];
+
+export const DISCOVERY_EVENT_TYPES: readonly DiscoveryEventType[] = [
+  'stream.claimed',
+  'stream.released',
+  'stream.moved',
+  'origin.up',
+  'origin.draining',
+  'origin.down',
+];
+
+// ---- health ----------------------------------------------------------------------------------
+
+/** `200` of `GET /healthz`. */
+export interface HealthView {
+  status: 'ok';
+  store: 'memory' | 'redis';
+  /** Redis store only. */
+  redis?: { reachable: boolean; latencyMs?: number };
+}

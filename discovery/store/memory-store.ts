@@ -1,5 +1,20 @@
 import { CascadeError, OriginNotFoundError } from '../../common/errors';
-import type { ClaimResult, Clock, DiscoveryStore, Lease, OriginRecord, OriginRecordInput } from './types';
+import type { DiscoveryEvent, StreamMoveReason, StreamReleaseReason } from '../types';
+import { originView, ownerView } from '../views';
+import { EventFanout } from './fanout';
+import {
+  streamKey,
+  type AvoidEntry,
+  type ClaimOptions,
+  type ClaimResult,
+  type Clock,
+  type DiscoveryStore,
+  type Lease,
+  type OriginRecord,
+  type OriginRecordInput,
+  type StreamPageQuery,
+  type StreamPageResult,
+} from './types';
 
 export interface MemoryStoreOptions {
   /** Injectable clock (ms epoch) so tests move time without sleeping. */
@@ -9,7 +24,8 @@ export interface MemoryStoreOptions {
 /**
  * Single-process `DiscoveryStore`. Every operation runs synchronously inside its promise, so
  * operations are atomic with respect to each other (the property the Redis Lua scripts give).
- * Expiry is applied lazily at the start of every operation, against the injected clock.
+ * Expiry is applied at the start of every operation and by `sweep()`, against the injected clock;
+ * events go to in-process listeners.
  */
 export class MemoryStore implements DiscoveryStore {
   readonly kind = 'memory' as const;
@@ -20,17 +36,24 @@ export class MemoryStore implements DiscoveryStore {
   private readonly leasesByOrigin = new Map<string, Set<string>>();
   /**
    * One counter for all streams: strictly increasing per stream (what fencing needs) without
-   * keeping a per-stream counter for every name ever claimed.
+   * keeping a counter for every name ever claimed.
    */
   private lastToken = 0;
+  private readonly avoids = new Map<string, Map<string, number>>();
+  private readonly fanout = new EventFanout();
   private closed = false;
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.now = opts.now ?? Date.now;
   }
 
+  async connect(): Promise<void> {
+    this.begin();
+  }
+
   async upsertOrigin(reg: OriginRecordInput, ttlMs: number): Promise<OriginRecord> {
     const now = this.begin();
+    const previous = this.origins.get(reg.id);
     const record: OriginRecord = {
       id: reg.id,
       rtmp: reg.rtmp,
@@ -44,12 +67,14 @@ export class MemoryStore implements DiscoveryStore {
       expiresAt: now + ttlMs,
     };
     this.origins.set(reg.id, record);
+    if (record.state === 'draining' && previous?.state !== 'draining') this.emit({ type: 'origin.draining', data: originView(record) });
+    else if (record.state === 'active' && previous?.state !== 'active') this.emit({ type: 'origin.up', data: originView(record) });
     return cloneOrigin(record);
   }
 
   async removeOrigin(id: string): Promise<boolean> {
     this.begin();
-    return this.dropOrigin(id);
+    return this.dropOrigin(id, 'deregistered');
   }
 
   async getOrigin(id: string): Promise<OriginRecord | null> {
@@ -63,22 +88,34 @@ export class MemoryStore implements DiscoveryStore {
     return [...this.origins.values()].map(cloneOrigin);
   }
 
-  async claimStream(app: string, name: string, originId: string, leaseMs: number): Promise<ClaimResult> {
+  async claimStream(app: string, name: string, originId: string, leaseMs: number, opts: ClaimOptions = {}): Promise<ClaimResult> {
     const now = this.begin();
-    if (!this.origins.has(originId)) throw new OriginNotFoundError(originId);
+    const origin = this.origins.get(originId);
+    if (!origin) throw new OriginNotFoundError(originId);
     const key = streamKey(app, name);
+    const stored = this.leases.get(key);
     const current = this.liveLease(key, now);
-    if (current && current.originId !== originId) return { conflict: { ...current } };
+    let moved: { from: string; reason: StreamMoveReason } | undefined;
+    if (current && current.originId !== originId) {
+      if (opts.breakToken === undefined || opts.breakToken !== current.token) return { conflict: { ...current } };
+      moved = { from: current.originId, reason: 'owner-dead' };
+    } else if (!current && stored && stored.originId !== originId) {
+      moved = { from: stored.originId, reason: 'expired' };
+    }
+    const token = ++this.lastToken;
     const lease: Lease = {
       app,
       name,
       originId,
-      since: current ? current.since : now,
-      token: ++this.lastToken,
+      since: current && current.originId === originId ? current.since : now,
+      token,
       expiresAt: now + leaseMs,
     };
     this.setLease(key, lease);
-    return { lease: { ...lease } };
+    const view = ownerView(lease, origin);
+    if (moved) this.emit({ type: 'stream.moved', data: { ...view, from: moved.from, reason: moved.reason } });
+    else if (!current) this.emit({ type: 'stream.claimed', data: view });
+    return moved ? { lease: { ...lease }, moved } : { lease: { ...lease } };
   }
 
   async renewStream(app: string, name: string, originId: string, token: number, leaseMs: number): Promise<Lease | null> {
@@ -94,7 +131,7 @@ export class MemoryStore implements DiscoveryStore {
     const key = streamKey(app, name);
     const current = this.liveLease(key, now);
     if (!current || current.originId !== originId || current.token !== token) return false;
-    this.deleteLease(key);
+    this.deleteLease(key, 'released');
     return true;
   }
 
@@ -114,6 +151,76 @@ export class MemoryStore implements DiscoveryStore {
     return out;
   }
 
+  async pageStreams(query: StreamPageQuery): Promise<StreamPageResult> {
+    const now = this.begin();
+    const prefix = query.app !== undefined ? `${query.app}/` : '';
+    const keys = [...this.leases.keys()].filter((k) => k.startsWith(prefix) && (query.after === undefined || k > query.after)).sort(byteOrder);
+    let skip = query.offset ?? 0;
+    const out: Lease[] = [];
+    for (const key of keys) {
+      const lease = this.liveLease(key, now);
+      if (!lease || (query.originId !== undefined && lease.originId !== query.originId)) continue;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      if (out.length === query.limit) return { leases: out, next: streamKey(out[out.length - 1].app, out[out.length - 1].name) };
+      out.push({ ...lease });
+    }
+    return { leases: out };
+  }
+
+  async countStreams(): Promise<number> {
+    this.begin();
+    return this.leases.size;
+  }
+
+  async avoidOrigin(app: string, name: string, originId: string, ms: number): Promise<number> {
+    const now = this.begin();
+    const key = streamKey(app, name);
+    let entries = this.avoids.get(key);
+    if (!entries) this.avoids.set(key, (entries = new Map()));
+    const until = Math.max(entries.get(originId) ?? 0, now + ms);
+    entries.set(originId, until);
+    return until;
+  }
+
+  async getAvoids(app: string, name: string): Promise<AvoidEntry[]> {
+    const now = this.begin();
+    const key = streamKey(app, name);
+    const entries = this.avoids.get(key);
+    if (!entries) return [];
+    const out: AvoidEntry[] = [];
+    for (const [originId, until] of entries) {
+      if (until <= now) entries.delete(originId);
+      else out.push({ originId, until });
+    }
+    if (entries.size === 0) this.avoids.delete(key);
+    return out;
+  }
+
+  async sweep(): Promise<number> {
+    const now = this.now();
+    if (this.closed) throw new CascadeError('STORE_UNAVAILABLE', 'the memory store is closed');
+    let removed = this.expireOrigins(now);
+    for (const key of [...this.leases.keys()]) {
+      const lease = this.leases.get(key);
+      if (lease && lease.expiresAt <= now) {
+        this.deleteLease(key, 'expired');
+        removed++;
+      }
+    }
+    for (const [key, entries] of this.avoids) {
+      for (const [id, until] of entries) if (until <= now) entries.delete(id);
+      if (entries.size === 0) this.avoids.delete(key);
+    }
+    return removed;
+  }
+
+  async subscribe(listener: (event: DiscoveryEvent) => void): Promise<() => void> {
+    return this.fanout.add(listener);
+  }
+
   async ping(): Promise<void> {
     this.begin();
   }
@@ -123,61 +230,83 @@ export class MemoryStore implements DiscoveryStore {
     this.origins.clear();
     this.leases.clear();
     this.leasesByOrigin.clear();
+    this.avoids.clear();
+    this.fanout.clear();
   }
 
   /** Reads the clock and expires origins (with their leases). */
   private begin(): number {
     if (this.closed) throw new CascadeError('STORE_UNAVAILABLE', 'the memory store is closed');
     const now = this.now();
-    for (const [id, origin] of this.origins) {
-      if (origin.expiresAt <= now) this.dropOrigin(id);
-    }
+    this.expireOrigins(now);
     return now;
   }
 
-  private dropOrigin(id: string): boolean {
+  private expireOrigins(now: number): number {
+    let removed = 0;
+    for (const [id, origin] of this.origins) {
+      if (origin.expiresAt <= now) {
+        this.dropOrigin(id, 'expired');
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  private dropOrigin(id: string, reason: 'expired' | 'deregistered'): boolean {
     const existed = this.origins.delete(id);
     const keys = this.leasesByOrigin.get(id);
     if (keys) {
-      for (const key of [...keys]) this.deleteLease(key);
+      for (const key of [...keys]) this.deleteLease(key, reason === 'expired' ? 'origin-down' : 'origin-removed');
       this.leasesByOrigin.delete(id);
     }
+    if (existed) this.emit({ type: 'origin.down', data: { id, reason } });
     return existed;
   }
 
+  /** The lease if live; an expired one stays stored (for `moved` and the sweep's event) but is not returned. */
   private liveLease(key: string, now: number): Lease | undefined {
     const lease = this.leases.get(key);
     if (!lease) return undefined;
-    if (lease.expiresAt <= now || !this.origins.has(lease.originId)) {
-      this.deleteLease(key);
+    if (!this.origins.has(lease.originId)) {
+      this.deleteLease(key, 'origin-down');
       return undefined;
     }
-    return lease;
+    return lease.expiresAt > now ? lease : undefined;
   }
 
   private setLease(key: string, lease: Lease): void {
-    this.deleteLease(key);
+    this.unlinkLease(key);
     this.leases.set(key, lease);
     let keys = this.leasesByOrigin.get(lease.originId);
     if (!keys) this.leasesByOrigin.set(lease.originId, (keys = new Set()));
     keys.add(key);
   }
 
-  private deleteLease(key: string): void {
+  private deleteLease(key: string, reason: StreamReleaseReason): void {
+    const lease = this.unlinkLease(key);
+    if (lease) this.emit({ type: 'stream.released', data: { app: lease.app, name: lease.name, originId: lease.originId, token: lease.token, reason } });
+  }
+
+  private unlinkLease(key: string): Lease | undefined {
     const lease = this.leases.get(key);
-    if (!lease) return;
+    if (!lease) return undefined;
     this.leases.delete(key);
     const keys = this.leasesByOrigin.get(lease.originId);
     if (keys) {
       keys.delete(key);
       if (keys.size === 0) this.leasesByOrigin.delete(lease.originId);
     }
+    return lease;
+  }
+
+  private emit(event: DiscoveryEvent): void {
+    this.fanout.emit(event);
   }
 }
 
-/** `app` and `name` never contain `/` (isValidStreamPart), so this key is unambiguous. */
-function streamKey(app: string, name: string): string {
-  return `${app}/${name}`;
+function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function cloneOrigin(o: OriginRecord): OriginRecord {

@@ -1,39 +1,74 @@
-import type { OriginLoad, OriginState } from '../types';
+import type { DiscoveryEvent, OriginLoad, OriginState, StreamMoveReason } from '../types';
 
 /**
- * The storage behind discovery. `MemoryStore` (one process, local runs and tests) and a later
- * `RedisStore` (production: each operation one Lua script) implement it; both must pass
+ * The storage behind discovery. `MemoryStore` (one process, local runs and tests) and `RedisStore`
+ * (production: each write one Lua script) implement it; both pass
  * test/unit/discovery/store-contract.ts.
  *
  * Semantics every implementation keeps:
  * - An origin registration expires `ttlMs` after its last `upsertOrigin`. When an origin expires or
- *   is removed, all its stream leases are dropped at once (not when the lease TTL runs out).
- * - `claimStream` succeeds if the stream has no lease, its lease expired, or the same origin holds
- *   it (a re-claim keeps `since` and gets a new token); otherwise it returns the current owner.
- *   Claiming for an origin that is not registered throws `OriginNotFoundError`.
+ *   is removed, all its stream leases are dropped at once (not when the lease TTL runs out): reads
+ *   never show them again, and `sweep()` (or any write touching them) deletes them and emits the events.
+ * - `claimStream` succeeds if the stream has no lease, its lease expired, its owner's registration
+ *   expired, or the same origin holds it (a re-claim keeps `since` and gets a new token); otherwise
+ *   it returns the current owner. With `opts.breakToken` equal to the current lease's token it takes
+ *   the stream over anyway (the caller found that owner dead). Claiming for an origin that is not
+ *   registered throws `OriginNotFoundError`.
  * - Tokens are fencing tokens: strictly increasing per stream across claims and releases
  *   (like Redis `INCR` on a key that outlives the lease).
  * - `renewStream` / `releaseStream` succeed only if the lease is live and both origin and token match.
+ * - Every change is announced to `subscribe` listeners exactly once (across all replicas sharing the
+ *   backend); see `DiscoveryEvent`.
  * - Errors reaching the backend throw `CascadeError('STORE_UNAVAILABLE')`.
  */
 export interface DiscoveryStore {
   /** Shown by `GET /healthz`. */
   readonly kind: 'memory' | 'redis';
+  /**
+   * Gets ready to serve. Redis: waits (bounded) for the first connection; an unreachable Redis is
+   * not an error here (the store keeps reconnecting and answers STORE_UNAVAILABLE meanwhile).
+   */
+  connect(): Promise<void>;
   upsertOrigin(reg: OriginRecordInput, ttlMs: number): Promise<OriginRecord>;
   /** true if it was registered. Drops its leases. */
   removeOrigin(id: string): Promise<boolean>;
   getOrigin(id: string): Promise<OriginRecord | null>;
   listOrigins(): Promise<OriginRecord[]>;
-  claimStream(app: string, name: string, originId: string, leaseMs: number): Promise<ClaimResult>;
+  claimStream(app: string, name: string, originId: string, leaseMs: number, opts?: ClaimOptions): Promise<ClaimResult>;
   /** The renewed lease, or null if the lease is lost (expired, released, or token/origin mismatch). */
   renewStream(app: string, name: string, originId: string, token: number, leaseMs: number): Promise<Lease | null>;
   /** true if released; false if the lease was not held with this origin and token. */
   releaseStream(app: string, name: string, originId: string, token: number): Promise<boolean>;
   getStream(app: string, name: string): Promise<Lease | null>;
+  /** Every live lease (unordered). */
   listStreams(): Promise<Lease[]>;
+  /** One page of live leases in `app/name` byte order (see `StreamPageQuery`). */
+  pageStreams(query: StreamPageQuery): Promise<StreamPageResult>;
+  /** Number of leases held (may briefly count ones that expired but were not swept yet). */
+  countStreams(): Promise<number>;
+  /** Placement must not pick `originId` for this stream for `ms`; returns the ms epoch it ends. */
+  avoidOrigin(app: string, name: string, originId: string, ms: number): Promise<number>;
+  /** The origins placement must not pick for this stream now. */
+  getAvoids(app: string, name: string): Promise<AvoidEntry[]>;
+  /**
+   * Deletes expired origins (with their leases) and expired leases, emitting `origin.down` and
+   * `stream.released`. Safe to run often and from every replica at once. Returns the number removed.
+   */
+  sweep(): Promise<number>;
+  /**
+   * Listens to every change (all replicas' with a shared backend). Resolves, with the unsubscribe
+   * function, once events flow (Redis: once subscribed, or after the connect timeout while Redis is
+   * unreachable; the subscription is made whenever Redis comes back).
+   */
+  subscribe(listener: (event: DiscoveryEvent) => void): Promise<() => void>;
   /** Resolves if the backend answers (used by /healthz). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface ClaimOptions {
+  /** Take the stream over if its current lease still has exactly this token (its owner is dead). */
+  breakToken?: number;
 }
 
 export interface OriginRecordInput {
@@ -72,6 +107,33 @@ export interface Lease {
   expiresAt: number;
 }
 
-export type ClaimResult = { lease: Lease } | { conflict: Lease };
+/** `moved` on a lease result: the stream was taken from another origin (whose lease was dead or broken). */
+export type ClaimResult = { lease: Lease; moved?: { from: string; reason: StreamMoveReason } } | { conflict: Lease };
+
+export interface StreamPageQuery {
+  app?: string;
+  originId?: string;
+  /** Exclusive start: the `app/name` key of the last stream of the previous page. */
+  after?: string;
+  limit: number;
+  offset?: number;
+}
+
+export interface StreamPageResult {
+  leases: Lease[];
+  /** The `app/name` key to continue after, when more may follow. */
+  next?: string;
+}
+
+export interface AvoidEntry {
+  originId: string;
+  /** ms epoch when the avoidance ends. */
+  until: number;
+}
 
 export type Clock = () => number;
+
+/** `app` and `name` never contain `/` (isValidStreamPart), so this key is unambiguous and sorts by app. */
+export function streamKey(app: string, name: string): string {
+  return `${app}/${name}`;
+}

@@ -94,7 +94,7 @@ describe('HttpDiscoveryClient against a listening DiscoveryService', () => {
     });
   });
 
-  it('sends the bearer token on writes only when configured', async () => {
+  it('sends the bearer token when configured (writes need it; reads are open by default)', async () => {
     const secured = new DiscoveryService({ config: testConfig({ port: 0, apiTokens: ['tok-1'] }), store: new MemoryStore(), logger: silentLogger() });
     await secured.start();
     const anonymous = new HttpDiscoveryClient(secured.url);
@@ -137,6 +137,11 @@ describe('HttpDiscoveryClient when discovery is unreachable or broken', () => {
         () => client.lookup('live', 's'),
         () => client.listOrigins(),
         () => client.listStreams(),
+        () => client.listStreamsPage({ app: 'live' }),
+        () => client.place({ app: 'live', stream: 's' }),
+        () => client.publishUrl('live', 's'),
+        () => client.avoid('live', 's', 'o', 1000),
+        () => client.health(),
       ];
       for (const call of calls) {
         const err = await call().catch((e: unknown) => e);
@@ -198,5 +203,88 @@ describe('HttpDiscoveryClient when discovery is unreachable or broken', () => {
     expect(() => new HttpDiscoveryClient('ftp://x')).toThrow(TypeError);
     expect(() => new HttpDiscoveryClient('not a url')).toThrow();
     expect(new HttpDiscoveryClient('http://h:1/').baseUrl).toBe('http://h:1');
+  });
+});
+
+describe('HttpDiscoveryClient: listing, placement, publish URL, avoid, health, read tokens', () => {
+  let service: DiscoveryService;
+  let client: HttpDiscoveryClient;
+
+  beforeAll(async () => {
+    service = new DiscoveryService({ config: testConfig({ port: 0, placementStrategy: 'least-loaded' }), store: new MemoryStore(), logger: silentLogger() });
+    await service.start();
+    client = new HttpDiscoveryClient(service.url);
+    await client.registerOrigin('o1', { ...ORIGIN_A, capacity: 24, load: { weight: 12 } });
+    await client.registerOrigin('o2', { ...ORIGIN_B, capacity: 24, load: { weight: 0 } });
+    // More than one page of 1000: listStreams() follows `next`.
+    for (let i = 0; i < 1205; i++) await service.store.claimStream(i % 2 ? 'live' : 'game', `s${String(i).padStart(4, '0')}`, i % 3 ? 'o1' : 'o2', 60_000);
+  });
+
+  afterAll(async () => {
+    await client.close();
+    await service.stop();
+  });
+
+  it('listStreams() returns every page; filters by app and origin; listStreamsPage() gives one page', async () => {
+    const all = await client.listStreams();
+    expect(all).toHaveLength(1205);
+    expect(new Set(all.map((s) => `${s.app}/${s.name}`)).size).toBe(1205);
+    expect(await client.listStreams({ app: 'live' })).toHaveLength(602);
+    expect((await client.listStreams({ origin: 'o2' })).every((s) => s.origin.id === 'o2')).toBe(true);
+    const page = await client.listStreamsPage({ app: 'game', limit: 10 });
+    expect(page.streams).toHaveLength(10);
+    expect(typeof page.next).toBe('string');
+    const second = await client.listStreamsPage({ app: 'game', limit: 10, cursor: page.next });
+    expect(second.streams[0].name > page.streams[9].name).toBe(true);
+    await expect(client.listStreamsPage({ limit: 0 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+  });
+
+  it('place(), publishUrl(), avoid()', async () => {
+    const placed = await client.place({ app: 'live', stream: 'fresh', bitrateKbps: 2500 });
+    expect(placed).toMatchObject({ origin: { id: 'o2' }, publishUrl: `${ORIGIN_B.rtmp}/live/fresh`, live: false });
+    expect(placed.explain.map((e) => e.id)).toEqual(['o2', 'o1']);
+    expect(await client.publishUrl('live', 'fresh')).toBe(`${ORIGIN_B.rtmp}/live/fresh`);
+    const { until } = await client.avoid('live', 'fresh', 'o2', 60_000);
+    expect(until).toBeGreaterThan(Date.now());
+    expect(await client.publishUrl('live', 'fresh', { bitrateKbps: 1000 })).toBe(`${ORIGIN_A.rtmp}/live/fresh`);
+    await client.avoid('live', 'fresh', 'o1', 60_000);
+    const err = await client.place({ app: 'live', stream: 'fresh' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CascadeError);
+    expect(err).toMatchObject({ code: 'NO_ORIGIN_AVAILABLE', details: { explain: [expect.objectContaining({ excluded: 'shed-recently' }), expect.objectContaining({ excluded: 'shed-recently' })] } });
+    await expect(client.publishUrl('live', 'fresh')).rejects.toMatchObject({ code: 'NO_ORIGIN_AVAILABLE' });
+    await expect(client.publishUrl('live', 'bad name')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+  });
+
+  it('health()', async () => {
+    expect(await client.health()).toEqual({ status: 'ok', store: 'memory' });
+  });
+
+  it('with protectReads, reads carry readToken (or the write token)', async () => {
+    const secured = new DiscoveryService({ config: testConfig({ port: 0, apiTokens: ['w'], readTokens: ['r'], protectReads: true }), store: new MemoryStore(), logger: silentLogger() });
+    await secured.start();
+    const writer = new HttpDiscoveryClient(secured.url, { token: 'w' });
+    const reader = new HttpDiscoveryClient(secured.url, { readToken: 'r' });
+    const anonymous = new HttpDiscoveryClient(secured.url);
+    try {
+      await writer.registerOrigin('o1', ORIGIN_A);
+      expect(await writer.listOrigins()).toHaveLength(1);
+      expect(await reader.listOrigins()).toHaveLength(1);
+      await expect(anonymous.listOrigins()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+      await expect(reader.registerOrigin('o2', ORIGIN_B)).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+    // A read token used as the write token: 403 FORBIDDEN.
+    const confused = new HttpDiscoveryClient(secured.url, { token: 'r' });
+    await expect(confused.registerOrigin('o2', ORIGIN_B)).rejects.toMatchObject({ code: 'FORBIDDEN', status: 403 });
+    await confused.close();
+      const seen: string[] = [];
+      const sub = reader.subscribeEvents((e) => seen.push(e.type));
+      await sub.ready;
+      await writer.deregisterOrigin('o1');
+      for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(seen).toEqual(['origin.down']);
+      await sub.close();
+    } finally {
+      await Promise.all([writer.close(), reader.close(), anonymous.close()]);
+      await secured.stop();
+    }
   });
 });

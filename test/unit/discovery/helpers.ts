@@ -21,8 +21,12 @@ export function capturingLogger(level = 'trace'): { logger: Logger; lines: strin
   return { logger: pino({ level }, stream), lines };
 }
 
+/**
+ * Port 0, and no owner liveness probe: the test origins' http URLs point nowhere, so with the probe
+ * every conflicting claim would break the lease (liveness.test.ts turns it on against real servers).
+ */
 export function testConfig(overrides: Partial<DiscoveryConfig> = {}): DiscoveryConfig {
-  return loadDiscoveryConfig({ overrides: { port: 0, ...overrides } });
+  return loadDiscoveryConfig({ overrides: { port: 0, livenessCheck: false, ...overrides } });
 }
 
 export interface TestApp {

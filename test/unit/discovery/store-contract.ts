@@ -1,11 +1,20 @@
 import { CascadeError } from '../../../common/errors';
 import type { DiscoveryStore, Lease, OriginRecordInput } from '../../../discovery/store/types';
+import type { DiscoveryEvent } from '../../../discovery/types';
 
-/** A controllable clock handed to the store under test. */
+/**
+ * The clock a contract run uses. An injected clock (`fakeClock`, MemoryStore) moves time without
+ * sleeping and the assertions are exact; a real clock (`realClock`, RedisStore, whose TTLs and
+ * timestamps come from Redis' own clock) sleeps through short TTLs and allows `slack` ms.
+ */
 export interface TestClock {
   now(): number;
-  /** Moves time forward (a store on a real clock would sleep here). */
+  /** Moves time forward (a store on a real clock sleeps here). */
   advance(ms: number): Promise<void>;
+  /** Tolerance of time assertions in ms: 0 when the store reads this very clock. */
+  readonly slack: number;
+  /** The contract's time unit in ms: TTLs are 6 units. 1000 on an injected clock. */
+  readonly unit: number;
 }
 
 export function fakeClock(start = 1_700_000_000_000): TestClock {
@@ -15,6 +24,18 @@ export function fakeClock(start = 1_700_000_000_000): TestClock {
     advance: async (ms: number) => {
       t += ms;
     },
+    slack: 0,
+    unit: 1000,
+  };
+}
+
+/** Wall-clock time: TTLs of 6 × `unit` ms, assertions within `slack` ms. */
+export function realClock(unit = 150, slack = 50): TestClock {
+  return {
+    now: () => Date.now(),
+    advance: (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+    slack,
+    unit,
   };
 }
 
@@ -24,9 +45,6 @@ export interface StoreContractOptions {
   /** Make the clock for each test (default: `fakeClock()`). */
   makeClock?: () => TestClock;
 }
-
-const TTL = 6000;
-const LEASE = 6000;
 
 function reg(id: string, extra: Partial<OriginRecordInput> = {}): OriginRecordInput {
   return { id, rtmp: `rtmp://10.0.0.1:${1900 + id.length}`, http: `http://10.0.0.1:${8000 + id.length}`, ...extra };
@@ -38,15 +56,22 @@ function isLease(r: { lease: Lease } | { conflict: Lease }): r is { lease: Lease
 
 /**
  * The behaviour every `DiscoveryStore` must have (DESIGN.md section 3, "Leases"). Used by
- * memory-store.test.ts; a Redis store runs the same suite.
+ * memory-store.test.ts (injected clock) and redis-store.test.ts (real Redis, real clock).
  */
 export function runStoreContract(name: string, makeStore: MakeStore, opts: StoreContractOptions = {}): void {
   describe(`DiscoveryStore contract: ${name}`, () => {
     let clock: TestClock;
     let store: DiscoveryStore;
+    /** Origin TTL and default lease: 6 units (6 s on the injected clock). */
+    let TTL: number;
+    let LEASE: number;
+    let U: number;
 
     beforeEach(async () => {
       clock = (opts.makeClock ?? fakeClock)();
+      U = clock.unit;
+      TTL = 6 * U;
+      LEASE = 6 * U;
       store = await makeStore(clock);
     });
 
@@ -54,10 +79,48 @@ export function runStoreContract(name: string, makeStore: MakeStore, opts: Store
       await store.close();
     });
 
+    /** `expected` exactly (injected clock) or within the clock's slack. */
+    function near(expected: number): number {
+      if (clock.slack === 0) return expected;
+      const slack = clock.slack;
+      return {
+        asymmetricMatch: (actual: unknown) => typeof actual === 'number' && Math.abs(actual - expected) <= slack,
+        toString: () => `≈${expected}`,
+        toAsymmetricMatcher: () => `${expected} ± ${slack}`,
+      } as unknown as number;
+    }
+
+    /** Sleeps/moves to just before `ms` from the last operation (safely before on a real clock). */
+    async function justBefore(ms: number): Promise<number> {
+      const step = clock.slack === 0 ? ms - 1 : ms - 3 * clock.slack;
+      await clock.advance(step);
+      return step;
+    }
+
+    /** Moves past the instant `ms` after the last operation (exactly onto it on the injected clock). */
+    async function past(ms: number): Promise<void> {
+      await clock.advance(ms + clock.slack);
+    }
+
     async function claimOk(app: string, stream: string, originId: string, leaseMs = LEASE): Promise<Lease> {
       const r = await store.claimStream(app, stream, originId, leaseMs);
       if (!isLease(r)) throw new Error(`expected ${originId} to win ${app}/${stream}, owner is ${r.conflict.originId}`);
       return r.lease;
+    }
+
+    /** Collects events; `waitFor(n)` resolves once n arrived (Redis delivers them asynchronously). */
+    async function recordEvents(): Promise<{ events: DiscoveryEvent[]; waitFor(n: number): Promise<DiscoveryEvent[]>; stop(): void }> {
+      const events: DiscoveryEvent[] = [];
+      const stop = await store.subscribe((e) => events.push(e));
+      return {
+        events,
+        stop,
+        async waitFor(n: number) {
+          const deadline = Date.now() + 3000;
+          while (events.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+          return events;
+        },
+      };
     }
 
     describe('origins', () => {
@@ -65,28 +128,36 @@ export function runStoreContract(name: string, makeStore: MakeStore, opts: Store
         const t0 = clock.now();
         const o = await store.upsertOrigin(reg('o1', { region: 'eu', capacity: 24, load: { weight: 3, cpu: 12.5 } }), TTL);
         expect(o).toMatchObject({ id: 'o1', rtmp: 'rtmp://10.0.0.1:1902', state: 'active', region: 'eu', capacity: 24, load: { weight: 3, cpu: 12.5 } });
-        expect(o.updatedAt).toBe(t0);
-        expect(o.expiresAt).toBe(t0 + TTL);
+        expect(o.updatedAt).toEqual(near(t0));
+        expect(o.expiresAt).toBe(o.updatedAt + TTL);
+        expect(await store.getOrigin('o1')).toEqual(o);
         await store.upsertOrigin(reg('o2', { state: 'draining' }), TTL);
         expect(await store.getOrigin('o2')).toMatchObject({ id: 'o2', state: 'draining', load: {} });
         expect((await store.listOrigins()).map((x) => x.id).sort()).toEqual(['o1', 'o2']);
         expect(await store.getOrigin('nope')).toBeNull();
       });
 
+      it('keeps every load field and odd values exactly', async () => {
+        const load = { weight: 0.30000000000000004, cpu: 412.75, publishers: 3, viewers: 123456, ingressBps: 2.6e6, egressBps: 1234567890123.25 };
+        const o = await store.upsertOrigin(reg('o1', { load, api: 'h:1', region: '' }), TTL);
+        expect(o.load).toEqual(load);
+        expect(await store.getOrigin('o1')).toMatchObject({ load, api: 'h:1', region: '' });
+      });
+
       it('a heartbeat replaces the registration and refreshes its TTL', async () => {
         await store.upsertOrigin(reg('o1', { load: { viewers: 1 } }), TTL);
-        await clock.advance(TTL - 1000);
+        await clock.advance(TTL - U);
         const again = await store.upsertOrigin(reg('o1', { load: { viewers: 7 }, state: 'draining' }), TTL);
-        expect(again.updatedAt).toBe(clock.now());
-        await clock.advance(TTL - 1000);
+        expect(again.updatedAt).toEqual(near(clock.now()));
+        await clock.advance(TTL - U);
         expect(await store.getOrigin('o1')).toMatchObject({ state: 'draining', load: { viewers: 7 } });
       });
 
       it('expires a registration ttlMs after the last heartbeat', async () => {
         await store.upsertOrigin(reg('o1'), TTL);
-        await clock.advance(TTL - 1);
+        const waited = await justBefore(TTL);
         expect(await store.getOrigin('o1')).not.toBeNull();
-        await clock.advance(1);
+        await past(TTL - waited);
         expect(await store.getOrigin('o1')).toBeNull();
         expect(await store.listOrigins()).toEqual([]);
       });
@@ -115,7 +186,8 @@ export function runStoreContract(name: string, makeStore: MakeStore, opts: Store
       it('claims an absent stream', async () => {
         const t0 = clock.now();
         const lease = await claimOk('live', 's1', 'a');
-        expect(lease).toMatchObject({ app: 'live', name: 's1', originId: 'a', since: t0, expiresAt: t0 + LEASE });
+        expect(lease).toMatchObject({ app: 'live', name: 's1', originId: 'a', since: near(t0), expiresAt: near(t0 + LEASE) });
+        expect(lease.expiresAt).toBe(lease.since + LEASE);
         expect(Number.isSafeInteger(lease.token) && lease.token > 0).toBe(true);
         expect(await store.getStream('live', 's1')).toEqual(lease);
         expect(await store.listStreams()).toEqual([lease]);
@@ -152,6 +224,7 @@ export function runStoreContract(name: string, makeStore: MakeStore, opts: Store
         const results = await Promise.all(names.map((n, i) => store.claimStream('live', n, i % 2 ? 'a' : 'b', LEASE)));
         expect(results.every(isLease)).toBe(true);
         expect(await store.listStreams()).toHaveLength(20);
+        expect(await store.countStreams()).toBe(20);
       });
 
       it('keeps apps apart: live/s1 and other/s1 are different streams', async () => {
@@ -162,11 +235,11 @@ export function runStoreContract(name: string, makeStore: MakeStore, opts: Store
 
       it('a re-claim by the holder gets a newer token, keeps since, and fences the old token', async () => {
         const first = await claimOk('live', 's1', 'a');
-        await clock.advance(1000);
+        await clock.advance(U);
         const second = await claimOk('live', 's1', 'a');
         expect(second.token).toBeGreaterThan(first.token);
         expect(second.since).toBe(first.since);
-        expect(second.expiresAt).toBe(clock.now() + LEASE);
+        expect(second.expiresAt).toEqual(near(clock.now() + LEASE));
         expect(await store.renewStream('live', 's1', 'a', first.token, LEASE)).toBeNull();
         expect(await store.releaseStream('live', 's1', 'a', first.token)).toBe(false);
         expect(await store.renewStream('live', 's1', 'a', second.token, LEASE)).not.toBeNull();
@@ -184,13 +257,27 @@ export function runStoreContract(name: string, makeStore: MakeStore, opts: Store
         for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1]);
       });
 
+      it('tokens keep increasing across expiry, owner loss and interleaved streams', async () => {
+        const seen: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          seen.push((await claimOk('live', 'm', 'a', U)).token);
+          await claimOk('live', `other${i}`, 'b');
+          await past(U);
+          seen.push((await claimOk('live', 'm', 'b')).token);
+          await store.removeOrigin('b');
+          await store.upsertOrigin(reg('b'), TTL);
+          await store.upsertOrigin(reg('a'), TTL);
+        }
+        for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]);
+      });
+
       it('renew extends the lease past its first expiry', async () => {
         const lease = await claimOk('live', 's1', 'a');
         for (let i = 0; i < 5; i++) {
-          await clock.advance(LEASE - 1000);
+          await clock.advance(LEASE - U);
           await store.upsertOrigin(reg('a'), TTL);
           const renewed = await store.renewStream('live', 's1', 'a', lease.token, LEASE);
-          expect(renewed).toMatchObject({ token: lease.token, since: lease.since, expiresAt: clock.now() + LEASE });
+          expect(renewed).toMatchObject({ token: lease.token, since: lease.since, expiresAt: near(clock.now() + LEASE) });
         }
         expect((await store.getStream('live', 's1'))?.token).toBe(lease.token);
       });
@@ -216,21 +303,40 @@ export function runStoreContract(name: string, makeStore: MakeStore, opts: Store
       });
 
       it('an expired lease is claimable by another origin; the stale owner cannot renew or release', async () => {
-        const old = await claimOk('live', 's1', 'a', 3000);
-        await clock.advance(3000);
+        const old = await claimOk('live', 's1', 'a', 3 * U);
+        await past(3 * U);
         expect(await store.getStream('live', 's1')).toBeNull();
-        const fresh = await claimOk('live', 's1', 'b');
+        const r = await store.claimStream('live', 's1', 'b', LEASE);
+        if (!isLease(r)) throw new Error('expected b to win');
+        const fresh = r.lease;
+        expect(r.moved).toEqual({ from: 'a', reason: 'expired' });
         expect(fresh.token).toBeGreaterThan(old.token);
-        expect(fresh.since).toBe(clock.now());
+        expect(fresh.since).toEqual(near(clock.now()));
         expect(await store.renewStream('live', 's1', 'a', old.token, LEASE)).toBeNull();
         expect(await store.releaseStream('live', 's1', 'a', old.token)).toBe(false);
         expect(await store.getStream('live', 's1')).toEqual(fresh);
       });
 
       it('renewing an expired lease fails even with the right token', async () => {
-        const lease = await claimOk('live', 's1', 'a', 3000);
-        await clock.advance(3000);
+        const lease = await claimOk('live', 's1', 'a', 3 * U);
+        await past(3 * U);
         expect(await store.renewStream('live', 's1', 'a', lease.token, LEASE)).toBeNull();
+      });
+
+      it('a claim with breakToken takes over only the lease it names (owner found dead)', async () => {
+        const held = await claimOk('live', 's1', 'a');
+        expect(await store.claimStream('live', 's1', 'b', LEASE, { breakToken: held.token + 1 })).toEqual({ conflict: held });
+        const r = await store.claimStream('live', 's1', 'b', LEASE, { breakToken: held.token });
+        if (!isLease(r)) throw new Error('expected the break to succeed');
+        expect(r.moved).toEqual({ from: 'a', reason: 'owner-dead' });
+        expect(r.lease).toMatchObject({ originId: 'b', since: near(clock.now()) });
+        expect(r.lease.token).toBeGreaterThan(held.token);
+        expect(await store.renewStream('live', 's1', 'a', held.token, LEASE)).toBeNull();
+        // The old owner's renew is fenced; a break naming the old token no longer matches.
+        expect(await store.claimStream('live', 's1', 'a', LEASE, { breakToken: held.token })).toEqual({ conflict: r.lease });
+        // breakToken on a free stream or by the holder is a plain claim.
+        const again = await store.claimStream('live', 's1', 'b', LEASE, { breakToken: 12345 });
+        expect(isLease(again) && again.moved).toBeFalsy();
       });
 
       it('when an origin registration expires, its leases are dropped at once', async () => {
@@ -238,15 +344,23 @@ export function runStoreContract(name: string, makeStore: MakeStore, opts: Store
         await claimOk('live', 's1', 'a', long);
         await claimOk('live', 's2', 'a', long);
         const keep = await claimOk('live', 's3', 'b', long);
-        await clock.advance(TTL - 1000);
+        await clock.advance(TTL - U);
         await store.upsertOrigin(reg('b'), TTL); // b heartbeats, a does not
-        await clock.advance(1000);
+        await past(U);
         expect(await store.getOrigin('a')).toBeNull();
         expect(await store.getStream('live', 's1')).toBeNull();
         expect(await store.listStreams()).toEqual([keep]);
         // The leases were long, but they went with their origin: another origin claims now.
         await claimOk('live', 's1', 'b');
         await claimOk('live', 's2', 'b');
+      });
+
+      it('an origin that expired and registers again does not get its leases back', async () => {
+        await claimOk('live', 's1', 'a', TTL * 10);
+        await past(TTL);
+        await store.upsertOrigin(reg('a'), TTL);
+        expect(await store.getStream('live', 's1')).toBeNull();
+        expect(await store.listStreams()).toEqual([]);
       });
 
       it('removing an origin drops its leases at once', async () => {
@@ -264,6 +378,157 @@ export function runStoreContract(name: string, makeStore: MakeStore, opts: Store
         const lease = await claimOk('live', 's1', 'a');
         await store.upsertOrigin(reg('a', { state: 'draining' }), TTL);
         expect(await store.getStream('live', 's1')).toEqual(lease);
+      });
+    });
+
+    describe('paging', () => {
+      beforeEach(async () => {
+        await store.upsertOrigin(reg('a'), TTL);
+        await store.upsertOrigin(reg('b'), TTL);
+        // Byte order: `a-b/` < `a/` ('-' < '/'), `live/S` < `live/s`.
+        const streams: Array<[string, string, string]> = [
+          ['live', 's3', 'a'],
+          ['live', 's1', 'b'],
+          ['live', 'S2', 'a'],
+          ['a', 'x', 'b'],
+          ['a-b', 'x', 'a'],
+          ['live0', 'z', 'a'],
+          ['other', 'q', 'b'],
+        ];
+        for (const [app, name, origin] of streams) await claimOk(app, name, origin);
+      });
+
+      const keys = (leases: Lease[]): string[] => leases.map((l) => `${l.app}/${l.name}`);
+
+      it('pages through every stream in byte order', async () => {
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (let i = 0; i < 10; i++) {
+          const page = await store.pageStreams({ limit: 3, ...(after !== undefined ? { after } : {}) });
+          seen.push(...keys(page.leases));
+          if (page.next === undefined) break;
+          expect(page.leases).toHaveLength(3);
+          expect(page.next).toBe(seen[seen.length - 1]);
+          after = page.next;
+        }
+        expect(seen).toEqual(['a-b/x', 'a/x', 'live/S2', 'live/s1', 'live/s3', 'live0/z', 'other/q']);
+        expect((await store.pageStreams({ limit: 7 })).next).toBeUndefined();
+        expect((await store.pageStreams({ limit: 6 })).next).toBe('live0/z');
+      });
+
+      it('filters by app (exactly that app, not a prefix) and by origin, with offset', async () => {
+        expect(keys((await store.pageStreams({ limit: 100, app: 'live' })).leases)).toEqual(['live/S2', 'live/s1', 'live/s3']);
+        expect(keys((await store.pageStreams({ limit: 100, app: 'a' })).leases)).toEqual(['a/x']);
+        expect(keys((await store.pageStreams({ limit: 100, app: 'nope' })).leases)).toEqual([]);
+        expect(keys((await store.pageStreams({ limit: 100, originId: 'b' })).leases)).toEqual(['a/x', 'live/s1', 'other/q']);
+        expect(keys((await store.pageStreams({ limit: 100, app: 'live', originId: 'a' })).leases)).toEqual(['live/S2', 'live/s3']);
+        expect(await store.pageStreams({ limit: 1, app: 'live', originId: 'a' })).toMatchObject({ next: 'live/S2' });
+        expect(keys((await store.pageStreams({ limit: 2, offset: 2 })).leases)).toEqual(['live/S2', 'live/s1']);
+        expect(keys((await store.pageStreams({ limit: 2, app: 'live', after: 'live/S2', offset: 1 })).leases)).toEqual(['live/s3']);
+        expect(keys((await store.pageStreams({ limit: 100, app: 'live', after: 'a/x' })).leases)).toEqual(['live/S2', 'live/s1', 'live/s3']);
+        expect(keys((await store.pageStreams({ limit: 100, app: 'a', after: 'live/s1' })).leases)).toEqual([]);
+        expect(keys((await store.pageStreams({ limit: 100, after: 'zzz' })).leases)).toEqual([]);
+      });
+
+      it('leaves out released streams and streams of gone origins', async () => {
+        await store.removeOrigin('b');
+        const s3 = await store.getStream('live', 's3');
+        await store.releaseStream('live', 's3', 'a', s3?.token ?? 0);
+        expect(keys((await store.pageStreams({ limit: 100 })).leases)).toEqual(['a-b/x', 'live/S2', 'live0/z']);
+      });
+    });
+
+    describe('avoid list', () => {
+      it('records, extends (never shortens) and expires avoidances per stream', async () => {
+        const t0 = clock.now();
+        const until = await store.avoidOrigin('live', 's1', 'a', 2 * U);
+        expect(until).toEqual(near(t0 + 2 * U));
+        expect(await store.avoidOrigin('live', 's1', 'a', U)).toBe(until);
+        await store.avoidOrigin('live', 's1', 'b', 4 * U);
+        expect(await store.getAvoids('live', 's2')).toEqual([]);
+        expect((await store.getAvoids('live', 's1')).map((e) => e.originId).sort()).toEqual(['a', 'b']);
+        expect((await store.getAvoids('live', 's1')).find((e) => e.originId === 'a')).toEqual({ originId: 'a', until });
+        await past(2 * U);
+        expect((await store.getAvoids('live', 's1')).map((e) => e.originId)).toEqual(['b']);
+        await past(2 * U);
+        expect(await store.getAvoids('live', 's1')).toEqual([]);
+      });
+    });
+
+    describe('events', () => {
+      beforeEach(async () => {
+        await store.upsertOrigin(reg('a'), TTL);
+        await store.upsertOrigin(reg('b'), TTL);
+      });
+
+      it('origin.up, origin.draining, stream.claimed, stream.released, origin.down (deregistered) in order', async () => {
+        const rec = await recordEvents();
+        await store.upsertOrigin(reg('c', { region: 'eu' }), TTL);
+        await store.upsertOrigin(reg('c', { region: 'eu' }), TTL); // heartbeat: no event
+        const lease = await claimOk('live', 's1', 'c');
+        await claimOk('live', 's1', 'c'); // re-claim by the holder: no event
+        await store.upsertOrigin(reg('c', { state: 'draining' }), TTL);
+        await store.upsertOrigin(reg('c', { state: 'draining' }), TTL);
+        const again = await store.getStream('live', 's1');
+        await store.releaseStream('live', 's1', 'c', again?.token ?? 0);
+        const s2 = await claimOk('live', 's2', 'c');
+        await store.removeOrigin('c');
+        const events = await rec.waitFor(7);
+        await clock.advance(clock.slack); // nothing else arrives
+        expect(events.map((e) => e.type)).toEqual(['origin.up', 'stream.claimed', 'origin.draining', 'stream.released', 'stream.claimed', 'stream.released', 'origin.down']);
+        expect(events[0].data).toMatchObject({ id: 'c', region: 'eu', state: 'active', rtmp: 'rtmp://10.0.0.1:1901', load: {} });
+        expect(events[1].data).toEqual({ app: 'live', name: 's1', origin: { id: 'c', rtmp: 'rtmp://10.0.0.1:1901', http: 'http://10.0.0.1:8001' }, since: lease.since, token: lease.token });
+        expect(events[2].data).toMatchObject({ id: 'c', state: 'draining' });
+        expect(events[3].data).toEqual({ app: 'live', name: 's1', originId: 'c', token: again?.token, reason: 'released' });
+        expect(events[5].data).toEqual({ app: 'live', name: 's2', originId: 'c', token: s2.token, reason: 'origin-removed' });
+        expect(events[6].data).toEqual({ id: 'c', reason: 'deregistered' });
+        rec.stop();
+      });
+
+      it('an expired origin: sweep() drops it with origin.down and stream.released, exactly once', async () => {
+        const lease = await claimOk('live', 's1', 'a', TTL * 10);
+        const rec = await recordEvents();
+        await clock.advance(TTL - U);
+        await store.upsertOrigin(reg('b'), TTL);
+        await past(U);
+        expect(await store.sweep()).toBeGreaterThanOrEqual(1);
+        await store.sweep();
+        const events = await rec.waitFor(2);
+        await clock.advance(clock.slack);
+        expect(events).toEqual([
+          { type: 'stream.released', data: { app: 'live', name: 's1', originId: 'a', token: lease.token, reason: 'origin-down' } },
+          { type: 'origin.down', data: { id: 'a', reason: 'expired' } },
+        ]);
+        rec.stop();
+      });
+
+      it('an expired lease: sweep() announces stream.released (expired); a takeover is stream.moved', async () => {
+        const l1 = await claimOk('live', 's1', 'a', 2 * U);
+        const l2 = await claimOk('live', 's2', 'a', 2 * U);
+        const rec = await recordEvents();
+        await past(2 * U);
+        const moved = await claimOk('live', 's2', 'b');
+        await store.sweep();
+        const events = await rec.waitFor(2);
+        await clock.advance(clock.slack);
+        expect(events).toEqual([
+          { type: 'stream.moved', data: { app: 'live', name: 's2', origin: { id: 'b', rtmp: 'rtmp://10.0.0.1:1901', http: 'http://10.0.0.1:8001' }, since: moved.since, token: moved.token, from: 'a', reason: 'expired' } },
+          { type: 'stream.released', data: { app: 'live', name: 's1', originId: 'a', token: l1.token, reason: 'expired' } },
+        ]);
+        expect(l2.token).toBeLessThan(moved.token);
+        rec.stop();
+      });
+
+      it('unsubscribing stops delivery', async () => {
+        const first = await recordEvents();
+        const second = await recordEvents();
+        first.stop();
+        await claimOk('live', 's1', 'a');
+        await second.waitFor(1);
+        await clock.advance(clock.slack);
+        expect(first.events).toEqual([]);
+        expect(second.events.map((e) => e.type)).toEqual(['stream.claimed']);
+        second.stop();
       });
     });
 

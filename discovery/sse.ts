@@ -1,0 +1,154 @@
+import type { ServerResponse } from 'node:http';
+import type { DiscoveryEvent, DiscoveryEventType } from './types';
+
+export interface SseHubOptions {
+  /** A `: heartbeat` comment this often. */
+  heartbeatMs: number;
+  /** A client whose unsent output grows past this is dropped (it reconnects). Default 1 MiB. */
+  maxBufferBytes?: number;
+  /** Called with the client count after every change. */
+  onCount?: (clients: number) => void;
+}
+
+interface Client {
+  res: ServerResponse;
+  types?: ReadonlySet<DiscoveryEventType>;
+}
+
+/** Formats one Server-Sent Events frame: `event: <type>` and one `data:` line of JSON. */
+export function sseFrame(event: DiscoveryEvent): string {
+  // JSON.stringify never emits raw newlines, so one data line is always enough.
+  return `event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
+}
+
+/**
+ * The open `GET /v1/events` streams. Events are written to every client that wants their type;
+ * a heartbeat comment keeps idle streams alive through proxies; `closeAll()` ends every stream
+ * (fastify's close would otherwise wait for them forever).
+ */
+export class SseHub {
+  private readonly clients = new Set<Client>();
+  private readonly maxBuffer: number;
+  private timer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly opts: SseHubOptions) {
+    this.maxBuffer = opts.maxBufferBytes ?? 1024 * 1024;
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Takes over a response (headers already decided by the caller's hijack). */
+  add(res: ServerResponse, types?: ReadonlySet<DiscoveryEventType>): void {
+    if (this.closed) {
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"code":"STORE_UNAVAILABLE","message":"discovery is stopping"}');
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write(': cascade discovery events\nretry: 2000\n\n');
+    const client: Client = types ? { res, types } : { res };
+    this.clients.add(client);
+    const drop = (): void => this.remove(client);
+    res.on('close', drop);
+    res.on('error', drop);
+    this.opts.onCount?.(this.clients.size);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.heartbeat(), this.opts.heartbeatMs);
+      this.timer.unref();
+    }
+  }
+
+  broadcast(event: DiscoveryEvent): void {
+    if (this.clients.size === 0) return;
+    const frame = sseFrame(event);
+    for (const c of [...this.clients]) {
+      if (!c.types || c.types.has(event.type)) this.write(c, frame);
+    }
+  }
+
+  /** Ends every stream; later `add` calls answer 503. Idempotent. */
+  closeAll(): void {
+    this.closed = true;
+    for (const c of [...this.clients]) {
+      this.remove(c);
+      c.res.end();
+    }
+    this.stopTimer();
+  }
+
+  private heartbeat(): void {
+    const line = `: heartbeat ${Date.now()}\n\n`;
+    for (const c of [...this.clients]) this.write(c, line);
+  }
+
+  private write(c: Client, text: string): void {
+    if (c.res.writableEnded || c.res.destroyed) return this.remove(c);
+    if (c.res.writableLength > this.maxBuffer) {
+      // A client that does not read would make us buffer without bound: drop it; EventSource reconnects.
+      this.remove(c);
+      c.res.destroy();
+      return;
+    }
+    c.res.write(text);
+  }
+
+  private remove(c: Client): void {
+    if (!this.clients.delete(c)) return;
+    this.opts.onCount?.(this.clients.size);
+    if (this.clients.size === 0) this.stopTimer();
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/**
+ * Incremental parser of a `text/event-stream` (WHATWG HTML "server-sent events"): feed text chunks,
+ * get `{event, data}` messages (comments and `retry`/`id` lines are skipped).
+ */
+export class SseParser {
+  private buffer = '';
+  private event = '';
+  private data: string[] = [];
+
+  push(chunk: string): Array<{ event: string; data: string }> {
+    this.buffer += chunk;
+    const out: Array<{ event: string; data: string }> = [];
+    for (;;) {
+      const m = /\r\n|\r|\n/.exec(this.buffer);
+      if (!m) break;
+      // A lone \r at the very end may be the first half of \r\n: wait for more.
+      if (m[0] === '\r' && m.index === this.buffer.length - 1) break;
+      const line = this.buffer.slice(0, m.index);
+      this.buffer = this.buffer.slice(m.index + m[0].length);
+      if (line === '') {
+        if (this.data.length > 0) out.push({ event: this.event || 'message', data: this.data.join('\n') });
+        this.event = '';
+        this.data = [];
+        continue;
+      }
+      if (line.startsWith(':')) continue;
+      const colon = line.indexOf(':');
+      const field = colon < 0 ? line : line.slice(0, colon);
+      let value = colon < 0 ? '' : line.slice(colon + 1);
+      if (value.startsWith(' ')) value = value.slice(1);
+      if (field === 'event') this.event = value;
+      else if (field === 'data') this.data.push(value);
+    }
+    if (this.buffer.length > 1024 * 1024) this.buffer = ''; // a line this long is not ours: drop it
+    return out;
+  }
+}

@@ -1,0 +1,355 @@
+/**
+ * The Lua scripts of `RedisStore`, registered once with `defineCommand` (ioredis runs them with
+ * EVALSHA and falls back to EVAL after a Redis restart). Each write is one script, so it is atomic
+ * and its event is published (PUBLISH inside the script) exactly once, by the replica that made the
+ * change. Time is Redis' own clock (`TIME`), so replicas with skewed clocks agree.
+ *
+ * Key layout (P = `redisPrefix`, default `cascade:`; M = `app/name`):
+ *
+ * | key | type | what |
+ * | --- | --- | --- |
+ * | `P origin:<id>` | string | the registration as JSON (`OriginRecord`), `PX` = origin TTL |
+ * | `P origins` | zset | origin id → expiresAt (listing; the sweep finds expired ones) |
+ * | `P origin-leases:<id>` | set | M of every lease the origin holds (dropped with the origin) |
+ * | `P lease:M` | hash | app, name, originId, token, since, expiresAt (live while expiresAt > now and the origin key exists; `PEXPIRE` lease TTL + 60 s only as a leak guard) |
+ * | `P leases` | zset | M with score 0: lexicographic index for paging and `app` filters |
+ * | `P lease-exp` | zset | M → expiresAt (the sweep finds expired leases) |
+ * | `P token:M` | string | per-stream fencing counter (`INCR`), `PEXPIRE` 24 h, refreshed by each claim |
+ * | `P token-max` | string | highest token ever issued; re-seeds a counter that expired, so tokens never go back |
+ * | `P avoid:M` | zset | origin id → until (placement must not pick it), `PEXPIRE` to the last until |
+ * | `P events` | pub/sub channel | `{"type","data"}` JSON of every change |
+ *
+ * Scripts build keys from the prefix (ARGV[1]) instead of declaring them in KEYS, because some keys
+ * (a previous owner's set, an origin's leases) are only known inside the script: this needs a
+ * standalone Redis (or Sentinel), not Redis Cluster.
+ */
+
+const PRELUDE = `
+local P = ARGV[1]
+local function nowms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function int(x) return string.format('%.0f', x) end
+local function js(s) return cjson.encode(s) end
+local function publish(kind, data)
+  redis.call('PUBLISH', P .. 'events', '{"type":"' .. kind .. '","data":' .. data .. '}')
+end
+local function originLive(id)
+  return redis.call('EXISTS', P .. 'origin:' .. id) == 1
+end
+-- Deletes the lease of stream m and its index entries; announces stream.released if there was one.
+local function dropLease(m, reason)
+  local lk = P .. 'lease:' .. m
+  local l = redis.call('HMGET', lk, 'app', 'name', 'originId', 'token')
+  redis.call('DEL', lk)
+  redis.call('ZREM', P .. 'leases', m)
+  redis.call('ZREM', P .. 'lease-exp', m)
+  if l[3] then
+    redis.call('SREM', P .. 'origin-leases:' .. l[3], m)
+    publish('stream.released', '{"app":' .. js(l[1]) .. ',"name":' .. js(l[2]) .. ',"originId":' .. js(l[3]) ..
+      ',"token":' .. l[4] .. ',"reason":"' .. reason .. '"}')
+  end
+end
+-- Drops every lease origin id still holds.
+local function dropOriginLeases(id, reason)
+  local set = P .. 'origin-leases:' .. id
+  for _, m in ipairs(redis.call('SMEMBERS', set)) do
+    if redis.call('HGET', P .. 'lease:' .. m, 'originId') == id then dropLease(m, reason) end
+  end
+  redis.call('DEL', set)
+end
+-- An origin whose key is gone but is still indexed expired and was not swept yet: finish the job.
+local function expireOrigin(id)
+  if redis.call('ZREM', P .. 'origins', id) == 1 then
+    dropOriginLeases(id, 'origin-down')
+    publish('origin.down', '{"id":' .. js(id) .. ',"reason":"expired"}')
+  end
+end
+`;
+
+export interface ScriptDef {
+  /** Command name on the ioredis client (prefixed to avoid clashing with real commands). */
+  name: string;
+  lua: string;
+}
+
+function script(name: string, body: string): ScriptDef {
+  return { name: `cascade_${name}`, lua: PRELUDE + body };
+}
+
+/**
+ * ARGV: P, id, reg (the OriginView JSON without updatedAt), ttlMs, state.
+ * Returns the stored record JSON. Events: origin.down (an unswept expiry), origin.up / origin.draining
+ * on a new registration or a state change.
+ */
+export const UPSERT_ORIGIN = script(
+  'upsert_origin',
+  `
+local id, reg, ttl, state = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local now = nowms()
+local okey = P .. 'origin:' .. id
+local prev = redis.call('GET', okey)
+local prevState = false
+if prev then
+  prevState = cjson.decode(prev).state
+else
+  expireOrigin(id)
+  dropOriginLeases(id, 'origin-down')
+end
+local body = string.sub(reg, 1, -2) .. ',"updatedAt":' .. int(now)
+local rec = body .. ',"expiresAt":' .. int(now + ttl) .. '}'
+redis.call('SET', okey, rec, 'PX', ttl)
+redis.call('ZADD', P .. 'origins', int(now + ttl), id)
+if state == 'draining' and prevState ~= 'draining' then
+  publish('origin.draining', body .. '}')
+elseif state == 'active' and prevState ~= 'active' then
+  publish('origin.up', body .. '}')
+end
+return rec
+`,
+);
+
+/** ARGV: P, id. Returns 1 if it was registered. Drops its leases; announces origin.down. */
+export const REMOVE_ORIGIN = script(
+  'remove_origin',
+  `
+local id = ARGV[2]
+local existed = redis.call('DEL', P .. 'origin:' .. id)
+if existed == 0 then
+  expireOrigin(id)
+  return 0
+end
+redis.call('ZREM', P .. 'origins', id)
+dropOriginLeases(id, 'origin-removed')
+publish('origin.down', '{"id":' .. js(id) .. ',"reason":"deregistered"}')
+return 1
+`,
+);
+
+/**
+ * ARGV: P, M, app, name, originId, leaseMs, breakToken ('' for none), tokenTtlMs, graceMs.
+ * Returns {'no-origin'} | {'conflict', owner, token, since, expiresAt} |
+ * {'ok', token, since, expiresAt, movedReason or '', previous owner or ''}.
+ */
+export const CLAIM = script(
+  'claim',
+  `
+local m, app, name, oid = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local leaseMs, breakToken, tokenTtl, grace = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
+local now = nowms()
+local ojson = redis.call('GET', P .. 'origin:' .. oid)
+if not ojson then
+  expireOrigin(oid)
+  return {'no-origin'}
+end
+local lk = P .. 'lease:' .. m
+local cur = redis.call('HMGET', lk, 'originId', 'token', 'since', 'expiresAt')
+local owner = cur[1]
+if owner and owner ~= oid and not originLive(owner) then
+  expireOrigin(owner)
+  dropLease(m, 'origin-down')
+  owner = false
+end
+local live = owner and tonumber(cur[4]) > now
+local moved = false
+if owner and owner ~= oid then
+  if live then
+    if breakToken == '' or breakToken ~= cur[2] then
+      return {'conflict', owner, cur[2], cur[3], cur[4]}
+    end
+    moved = 'owner-dead'
+  else
+    moved = 'expired'
+  end
+end
+local tk = P .. 'token:' .. m
+local maxk = P .. 'token-max'
+local token
+if redis.call('EXISTS', tk) == 1 then
+  token = redis.call('INCR', tk)
+else
+  token = redis.call('INCR', maxk)
+  redis.call('SET', tk, int(token))
+end
+if token > tonumber(redis.call('GET', maxk) or '0') then redis.call('SET', maxk, int(token)) end
+redis.call('PEXPIRE', tk, tokenTtl)
+local since = now
+if live and owner == oid then since = tonumber(cur[3]) end
+if owner and owner ~= oid then redis.call('SREM', P .. 'origin-leases:' .. owner, m) end
+local exp = now + leaseMs
+redis.call('HSET', lk, 'app', app, 'name', name, 'originId', oid, 'token', int(token), 'since', int(since), 'expiresAt', int(exp))
+redis.call('PEXPIRE', lk, leaseMs + grace)
+redis.call('ZADD', P .. 'leases', 0, m)
+redis.call('ZADD', P .. 'lease-exp', int(exp), m)
+redis.call('SADD', P .. 'origin-leases:' .. oid, m)
+local o = cjson.decode(ojson)
+local view = '{"app":' .. js(app) .. ',"name":' .. js(name) .. ',"origin":{"id":' .. js(oid) .. ',"rtmp":' .. js(o.rtmp) ..
+  ',"http":' .. js(o.http) .. '},"since":' .. int(since) .. ',"token":' .. int(token)
+if moved then
+  publish('stream.moved', view .. ',"from":' .. js(owner) .. ',"reason":"' .. moved .. '"}')
+elseif not (live and owner == oid) then
+  publish('stream.claimed', view .. '}')
+end
+return {'ok', int(token), int(since), int(exp), moved or '', moved and owner or ''}
+`,
+);
+
+/** ARGV: P, M, originId, token, leaseMs, graceMs. Returns {since, expiresAt} or nil (lease lost). */
+export const RENEW = script(
+  'renew',
+  `
+local m, oid, token, leaseMs, grace = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local now = nowms()
+local lk = P .. 'lease:' .. m
+local cur = redis.call('HMGET', lk, 'originId', 'token', 'since', 'expiresAt')
+if cur[1] ~= oid or cur[2] ~= token or tonumber(cur[4]) <= now or not originLive(oid) then return false end
+local exp = now + leaseMs
+redis.call('HSET', lk, 'expiresAt', int(exp))
+redis.call('PEXPIRE', lk, leaseMs + grace)
+redis.call('ZADD', P .. 'lease-exp', int(exp), m)
+return {cur[3], int(exp)}
+`,
+);
+
+/** ARGV: P, M, originId, token. Returns 1 if released (announces stream.released), else 0. */
+export const RELEASE = script(
+  'release',
+  `
+local m, oid, token = ARGV[2], ARGV[3], ARGV[4]
+local now = nowms()
+local cur = redis.call('HMGET', P .. 'lease:' .. m, 'originId', 'token', 'expiresAt')
+if cur[1] ~= oid or cur[2] ~= token or tonumber(cur[3]) <= now or not originLive(oid) then return 0 end
+dropLease(m, 'released')
+return 1
+`,
+);
+
+/** ARGV: P, M. Returns {app, name, originId, token, since, expiresAt} of a live lease, or nil. */
+export const GET_STREAM = script(
+  'get_stream',
+  `
+local now = nowms()
+local l = redis.call('HMGET', P .. 'lease:' .. ARGV[2], 'app', 'name', 'originId', 'token', 'since', 'expiresAt')
+if not l[3] or tonumber(l[6]) <= now or not originLive(l[3]) then return false end
+return l
+`,
+);
+
+/**
+ * ARGV: P, min, max (ZRANGEBYLEX bounds), originId filter ('' for any), limit, offset, maxScan.
+ * Returns {next or '', app1, name1, originId1, token1, since1, expiresAt1, app2, ...}. Scans at
+ * most maxScan index entries, so a filtered page can be short and still carry a next cursor.
+ */
+export const PAGE_STREAMS = script(
+  'page_streams',
+  `
+local min, max, of = ARGV[2], ARGV[3], ARGV[4]
+local limit, skip, maxScan = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local now = nowms()
+local out = {''}
+local found, scanned = 0, 0
+local last, lastOut = false, false
+local pos = min
+local full, exhausted = false, false
+while not full and not exhausted and scanned < maxScan do
+  local batch = redis.call('ZRANGEBYLEX', P .. 'leases', pos, max, 'LIMIT', 0, 200)
+  if #batch < 200 then exhausted = true end
+  for i, m in ipairs(batch) do
+    local l = redis.call('HMGET', P .. 'lease:' .. m, 'app', 'name', 'originId', 'token', 'since', 'expiresAt')
+    if l[3] and tonumber(l[6]) > now and (of == '' or l[3] == of) and originLive(l[3]) then
+      if skip > 0 then
+        skip = skip - 1
+      elseif found == limit then
+        full = true
+        break
+      else
+        found = found + 1
+        lastOut = m
+        for j = 1, 6 do out[#out + 1] = l[j] end
+      end
+    end
+    last = m
+    scanned = scanned + 1
+    if scanned >= maxScan then
+      if i < #batch then exhausted = false end
+      break
+    end
+  end
+  if last then pos = '(' .. last end
+end
+if full then
+  out[1] = lastOut
+elseif not exhausted and last then
+  out[1] = last
+end
+return out
+`,
+);
+
+/** ARGV: P, M, originId, ms. Returns the until (ms epoch, string). */
+export const AVOID = script(
+  'avoid',
+  `
+local k = P .. 'avoid:' .. ARGV[2]
+local now = nowms()
+local untilMs = now + tonumber(ARGV[4])
+local prev = redis.call('ZSCORE', k, ARGV[3])
+if prev and tonumber(prev) > untilMs then untilMs = tonumber(prev) end
+redis.call('ZADD', k, int(untilMs), ARGV[3])
+redis.call('ZREMRANGEBYSCORE', k, '-inf', int(now))
+local last = redis.call('ZRANGE', k, -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', k, int(tonumber(last[2]) - now))
+return int(untilMs)
+`,
+);
+
+/** ARGV: P, M. Returns {originId1, until1, ...} of avoidances still running. */
+export const GET_AVOIDS = script(
+  'get_avoids',
+  `
+local now = nowms()
+return redis.call('ZRANGEBYSCORE', P .. 'avoid:' .. ARGV[2], '(' .. int(now), '+inf', 'WITHSCORES')
+`,
+);
+
+/**
+ * ARGV: P, batch. Deletes origins whose registration expired (with their leases) and expired
+ * leases, at most `batch` of each; announces origin.down / stream.released. Returns the count.
+ */
+export const SWEEP = script(
+  'sweep',
+  `
+local batch = tonumber(ARGV[2])
+local now = nowms()
+local n = 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'origins', '-inf', int(now), 'LIMIT', 0, batch)) do
+  redis.call('DEL', P .. 'origin:' .. id)
+  expireOrigin(id)
+  n = n + 1
+end
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', P .. 'lease-exp', '-inf', int(now), 'LIMIT', 0, batch)) do
+  local e = redis.call('HGET', P .. 'lease:' .. m, 'expiresAt')
+  if not e or tonumber(e) <= now then
+    dropLease(m, 'expired')
+    n = n + 1
+  else
+    redis.call('ZADD', P .. 'lease-exp', e, m)
+  end
+end
+return n
+`,
+);
+
+export const ALL_SCRIPTS: readonly ScriptDef[] = [
+  UPSERT_ORIGIN,
+  REMOVE_ORIGIN,
+  CLAIM,
+  RENEW,
+  RELEASE,
+  GET_STREAM,
+  PAGE_STREAMS,
+  AVOID,
+  GET_AVOIDS,
+  SWEEP,
+];

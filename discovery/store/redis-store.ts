@@ -1,0 +1,380 @@
+import Redis, { type RedisOptions } from 'ioredis';
+import { CascadeError, OriginNotFoundError } from '../../common/errors';
+import type { Logger } from '../../common/logger';
+import { redactUrl } from '../../common/logger';
+import { DISCOVERY_EVENT_TYPES, type DiscoveryEvent, type StreamMoveReason } from '../types';
+import { EventFanout } from './fanout';
+import * as L from './redis-scripts';
+import {
+  streamKey,
+  type AvoidEntry,
+  type ClaimOptions,
+  type ClaimResult,
+  type DiscoveryStore,
+  type Lease,
+  type OriginRecord,
+  type OriginRecordInput,
+  type StreamPageQuery,
+  type StreamPageResult,
+} from './types';
+
+export interface RedisStoreOptions {
+  /** `redis://[:password@]host:port[/db]` (or `rediss://`). */
+  url: string;
+  /** Every key and the event channel start with this. Default `cascade:`. */
+  prefix?: string;
+  /** A command without an answer fails (STORE_UNAVAILABLE) after this long. Default 500. */
+  commandTimeoutMs?: number;
+  /** TCP connect timeout. Default 1000. */
+  connectTimeoutMs?: number;
+  /** How long `connect()` / `subscribe()` wait for Redis before going on degraded. Default 2000. */
+  readyTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** Per-stream token counters live this long after the last claim (`token-max` keeps tokens monotonic beyond). */
+const TOKEN_TTL_MS = 24 * 3600_000;
+/** Lease hashes are deleted by the sweep; their Redis TTL (lease + this) only guards against leaks. */
+const LEASE_GRACE_MS = 60_000;
+const SWEEP_BATCH = 500;
+/** Reply errors that mean "Redis cannot serve now", not "our script is wrong". */
+const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|OOM|NOREPLICAS|MISCONF)\b/;
+
+type ScriptFn = (...args: Array<string | number>) => Promise<unknown>;
+
+/**
+ * `DiscoveryStore` on Redis (ioredis). Every write is one Lua script (redis-scripts.ts has the key
+ * layout); reads are single commands or read-only scripts. Built to degrade, not crash: no offline
+ * queue, one retry, a short command timeout, every `error` event handled, reconnecting forever (at
+ * most 1 s apart). While Redis is unreachable every call fails fast with STORE_UNAVAILABLE.
+ * Events come from a second connection subscribed to `P events` (made on the first `subscribe`).
+ */
+export class RedisStore implements DiscoveryStore {
+  readonly kind = 'redis' as const;
+  readonly prefix: string;
+  private readonly redis: Redis;
+  private sub?: Redis;
+  private subscribed = false;
+  private readonly fanout = new EventFanout();
+  private readonly log?: Logger;
+  private readonly readyTimeoutMs: number;
+  private readonly channel: string;
+  private readonly url: string;
+  private closed = false;
+  private lastErrorLog = 0;
+  private down = false;
+
+  constructor(opts: RedisStoreOptions) {
+    this.prefix = opts.prefix ?? 'cascade:';
+    this.channel = `${this.prefix}events`;
+    this.log = opts.logger?.child({ component: 'redis-store' });
+    this.readyTimeoutMs = opts.readyTimeoutMs ?? 2000;
+    this.url = opts.url;
+    this.redis = new Redis(opts.url, this.redisOptions(opts));
+    for (const s of L.ALL_SCRIPTS) this.redis.defineCommand(s.name, { numberOfKeys: 0, lua: s.lua });
+    this.watch(this.redis, 'commands');
+  }
+
+  private redisOptions(opts: RedisStoreOptions): RedisOptions {
+    return {
+      lazyConnect: false,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: opts.commandTimeoutMs ?? 500,
+      connectTimeout: opts.connectTimeoutMs ?? 1000,
+      // ioredis waits this long for a dropped socket's 'close' (which a refused socket never sends) on
+      // disconnect; its 2 s default kept the process alive that long after stop().
+      disconnectTimeout: 200,
+      // Reconnect forever, quickly: discovery must recover by itself when Redis returns.
+      retryStrategy: (times) => Math.min(50 * times, 1000),
+      reconnectOnError: (err) => /^READONLY\b/.test(err.message),
+    };
+  }
+
+  /** Logs connection trouble without flooding (one line per 10 s while it lasts) and never throws. */
+  private watch(conn: Redis, role: string): void {
+    conn.on('error', (err: Error) => {
+      const now = Date.now();
+      if (!this.down || now - this.lastErrorLog > 10_000) {
+        this.lastErrorLog = now;
+        this.log?.warn({ role, url: redactUrl(this.url.replace(/\/\/[^@/]*@/, '//')), err: err.message }, 'redis unavailable; discovery answers 503 to writes and stale reads meanwhile');
+      }
+      this.down = true;
+    });
+    conn.on('ready', () => {
+      if (this.down) this.log?.info({ role }, 'redis reachable again');
+      this.down = false;
+    });
+  }
+
+  async connect(): Promise<void> {
+    if (this.closed) throw unavailable('the redis store is closed');
+    await this.whenReady(this.redis);
+  }
+
+  /** Waits for the connection to be ready, at most readyTimeoutMs; never throws. */
+  private async whenReady(conn: Redis): Promise<boolean> {
+    if (conn.status === 'ready') return true;
+    const ready = await waitFor(conn, 'ready', this.readyTimeoutMs);
+    if (!ready) this.log?.warn({ waitedMs: this.readyTimeoutMs }, 'redis not reachable yet; going on degraded (it keeps reconnecting)');
+    return ready;
+  }
+
+  async upsertOrigin(reg: OriginRecordInput, ttlMs: number): Promise<OriginRecord> {
+    const view = {
+      id: reg.id,
+      rtmp: reg.rtmp,
+      http: reg.http,
+      ...(reg.api !== undefined ? { api: reg.api } : {}),
+      ...(reg.region !== undefined ? { region: reg.region } : {}),
+      ...(reg.capacity !== undefined ? { capacity: reg.capacity } : {}),
+      state: reg.state ?? 'active',
+      load: { ...(reg.load ?? {}) },
+    };
+    const rec = await this.script(L.UPSERT_ORIGIN, reg.id, JSON.stringify(view), Math.max(1, Math.round(ttlMs)), view.state);
+    return parseOrigin(String(rec));
+  }
+
+  async removeOrigin(id: string): Promise<boolean> {
+    return Number(await this.script(L.REMOVE_ORIGIN, id)) === 1;
+  }
+
+  async getOrigin(id: string): Promise<OriginRecord | null> {
+    const text = await this.run(() => this.redis.get(this.key(`origin:${id}`)));
+    return text === null ? null : parseOrigin(text);
+  }
+
+  async listOrigins(): Promise<OriginRecord[]> {
+    return this.run(async () => {
+      const ids = await this.redis.zrange(this.key('origins'), 0, -1);
+      if (ids.length === 0) return [];
+      const texts = await this.redis.mget(ids.map((id) => this.key(`origin:${id}`)));
+      return texts.filter((t): t is string => t !== null).map(parseOrigin);
+    });
+  }
+
+  async claimStream(app: string, name: string, originId: string, leaseMs: number, opts: ClaimOptions = {}): Promise<ClaimResult> {
+    const r = (await this.script(
+      L.CLAIM,
+      streamKey(app, name),
+      app,
+      name,
+      originId,
+      Math.max(1, Math.round(leaseMs)),
+      opts.breakToken !== undefined ? String(opts.breakToken) : '',
+      TOKEN_TTL_MS,
+      LEASE_GRACE_MS,
+    )) as string[];
+    if (r[0] === 'no-origin') throw new OriginNotFoundError(originId);
+    if (r[0] === 'conflict') {
+      return { conflict: { app, name, originId: r[1], token: Number(r[2]), since: Number(r[3]), expiresAt: Number(r[4]) } };
+    }
+    const lease: Lease = { app, name, originId, since: Number(r[2]), token: Number(r[1]), expiresAt: Number(r[3]) };
+    return r[4] ? { lease, moved: { from: r[5], reason: r[4] as StreamMoveReason } } : { lease };
+  }
+
+  async renewStream(app: string, name: string, originId: string, token: number, leaseMs: number): Promise<Lease | null> {
+    const r = (await this.script(L.RENEW, streamKey(app, name), originId, String(token), Math.max(1, Math.round(leaseMs)), LEASE_GRACE_MS)) as string[] | null;
+    return r ? { app, name, originId, token, since: Number(r[0]), expiresAt: Number(r[1]) } : null;
+  }
+
+  async releaseStream(app: string, name: string, originId: string, token: number): Promise<boolean> {
+    return Number(await this.script(L.RELEASE, streamKey(app, name), originId, String(token))) === 1;
+  }
+
+  async getStream(app: string, name: string): Promise<Lease | null> {
+    const r = (await this.script(L.GET_STREAM, streamKey(app, name))) as string[] | null;
+    return r ? leaseOf(r, 0) : null;
+  }
+
+  async listStreams(): Promise<Lease[]> {
+    const out: Lease[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.pageStreams({ limit: 1000, ...(after !== undefined ? { after } : {}) });
+      out.push(...page.leases);
+      if (page.next === undefined) return out;
+      after = page.next;
+    }
+  }
+
+  async pageStreams(query: StreamPageQuery): Promise<StreamPageResult> {
+    const range = lexRange(query.app, query.after);
+    if (!range) return { leases: [] };
+    const offset = query.offset ?? 0;
+    const maxScan = 2000 + 2 * (query.limit + offset);
+    const r = (await this.script(L.PAGE_STREAMS, range.min, range.max, query.originId ?? '', query.limit, offset, maxScan)) as string[];
+    const leases: Lease[] = [];
+    for (let i = 1; i + 5 < r.length; i += 6) leases.push(leaseOf(r, i));
+    return r[0] ? { leases, next: r[0] } : { leases };
+  }
+
+  async countStreams(): Promise<number> {
+    return this.run(() => this.redis.zcard(this.key('leases')));
+  }
+
+  async avoidOrigin(app: string, name: string, originId: string, ms: number): Promise<number> {
+    return Number(await this.script(L.AVOID, streamKey(app, name), originId, Math.max(1, Math.round(ms))));
+  }
+
+  async getAvoids(app: string, name: string): Promise<AvoidEntry[]> {
+    const r = (await this.script(L.GET_AVOIDS, streamKey(app, name))) as string[];
+    const out: AvoidEntry[] = [];
+    for (let i = 0; i + 1 < r.length; i += 2) out.push({ originId: r[i], until: Number(r[i + 1]) });
+    return out;
+  }
+
+  async sweep(): Promise<number> {
+    let total = 0;
+    // A big expiry (a whole rack gone) is cleaned in batches so one script never blocks Redis long.
+    for (let round = 0; round < 20; round++) {
+      const n = Number(await this.script(L.SWEEP, SWEEP_BATCH));
+      total += n;
+      if (n < SWEEP_BATCH) break;
+    }
+    return total;
+  }
+
+  async subscribe(listener: (event: DiscoveryEvent) => void): Promise<() => void> {
+    if (this.closed) throw unavailable('the redis store is closed');
+    const unsubscribe = this.fanout.add(listener);
+    if (!this.sub) {
+      const sub = this.redis.duplicate({ autoResubscribe: false });
+      this.sub = sub;
+      this.watch(sub, 'events');
+      // Subscribe on every (re)connect: events published while disconnected are lost, later ones flow.
+      sub.on('ready', () => {
+        sub.subscribe(this.channel).then(
+          () => {
+            this.subscribed = true;
+            sub.emit('cascade:subscribed');
+          },
+          (err: unknown) => this.log?.warn({ err: String(err) }, 'redis subscribe failed; retrying on the next reconnect'),
+        );
+      });
+      sub.on('end', () => (this.subscribed = false));
+      sub.on('close', () => (this.subscribed = false));
+      sub.on('message', (channel: string, message: string) => {
+        if (channel !== this.channel) return;
+        const event = parseEvent(message);
+        if (event) this.fanout.emit(event);
+        else this.log?.warn({ message: message.slice(0, 200) }, 'ignored a malformed event');
+      });
+    }
+    if (!this.subscribed && !(await waitFor(this.sub, 'cascade:subscribed', this.readyTimeoutMs))) {
+      this.log?.warn('event subscription not active yet (redis unreachable); it starts when redis is back');
+    }
+    return unsubscribe;
+  }
+
+  async ping(): Promise<void> {
+    await this.run(() => this.redis.ping());
+  }
+
+  /** Idempotent: quits both connections (or drops them if Redis does not answer). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.fanout.clear();
+    await Promise.all([this.redis, this.sub].filter((c): c is Redis => c !== undefined).map(quit));
+  }
+
+  /** `P<suffix>` */
+  key(suffix: string): string {
+    return this.prefix + suffix;
+  }
+
+  private async script(def: L.ScriptDef, ...args: Array<string | number>): Promise<unknown> {
+    const fn = (this.redis as unknown as Record<string, ScriptFn>)[def.name];
+    return this.run(() => fn.call(this.redis, this.prefix, ...args));
+  }
+
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw unavailable('the redis store is closed');
+    try {
+      return await fn();
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+}
+
+/** true once `event` fires, false after `ms` (error events in between are not a failure: ioredis retries). */
+function waitFor(emitter: Redis, event: string, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      emitter.off(event, onEvent);
+      emitter.off('end', onEnd);
+      resolve(ok);
+    };
+    const onEvent = (): void => done(true);
+    const onEnd = (): void => done(false);
+    const timer = setTimeout(() => done(false), ms);
+    emitter.on(event, onEvent);
+    emitter.on('end', onEnd);
+  });
+}
+
+async function quit(conn: Redis): Promise<void> {
+  if (conn.status === 'end') return;
+  if (conn.status !== 'ready') {
+    conn.disconnect();
+    return;
+  }
+  const timer = setTimeout(() => conn.disconnect(), 500);
+  try {
+    await conn.quit();
+  } catch {
+    conn.disconnect();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function unavailable(message: string): CascadeError {
+  return new CascadeError('STORE_UNAVAILABLE', message);
+}
+
+/** Connection trouble → STORE_UNAVAILABLE (503); a Redis reply error that is not about availability is a bug (500). */
+export function storeError(err: unknown): Error {
+  if (err instanceof CascadeError) return err;
+  const e = err as { name?: unknown; message?: unknown };
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  if (e?.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(message)) return err instanceof Error ? err : new Error(message);
+  return unavailable(`redis: ${message}`);
+}
+
+/** ZRANGEBYLEX bounds for an optional app and an exclusive start key; null when the range is empty. */
+export function lexRange(app: string | undefined, after: string | undefined): { min: string; max: string } | null {
+  // `/` + 1 is `0`: `app/` ≤ key < `app0` are exactly the keys of this app.
+  let min = app !== undefined ? `[${app}/` : '-';
+  const max = app !== undefined ? `(${app}0` : '+';
+  if (after !== undefined) {
+    if (app === undefined || after >= `${app}/`) min = `(${after}`;
+    if (app !== undefined && after >= `${app}0`) return null;
+  }
+  return { min, max };
+}
+
+function leaseOf(r: string[], i: number): Lease {
+  return { app: r[i], name: r[i + 1], originId: r[i + 2], token: Number(r[i + 3]), since: Number(r[i + 4]), expiresAt: Number(r[i + 5]) };
+}
+
+function parseOrigin(text: string): OriginRecord {
+  const o = JSON.parse(text) as OriginRecord;
+  return { ...o, load: { ...(o.load ?? {}) } };
+}
+
+const EVENT_TYPES = new Set<string>(DISCOVERY_EVENT_TYPES);
+
+export function parseEvent(message: string): DiscoveryEvent | null {
+  try {
+    const e = JSON.parse(message) as { type?: unknown; data?: unknown };
+    if (typeof e.type !== 'string' || !EVENT_TYPES.has(e.type) || e.data === null || typeof e.data !== 'object') return null;
+    return e as DiscoveryEvent;
+  } catch {
+    return null;
+  }
+}

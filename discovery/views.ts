@@ -1,0 +1,28 @@
+import type { Lease, OriginRecord } from './store/types';
+import type { OriginView, StreamOwnerView } from './types';
+
+/** Store records → wire views (what routes answer and stores announce). */
+
+export function originView(o: OriginRecord): OriginView {
+  return {
+    id: o.id,
+    rtmp: o.rtmp,
+    http: o.http,
+    ...(o.api !== undefined ? { api: o.api } : {}),
+    ...(o.region !== undefined ? { region: o.region } : {}),
+    ...(o.capacity !== undefined ? { capacity: o.capacity } : {}),
+    state: o.state,
+    load: { ...o.load },
+    updatedAt: o.updatedAt,
+  };
+}
+
+export function ownerView(lease: Lease, origin: Pick<OriginRecord, 'id' | 'rtmp' | 'http'>): StreamOwnerView {
+  return {
+    app: lease.app,
+    name: lease.name,
+    origin: { id: origin.id, rtmp: origin.rtmp, http: origin.http },
+    since: lease.since,
+    token: lease.token,
+  };
+}

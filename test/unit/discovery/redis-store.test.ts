@@ -1,0 +1,110 @@
+import pino from 'pino';
+import { RedisStore, lexRange, parseEvent, storeError } from '../../../discovery/store/redis-store';
+import { realClock, runStoreContract } from './store-contract';
+import { SHARED_REDIS_URL, deleteKeys, keysUnder, randomPrefix } from './redis-helpers';
+
+/** Every store of a test gets its own prefix; its keys are deleted after the test. */
+const prefixes: string[] = [];
+
+async function openStore(prefix = randomPrefix()): Promise<RedisStore> {
+  prefixes.push(prefix);
+  const store = new RedisStore({ url: SHARED_REDIS_URL, prefix, logger: pino({ level: 'silent' }) });
+  await store.connect();
+  return store;
+}
+
+afterEach(async () => {
+  for (const prefix of prefixes.splice(0)) await deleteKeys(SHARED_REDIS_URL, prefix);
+});
+
+runStoreContract('RedisStore', () => openStore(), { makeClock: () => realClock() });
+
+describe('RedisStore specifics', () => {
+  it('uses the prefix for every key, cleans up after release, and reports kind redis', async () => {
+    const prefix = randomPrefix();
+    const store = await openStore(prefix);
+    try {
+      expect(store.kind).toBe('redis');
+      await store.upsertOrigin({ id: 'o1', rtmp: 'rtmp://h:1', http: 'http://h:2' }, 60_000);
+      const r = await store.claimStream('live', 's1', 'o1', 60_000);
+      await store.avoidOrigin('live', 's1', 'o2', 60_000);
+      expect(await keysUnder(SHARED_REDIS_URL, prefix)).toEqual(
+        ['avoid:live/s1', 'lease-exp', 'lease:live/s1', 'leases', 'origin-leases:o1', 'origin:o1', 'origins', 'token-max', 'token:live/s1'].map((k) => prefix + k),
+      );
+      if (!('lease' in r)) throw new Error('claim failed');
+      expect(await store.releaseStream('live', 's1', 'o1', r.lease.token)).toBe(true);
+      expect(await keysUnder(SHARED_REDIS_URL, prefix)).toEqual(['avoid:live/s1', 'origin:o1', 'origins', 'token-max', 'token:live/s1'].map((k) => prefix + k));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('two stores on one prefix see the same state and events (replicas)', async () => {
+    const prefix = randomPrefix();
+    const a = await openStore(prefix);
+    const b = await openStore(prefix);
+    const seen: string[] = [];
+    const stop = await b.subscribe((e) => seen.push(e.type));
+    try {
+      await a.upsertOrigin({ id: 'o1', rtmp: 'rtmp://h:1', http: 'http://h:2' }, 60_000);
+      await a.claimStream('live', 's1', 'o1', 60_000);
+      expect((await b.getStream('live', 's1'))?.originId).toBe('o1');
+      for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(seen).toEqual(['origin.up', 'stream.claimed']);
+    } finally {
+      stop();
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('an unreachable Redis: connect() gives up after readyTimeoutMs, every call fails fast with STORE_UNAVAILABLE, close() works', async () => {
+    const store = new RedisStore({ url: 'redis://127.0.0.1:1', prefix: randomPrefix(), readyTimeoutMs: 200, logger: pino({ level: 'silent' }) });
+    const started = Date.now();
+    await store.connect();
+    const stop = await store.subscribe(() => undefined);
+    expect(Date.now() - started).toBeLessThan(2000);
+    for (const call of [
+      () => store.ping(),
+      () => store.upsertOrigin({ id: 'o', rtmp: 'rtmp://h:1', http: 'http://h:2' }, 1000),
+      () => store.claimStream('live', 's', 'o', 1000),
+      () => store.getStream('live', 's'),
+      () => store.listOrigins(),
+      () => store.pageStreams({ limit: 10 }),
+      () => store.sweep(),
+    ]) {
+      const t0 = Date.now();
+      await expect(call()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      expect(Date.now() - t0).toBeLessThan(1000);
+    }
+    stop();
+    await store.close();
+    await store.close();
+    await expect(store.ping()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  });
+
+  it('maps errors: connection trouble → STORE_UNAVAILABLE, a script bug stays a plain error', () => {
+    expect(storeError(new Error('Connection is closed.'))).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    const loading = Object.assign(new Error('LOADING Redis is loading the dataset in memory'), { name: 'ReplyError' });
+    expect(storeError(loading)).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    const bug = Object.assign(new Error('ERR user_script:1: Script attempted to access nonexistent global variable'), { name: 'ReplyError' });
+    expect(storeError(bug)).toBe(bug);
+  });
+
+  it.each([
+    [undefined, undefined, { min: '-', max: '+' }],
+    ['live', undefined, { min: '[live/', max: '(live0' }],
+    [undefined, 'live/s1', { min: '(live/s1', max: '+' }],
+    ['live', 'live/s1', { min: '(live/s1', max: '(live0' }],
+    ['live', 'a/x', { min: '[live/', max: '(live0' }],
+    ['live', 'live0/x', null],
+    ['live', 'm/x', null],
+  ])('lexRange(%s, %s) → %j', (app, after, expected) => {
+    expect(lexRange(app, after)).toEqual(expected);
+  });
+
+  it('parseEvent accepts known event types only', () => {
+    expect(parseEvent('{"type":"origin.down","data":{"id":"a","reason":"expired"}}')).toEqual({ type: 'origin.down', data: { id: 'a', reason: 'expired' } });
+    for (const bad of ['', 'x', '{}', '{"type":"nope","data":{}}', '{"type":"origin.down"}', '{"type":"origin.down","data":null}', '[]']) expect(parseEvent(bad)).toBeNull();
+  });
+});
