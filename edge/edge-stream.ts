@@ -1,17 +1,17 @@
 import type { Logger } from '../common/logger';
 import { redactUrl } from '../common/logger';
-import type { NmsHost, InjectedStream } from '../mediaserver/nms-host';
 import type { HlsHub, HlsFeed } from '../mediaserver/hls-hub';
 import type { RtmpClient } from '../protocol/rtmp/client';
 import type { RtmpMessage } from '../protocol/rtmp/message';
 import { playWithRedirects } from '../protocol/redirect';
 import { Timeline } from './timeline';
+import { StreamHub, type FanoutOptions } from './fanout/hub';
 
 export type EdgeStreamState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'closed';
 
 export interface EdgeStreamDeps {
-  nms: NmsHost;
   hls: HlsHub;
+  fanout: FanoutOptions;
   /** Upstream base URLs (`rtmp://host:port`) in the order to try for this attempt. */
   upstreams: () => Promise<string[]>;
   maxRedirects: number;
@@ -37,6 +37,9 @@ export interface EdgeStreamView {
   since: number;
   bytesIn: number;
   kbpsIn: number;
+  /** Messages not delivered to lagging viewers (whole GOPs), and viewers disconnected for lag. */
+  drops: number;
+  kicked: number;
 }
 
 /** Retry delays after an upstream loss: the first retry is immediate, then bounded backoff. */
@@ -44,7 +47,7 @@ export const RETRY_DELAYS_MS = [0, 250, 500, 1000, 2000];
 
 /**
  * One stream at an edge: a single upstream RTMP pull shared by every viewer
- * (fed into node-media-server's broadcast and the HLS segmenter).
+ * (fed into the fan-out hub and the HLS segmenter).
  *
  * idle → connecting → live ⇄ reconnecting → closed. When the upstream ends the
  * viewers stay connected while we re-pull (round-robin + 302 finds the new
@@ -62,8 +65,9 @@ export class EdgeStream {
   readonly since = Date.now();
   /** Resolves when the first media is flowing; rejects when no origin has the stream. */
   readonly ready: Promise<void>;
+  readonly hub: StreamHub;
   private client?: RtmpClient;
-  private injected?: InjectedStream;
+  private live = false;
   private feed?: HlsFeed;
   private closeTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
@@ -74,6 +78,7 @@ export class EdgeStream {
 
   constructor(readonly app: string, readonly name: string, private readonly query: string, private readonly deps: EdgeStreamDeps) {
     this.log = deps.log.child({ stream: `${app}/${name}` });
+    this.hub = new StreamHub(deps.fanout);
     this.state = 'connecting';
     this.ready = this.connect(deps.pullTimeoutMs).then((ok) => {
       if (!ok) {
@@ -116,6 +121,8 @@ export class EdgeStream {
       since: this.since,
       bytesIn: this.bytesIn,
       kbpsIn: this.rate.kbps,
+      drops: this.hub.drops,
+      kicked: this.hub.kicked,
     };
   }
 
@@ -126,10 +133,7 @@ export class EdgeStream {
     clearTimeout(this.retryTimer);
     this.log.info({ reason }, 'edge stream closed');
     this.client?.close();
-    if (this.injected) {
-      this.injected.closeViewers();
-      this.injected.end();
-    }
+    this.hub.end(reason);
     if (this.feed) this.deps.hls.close(this.app, this.name, this.feed);
     this.deps.onClosed(this);
   }
@@ -171,12 +175,12 @@ export class EdgeStream {
   }
 
   private attach(client: RtmpClient, url: string, hops: number, first: readonly RtmpMessage[]): void {
-    const switching = this.injected !== undefined;
+    const switching = this.live;
+    this.live = true;
     this.client = client;
     this.upstream = url;
     this.hops = hops;
     if (hops > 0) this.deps.onEvent?.('redirects', hops);
-    this.injected ??= this.deps.nms.inject(this.app, this.name);
     this.feed ??= this.deps.hls.open(this.app, this.name);
     if (switching) {
       this.timeline.switchUpstream();
@@ -191,8 +195,8 @@ export class EdgeStream {
   }
 
   private forward(msg: RtmpMessage): void {
-    const out = { type: msg.type, timestamp: this.timeline.map(msg), payload: msg.payload };
-    this.injected?.push(out);
+    const out = { ...msg, timestamp: this.timeline.map(msg) };
+    this.hub.push(out);
     this.feed?.push(out);
   }
 

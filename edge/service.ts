@@ -1,24 +1,34 @@
+import http, { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Service } from '../common/lifecycle';
 import type { Logger } from '../common/logger';
-import { NmsHost, BaseSession, isRtmpSession, sendJson } from '../mediaserver/nms-host';
-import { createMediaHttpApp } from '../mediaserver/http-app';
+import { isValidStreamPart } from '../common/lifecycle';
+import { createHttpApp } from '../mediaserver/http-app';
 import { HlsHub } from '../mediaserver/hls-hub';
 import { registerHlsRoutes, PlayDecision } from '../mediaserver/hls-routes';
-import { EdgeStream } from './edge-stream';
+import { registerNodeApi } from '../mediaserver/node-api';
+import { registerEdgeMetrics } from '../mediaserver/metrics';
+import { sendJson } from '../mediaserver/nms-host';
+import type { RtmpServerSession, StreamRequest } from '../protocol/rtmp/server-session';
 import { HttpDiscoveryClient } from '../discovery/client';
+import { EdgeStream } from './edge-stream';
+import { RtmpServer } from './rtmp-server';
+import { flvViewer, rtmpViewer } from './viewers';
 import type { EdgeConfig } from './config';
 
+const FLV_PATH = /^\/([^/?]+)\/([^/?]+)\.flv(\?.*)?$/;
+
 /**
- * An edge: viewers play here (RTMP, HTTP-FLV); the first viewer of a stream
- * starts one pull from the origins, round-robin like SRS (`index++ % n`),
- * following RTMP 302 redirects to the owner.
+ * An edge: viewers play here (RTMP, HTTP-FLV, HLS); the first viewer of a
+ * stream starts one pull from the origins, round-robin like SRS (`index++ % n`),
+ * following RTMP 302 redirects to the owner. The media plane is our own
+ * (protocol/rtmp/server-session.ts + fanout/hub.ts): batched writes of shared
+ * buffers and GOP-dropping viewer queues, which node-media-server lacks.
  */
 export class EdgeService implements Service {
-  readonly nms: NmsHost;
   readonly http: FastifyInstance;
   readonly hls: HlsHub;
+  readonly rtmp: RtmpServer;
   private readonly streams = new Map<string, EdgeStream>();
   private roundRobin = 0;
   private readonly discovery: HttpDiscoveryClient;
@@ -27,10 +37,17 @@ export class EdgeService implements Service {
   constructor(private readonly config: EdgeConfig, private readonly log: Logger) {
     this.log = log.child({ edge: config.id });
     this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { timeoutMs: 500 });
-    this.nms = new NmsHost({ host: config.host, rtmpPort: config.rtmpPort, httpPort: config.httpPort, logger: this.log });
-    this.http = createMediaHttpApp(this.nms, this.flvGate, this.log);
+    this.rtmp = new RtmpServer({ maxMessageSize: 1024 * 1024 }, (s) => this.onSession(s));
+    this.http = createHttpApp(this.log, (handler) =>
+      http.createServer((req, res) => {
+        const m = FLV_PATH.exec(req.url ?? '');
+        if (!m) return handler(req, res);
+        void this.serveFlv(req, res, decodeSafe(m[1]), decodeSafe(m[2]), m[3] ?? '');
+      }),
+    );
     this.http.get('/healthz', async () => ({ status: 'ok', role: 'edge', id: config.id }));
-    this.http.get('/api/v1/streams', async () => ({ streams: [...this.streams.values()].map((s) => s.view()) }));
+    registerNodeApi(this.http, { config, streams: () => [...this.streams.values()].map((s) => s.view()), log: this.log });
+    registerEdgeMetrics(this.http, { streams: () => this.streams.values() });
     this.hls = new HlsHub({ targetDurationMs: config.hlsTargetDurationMs, windowSize: config.hlsWindow });
     registerHlsRoutes(this.http, {
       hub: this.hls,
@@ -38,20 +55,10 @@ export class EdgeService implements Service {
       playlistWaitMs: config.hlsPlaylistWaitMs,
       cdnSecret: config.cdnSecret,
     });
-    this.nms.on('prePlay', (s) => this.onPlay(s));
-    this.nms.on('donePlay', (s) => this.streams.get(`${s.streamApp}/${s.streamName}`)?.removeViewer());
-    this.nms.on('prePublish', (s) => {
-      // Publishing at the edge arrives with the publish gateway; until then refuse it plainly.
-      if (isRtmpSession(s)) {
-        this.nms.dropIncomingMedia(s);
-        this.nms.sendStatus(s, 'error', 'NetStream.Publish.Rejected', 'this is an edge: publish to an origin');
-      }
-      s.close();
-    });
   }
 
   async start(): Promise<void> {
-    await this.nms.start();
+    await this.rtmp.listen(this.config.rtmpPort, this.config.host);
     await this.http.listen({ host: this.config.host, port: this.config.httpPort });
     this.log.info({ rtmp: `rtmp://${this.config.host}:${this.config.rtmpPort}`, http: `http://${this.config.host}:${this.config.httpPort}`, origins: this.config.origins }, 'edge listening');
   }
@@ -62,7 +69,7 @@ export class EdgeService implements Service {
     if (this.stopped) return;
     this.stopped = true;
     for (const s of [...this.streams.values()]) s.close('edge stopping');
-    await this.nms.stop();
+    await this.rtmp.close();
     await this.http.close();
     await this.discovery.close();
   }
@@ -73,8 +80,8 @@ export class EdgeService implements Service {
     let stream = this.streams.get(key);
     if (!stream || stream.state === 'closed') {
       stream = new EdgeStream(app, name, query, {
-        nms: this.nms,
         hls: this.hls,
+        fanout: { batchMs: this.config.fanoutBatchMs, maxBacklogBytes: this.config.viewerMaxBacklogBytes, maxLagMs: this.config.viewerMaxLagMs },
         upstreams: () => this.upstreams(app, name),
         maxRedirects: this.config.maxRedirects,
         pullTimeoutMs: this.config.pullTimeoutMs,
@@ -103,15 +110,56 @@ export class EdgeService implements Service {
     return owner ? [owner.origin.rtmp, ...order.filter((o) => o !== owner.origin.rtmp)] : order;
   }
 
-  private onPlay(session: BaseSession): void {
-    const query = new URLSearchParams(session.streamQuery as Record<string, string>).toString();
-    const stream = this.ensure(session.streamApp, session.streamName, query ? `?${query}` : '');
+  private onSession(session: RtmpServerSession): void {
+    const log = this.log.child({ session: session.id });
+    session.on('play', (req) => void this.servePlay(session, req));
+    // Publishing at the edge arrives with the publish gateway; until then refuse it plainly.
+    session.on('publish', () => session.reject('NetStream.Publish.Rejected', 'this is an edge: publish to an origin'));
+    session.on('close', (reason) => log.debug({ reason }, 'rtmp session closed'));
+  }
+
+  /** RTMP play: Play.Start only once the upstream delivers, StreamNotFound when no origin has it. */
+  private async servePlay(session: RtmpServerSession, req: StreamRequest): Promise<void> {
+    const stream = this.ensure(req.app, req.name, req.query);
     stream.addViewer();
-    if (!isRtmpSession(session)) return;
-    this.nms.dropIncomingMedia(session);
-    stream.ready.catch(() => {
-      this.nms.sendStatus(session, 'error', 'NetStream.Play.StreamNotFound', `${session.streamApp}/${session.streamName} is not live`);
-      session.close();
+    try {
+      await stream.ready;
+    } catch {
+      stream.removeViewer();
+      return session.reject('NetStream.Play.StreamNotFound', `${req.app}/${req.name} is not live`);
+    }
+    if (session.isClosed) return stream.removeViewer();
+    session.acceptPlay();
+    const viewer = rtmpViewer(session);
+    stream.hub.add(viewer);
+    session.once('close', () => {
+      stream.hub.remove(viewer);
+      stream.removeViewer();
+    });
+  }
+
+  private async serveFlv(req: IncomingMessage, res: ServerResponse, app: string, name: string, query: string): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { code: 'METHOD_NOT_ALLOWED', message: 'HTTP-FLV is play-only' });
+    if (!isValidStreamPart(app) || !isValidStreamPart(name)) return sendJson(res, 400, { code: 'BAD_REQUEST', message: 'invalid stream name' });
+    const stream = this.ensure(app, name, query);
+    stream.addViewer();
+    try {
+      await stream.ready;
+    } catch {
+      stream.removeViewer();
+      return sendJson(res, 404, { code: 'STREAM_NOT_FOUND', message: `stream ${app}/${name} is not live` });
+    }
+    if (req.socket.destroyed) return stream.removeViewer();
+    res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-cache' });
+    if (req.method === 'HEAD') {
+      res.end();
+      return stream.removeViewer();
+    }
+    const viewer = flvViewer(req, res);
+    stream.hub.add(viewer);
+    res.once('close', () => {
+      stream.hub.remove(viewer);
+      stream.removeViewer();
     });
   }
 
@@ -124,10 +172,12 @@ export class EdgeService implements Service {
       return { kind: 'not-found' };
     }
   }
+}
 
-  private readonly flvGate = async (_req: IncomingMessage, res: ServerResponse, app: string, name: string, query: string): Promise<boolean> => {
-    if ((await this.resolvePlay(app, name, query)).kind === 'here') return true;
-    sendJson(res, 404, { code: 'STREAM_NOT_FOUND', message: `stream ${app}/${name} is not live` });
-    return false;
-  };
+function decodeSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }

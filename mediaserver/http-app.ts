@@ -1,7 +1,10 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { FastifyBaseLogger, FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../common/logger';
 import { CascadeError } from '../common/errors';
 import type { FlvGate, NmsHost } from './nms-host';
+
+type ServerFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 
 /**
  * The HTTP side of an origin or edge: one port serving HTTP-FLV (through the
@@ -9,10 +12,15 @@ import type { FlvGate, NmsHost } from './nms-host';
  * `{"code","message"}`.
  */
 export function createMediaHttpApp(nms: NmsHost, gate: FlvGate, logger: Logger): FastifyInstance {
+  return createHttpApp(logger, nms.serverFactory(gate));
+}
+
+/** The same JSON conventions on a server whose raw requests may be routed first (HTTP-FLV). */
+export function createHttpApp(logger: Logger, serverFactory: ServerFactory): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    serverFactory: nms.serverFactory(gate),
+    serverFactory,
   });
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof CascadeError) return reply.status(err.status).send(err.toJSON());

@@ -1,0 +1,181 @@
+import { flvHeader, flvTag, isAacSequenceHeader, isAvcSequenceHeader, isKeyframe, isMetadata, stripSetDataFrame } from '../../protocol/flv';
+import { ChunkWriter } from '../../protocol/rtmp/chunk-writer';
+import type { RtmpMessage } from '../../protocol/rtmp/message';
+import { MEDIA_STREAM_ID, SERVER_CHUNK_SIZE } from '../../protocol/rtmp/server-session';
+
+/** A viewer socket as the hub sees it: RTMP chunks or FLV tags, and how much is still queued. */
+export interface FanoutViewer {
+  readonly kind: 'rtmp' | 'flv';
+  /** Bytes written but not yet taken by the kernel (socket.writableLength). */
+  readonly backlog: number;
+  write(buf: Buffer): void;
+  /** The stream ended for good: end-of-stream, then close. */
+  end(reason: string): void;
+  /** The viewer fell too far behind: disconnect it. */
+  kick(reason: string): void;
+}
+
+export interface FanoutOptions {
+  /** Messages are written to viewers in batches at most this old (one write per viewer per batch). */
+  batchMs: number;
+  /** A viewer with more queued than this stops receiving until the next keyframe. */
+  maxBacklogBytes: number;
+  /** A viewer behind for longer than this is disconnected. */
+  maxLagMs: number;
+}
+
+export const FANOUT_DEFAULTS: FanoutOptions = { batchMs: 40, maxBacklogBytes: 4 * 1024 * 1024, maxLagMs: 10_000 };
+
+/** One message encoded once for every viewer kind. */
+interface Encoded {
+  rtmp: Buffer;
+  flv: Buffer;
+}
+
+interface ViewerState {
+  /** 0 while in sync; the time it started lagging otherwise. */
+  lagSince: number;
+  drops: number;
+}
+
+/** GOPs longer than this many messages are not cached (a stream with no keyframes would grow without bound). */
+const MAX_GOP_MESSAGES = 4096;
+
+/**
+ * Fan-out of one stream to many viewers (DESIGN.md section 9: bounded viewer
+ * queues that drop whole GOPs). Each message is encoded once per kind (RTMP
+ * chunks, FLV tag); messages are collected for `batchMs` and each batch is
+ * concatenated once, so a viewer costs one write of a shared buffer per batch
+ * instead of one write per message. A keyframe always starts a new batch: a
+ * viewer that fell behind skips whole batches and resumes on a keyframe with the
+ * current sequence headers, so it never sees a partial frame or a broken GOP.
+ * New viewers start with metadata, sequence headers and the cached GOP, so their
+ * first decodable frame is a keyframe at once.
+ */
+export class StreamHub {
+  private readonly viewers = new Map<FanoutViewer, ViewerState>();
+  private readonly writer = new ChunkWriter();
+  private metadata?: Encoded;
+  private videoHeader?: Encoded;
+  private audioHeader?: Encoded;
+  private gop: Encoded[] = [];
+  private batch: Encoded[] = [];
+  private batchStartsWithKeyframe = false;
+  private timer?: NodeJS.Timeout;
+  private ended = false;
+  /** Messages not delivered to lagging viewers, all viewers together. */
+  drops = 0;
+  kicked = 0;
+
+  constructor(private readonly opts: FanoutOptions = FANOUT_DEFAULTS) {
+    this.writer.chunkSize = SERVER_CHUNK_SIZE;
+  }
+
+  get size(): number {
+    return this.viewers.size;
+  }
+
+  push(msg: RtmpMessage): void {
+    if (this.ended) return;
+    const meta = msg.type === 18 && isMetadata(msg);
+    if (msg.type === 18 && !meta) return; // other data messages are not part of the stream
+    const out: RtmpMessage = meta ? { ...msg, payload: stripSetDataFrame(msg.payload) } : msg;
+    const enc = this.encode(out);
+    const key = msg.type === 9 && isKeyframe(msg) && !isAvcSequenceHeader(msg);
+    if (meta) this.metadata = enc;
+    else if (msg.type === 9 && isAvcSequenceHeader(msg)) this.videoHeader = enc;
+    else if (msg.type === 8 && isAacSequenceHeader(msg)) this.audioHeader = enc;
+    else if (key) this.gop = [enc];
+    else if (this.gop.length > 0 && this.gop.length < MAX_GOP_MESSAGES) this.gop.push(enc);
+    else if (this.gop.length >= MAX_GOP_MESSAGES) this.gop = [];
+    if (key) {
+      this.flush();
+      this.batchStartsWithKeyframe = true;
+    }
+    this.batch.push(enc);
+    this.timer ??= setTimeout(() => this.flush(), this.opts.batchMs);
+  }
+
+  /** Starts a viewer with the FLV header (HTTP-FLV), metadata, sequence headers and the last GOP. */
+  add(viewer: FanoutViewer): void {
+    if (this.ended) return viewer.end('stream ended');
+    this.flush(); // the cached GOP already holds the pending batch: deliver it to the others first
+    const parts = this.headers(viewer.kind);
+    for (const enc of this.gop) parts.push(enc[viewer.kind]);
+    if (viewer.kind === 'flv') parts.unshift(flvHeader());
+    if (parts.length > 0) viewer.write(Buffer.concat(parts));
+    this.viewers.set(viewer, { lagSince: 0, drops: 0 });
+  }
+
+  remove(viewer: FanoutViewer): void {
+    this.viewers.delete(viewer);
+  }
+
+  dropsOf(viewer: FanoutViewer): number {
+    return this.viewers.get(viewer)?.drops ?? 0;
+  }
+
+  /** End-of-stream for every viewer. */
+  end(reason: string): void {
+    if (this.ended) return;
+    this.flush();
+    this.ended = true;
+    for (const v of [...this.viewers.keys()]) v.end(reason);
+    this.viewers.clear();
+  }
+
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    const startsWithKeyframe = this.batchStartsWithKeyframe;
+    this.batch = [];
+    this.batchStartsWithKeyframe = false;
+    const joined: Partial<Record<'rtmp' | 'flv', Buffer>> = {};
+    const now = Date.now();
+    for (const [viewer, state] of this.viewers) {
+      const kind = viewer.kind;
+      if (state.lagSince > 0) {
+        // Resume only on a keyframe and once the socket has drained; headers first (they may have changed).
+        if (!startsWithKeyframe || viewer.backlog > this.opts.maxBacklogBytes / 2) {
+          this.countDrop(state, batch.length);
+          if (now - state.lagSince > this.opts.maxLagMs) this.kick(viewer);
+          continue;
+        }
+        state.lagSince = 0;
+        viewer.write(Buffer.concat([...this.headers(kind), (joined[kind] ??= concat(batch, kind))]));
+        continue;
+      }
+      if (viewer.backlog > this.opts.maxBacklogBytes) {
+        state.lagSince = now;
+        this.countDrop(state, batch.length);
+        continue;
+      }
+      viewer.write((joined[kind] ??= concat(batch, kind)));
+    }
+  }
+
+  private headers(kind: 'rtmp' | 'flv'): Buffer[] {
+    return [this.metadata, this.audioHeader, this.videoHeader].filter((e): e is Encoded => e !== undefined).map((e) => e[kind]);
+  }
+
+  private countDrop(state: ViewerState, messages: number): void {
+    state.drops += messages;
+    this.drops += messages;
+  }
+
+  private kick(viewer: FanoutViewer): void {
+    this.viewers.delete(viewer);
+    this.kicked++;
+    viewer.kick(`behind for more than ${this.opts.maxLagMs} ms`);
+  }
+
+  private encode(msg: RtmpMessage): Encoded {
+    return { rtmp: this.writer.write({ ...msg, streamId: MEDIA_STREAM_ID }), flv: flvTag(msg) };
+  }
+}
+
+function concat(batch: readonly Encoded[], kind: 'rtmp' | 'flv'): Buffer {
+  return batch.length === 1 ? batch[0][kind] : Buffer.concat(batch.map((e) => e[kind]));
+}

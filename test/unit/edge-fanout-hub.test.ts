@@ -1,0 +1,109 @@
+import { StreamHub, type FanoutViewer } from '../../edge/fanout/hub';
+import { readFlvTags } from '../../protocol/flv';
+import type { RtmpMessage } from '../../protocol/rtmp/message';
+
+const msg = (type: number, ts: number, bytes: number[]): RtmpMessage => ({ type, streamId: 1, timestamp: ts, payload: Buffer.from(bytes) });
+const avcHeader = (ts = 0) => msg(9, ts, [0x17, 0, 0, 0, 0, 1, 2]);
+const aacHeader = (ts = 0) => msg(8, ts, [0xaf, 0, 0x12, 0x10]);
+const key = (ts: number) => msg(9, ts, [0x17, 1, 0, 0, 0, 9, 9]);
+const inter = (ts: number) => msg(9, ts, [0x27, 1, 0, 0, 0, 8]);
+const audio = (ts: number) => msg(8, ts, [0xaf, 1, 7]);
+// AMF0: "@setDataFrame" "onMetaData" {} — players get it without the @setDataFrame prefix.
+const meta = () => msg(18, 0, [2, 0, 13, ...Buffer.from('@setDataFrame'), 2, 0, 10, ...Buffer.from('onMetaData'), 3, 0, 0, 9]);
+
+/** An FLV viewer that records what it got as FLV tags; its backlog is set by the test. */
+class Recorder implements FanoutViewer {
+  readonly kind = 'flv' as const;
+  backlog = 0;
+  chunks: Buffer[] = [];
+  ended = false;
+  kicked = false;
+  write(buf: Buffer): void {
+    this.chunks.push(buf);
+  }
+  end(): void {
+    this.ended = true;
+  }
+  kick(): void {
+    this.kicked = true;
+  }
+  /** Tags received, as "type:ts" strings (header skipped). */
+  tags(): string[] {
+    const all = Buffer.concat(this.chunks);
+    const body = all.subarray(0, 3).toString() === 'FLV' ? all : Buffer.concat([Buffer.from('FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00', 'latin1'), all]);
+    return readFlvTags(body).map((t) => `${t.type === 9 ? (t.payload[1] === 0 ? 'vh' : t.payload[0] >> 4 === 1 ? 'K' : 'v') : t.type === 8 ? (t.payload[1] === 0 ? 'ah' : 'a') : 'm'}${t.timestamp}`);
+  }
+}
+
+function hub(batchMs = 1000): StreamHub {
+  return new StreamHub({ batchMs, maxBacklogBytes: 1000, maxLagMs: 5000 });
+}
+
+describe('StreamHub', () => {
+  test('a new viewer starts with the FLV header, metadata, sequence headers and the cached GOP', () => {
+    const h = hub();
+    for (const m of [meta(), avcHeader(), aacHeader(), key(0), audio(10), inter(33), key(66), inter(99)]) h.push(m);
+    const v = new Recorder();
+    h.add(v);
+    expect(v.chunks[0].subarray(0, 3).toString()).toBe('FLV');
+    expect(v.tags()).toEqual(['m0', 'ah0', 'vh0', 'K66', 'v99']);
+    const metaTag = readFlvTags(Buffer.concat(v.chunks))[0];
+    expect(metaTag.payload.subarray(3, 13).toString()).toBe('onMetaData');
+  });
+
+  test('messages are written as one buffer per batch; a keyframe starts a new batch', () => {
+    const h = hub();
+    const v = new Recorder();
+    h.add(v);
+    for (const m of [key(0), inter(33), audio(40), inter(66)]) h.push(m);
+    expect(v.chunks).toHaveLength(1); // the header only: the batch is still open
+    h.push(key(100)); // flushes the first batch
+    expect(v.chunks).toHaveLength(2);
+    h.flush();
+    expect(v.chunks).toHaveLength(3);
+    expect(v.tags()).toEqual(['K0', 'v33', 'a40', 'v66', 'K100']);
+  });
+
+  test('a lagging viewer loses whole GOPs and resumes on a keyframe with the sequence headers', () => {
+    const h = hub();
+    for (const m of [avcHeader(), aacHeader()]) h.push(m);
+    const slow = new Recorder();
+    const fast = new Recorder();
+    h.add(slow);
+    h.add(fast);
+    h.push(key(0));
+    h.push(inter(33));
+    slow.backlog = 5000; // over maxBacklogBytes: the next batch is not written to it
+    h.push(key(66)); // flushes [K0, v33]: slow now lags
+    h.push(inter(99));
+    slow.backlog = 0; // drained, but [K66 v99] began while it lagged... it resumes at the next keyframe batch
+    h.push(key(132)); // flushes [K66, v99]: starts with a keyframe, so slow resumes here
+    h.flush();
+    expect(fast.tags()).toEqual(['ah0', 'vh0', 'K0', 'v33', 'K66', 'v99', 'K132']);
+    expect(slow.tags()).toEqual(['ah0', 'vh0', 'ah0', 'vh0', 'K66', 'v99', 'K132']);
+    expect(h.drops).toBe(2);
+  });
+
+  test('a viewer lagging past maxLagMs is kicked; end() ends everyone', () => {
+    const h = new StreamHub({ batchMs: 1000, maxBacklogBytes: 10, maxLagMs: 0 });
+    const slow = new Recorder();
+    const ok = new Recorder();
+    h.add(slow);
+    h.add(ok);
+    slow.backlog = 100;
+    h.push(inter(0));
+    h.flush(); // starts lagging
+    h.push(inter(33));
+    const now = Date.now();
+    jest.spyOn(Date, 'now').mockReturnValue(now + 1);
+    h.flush(); // no keyframe: still behind, past maxLagMs → kicked
+    jest.restoreAllMocks();
+    expect(slow.kicked).toBe(true);
+    expect(h.size).toBe(1);
+    h.end('gone');
+    expect(ok.ended).toBe(true);
+    const late = new Recorder();
+    h.add(late);
+    expect(late.ended).toBe(true);
+  });
+});
