@@ -6,8 +6,6 @@ import { isValidStreamPart } from '../common/lifecycle';
 import { createHttpApp } from '../mediaserver/http-app';
 import { HlsHub } from '../mediaserver/hls-hub';
 import { registerHlsRoutes, PlayDecision } from '../mediaserver/hls-routes';
-import { registerNodeApi } from '../mediaserver/node-api';
-import { registerEdgeMetrics } from '../mediaserver/metrics';
 import { sendJson } from '../mediaserver/nms-host';
 import type { RtmpServerSession, StreamRequest } from '../protocol/rtmp/server-session';
 import { HttpDiscoveryClient } from '../discovery/client';
@@ -46,8 +44,6 @@ export class EdgeService implements Service {
       }),
     );
     this.http.get('/healthz', async () => ({ status: 'ok', role: 'edge', id: config.id }));
-    registerNodeApi(this.http, { config, streams: () => [...this.streams.values()].map((s) => s.view()), log: this.log });
-    registerEdgeMetrics(this.http, { streams: () => this.streams.values() });
     this.hls = new HlsHub({ targetDurationMs: config.hlsTargetDurationMs, windowSize: config.hlsWindow });
     registerHlsRoutes(this.http, {
       hub: this.hls,
