@@ -181,10 +181,9 @@ export class EdgeStream {
     this.upstream = url;
     this.hops = hops;
     if (hops > 0) this.deps.onEvent?.('redirects', hops);
-    this.feed ??= this.deps.hls.open(this.app, this.name);
     if (switching) {
       this.timeline.switchUpstream();
-      this.feed.discontinuity();
+      this.feed?.discontinuity();
     }
     this.state = 'live';
     this.log.info({ upstream: redactUrl(url), hops, reconnects: this.reconnects }, switching ? 'upstream switched' : 'upstream live');
@@ -198,6 +197,16 @@ export class EdgeStream {
     const out = { ...msg, timestamp: this.timeline.map(msg) };
     this.hub.push(out);
     this.feed?.push(out);
+  }
+
+  /**
+   * HLS is segmented only for streams someone asks HLS of (segmenting costs CPU for
+   * every stream otherwise). The segmenter starts from the cached headers and GOP.
+   */
+  enableHls(): void {
+    if (this.feed || this.isClosed()) return;
+    const feed = (this.feed = this.deps.hls.open(this.app, this.name));
+    for (const msg of this.hub.snapshot()) feed.push(msg);
   }
 
   /** The upstream ended: keep viewers, re-pull with backoff until the grace period runs out. */

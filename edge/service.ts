@@ -162,7 +162,9 @@ export class EdgeService implements Service {
   /** Starts (or joins) the pull; the stream plays here once upstream media flows. */
   private async resolvePlay(app: string, name: string, query: string): Promise<PlayDecision> {
     try {
-      await this.ensure(app, name, query).ready;
+      const stream = this.ensure(app, name, query);
+      await stream.ready;
+      stream.enableHls();
       return { kind: 'here' };
     } catch {
       return { kind: 'not-found' };

@@ -28,6 +28,7 @@ export const FANOUT_DEFAULTS: FanoutOptions = { batchMs: 40, maxBacklogBytes: 4 
 
 /** One message encoded once for every viewer kind. */
 interface Encoded {
+  msg: RtmpMessage;
   rtmp: Buffer;
   flv: Buffer;
 }
@@ -111,6 +112,11 @@ export class StreamHub {
     this.viewers.delete(viewer);
   }
 
+  /** What a late joiner needs, as messages: metadata, sequence headers and the cached GOP. */
+  snapshot(): RtmpMessage[] {
+    return [this.metadata, this.audioHeader, this.videoHeader, ...this.gop].filter((e): e is Encoded => e !== undefined).map((e) => e.msg);
+  }
+
   dropsOf(viewer: FanoutViewer): number {
     return this.viewers.get(viewer)?.drops ?? 0;
   }
@@ -172,7 +178,7 @@ export class StreamHub {
   }
 
   private encode(msg: RtmpMessage): Encoded {
-    return { rtmp: this.writer.write({ ...msg, streamId: MEDIA_STREAM_ID }), flv: flvTag(msg) };
+    return { msg, rtmp: this.writer.write({ ...msg, streamId: MEDIA_STREAM_ID }), flv: flvTag(msg) };
   }
 }
 
