@@ -22,6 +22,8 @@ export const EdgeConfigSchema = Type.Object({
   fanoutBatchMs: Type.Integer({ default: 20, minimum: 0, maximum: 1000, description: 'Viewer writes are batched this long (one write of a shared buffer per viewer per batch); a keyframe always starts a new batch.' }),
   viewerMaxBacklogBytes: Type.Integer({ default: 4194304, minimum: 65536, description: 'A viewer with more bytes queued than this skips whole GOPs until it catches up.' }),
   viewerMaxLagMs: Type.Integer({ default: 10000, minimum: 1000, description: 'A viewer behind for longer than this is disconnected.' }),
+  publishGateway: Type.Boolean({ default: true, description: 'Accept RTMP publishes here and forward them to the origin placement picks, moving them without the encoder noticing.' }),
+  gatewayRepushGraceMs: Type.Integer({ default: 15000, minimum: 0, description: 'After the gateway loses its origin, how long it keeps re-pushing before it closes the encoder.' }),
   closeAfterMs: Type.Integer({ default: 5000, minimum: 0, description: 'Upstream kept open this long after the last viewer leaves.' }),
   ...HlsConfigFields,
   logLevel: Type.String({ default: 'info', description: 'pino log level.' }),

@@ -12,6 +12,7 @@ import { HttpDiscoveryClient } from '../discovery/client';
 import { EdgeStream } from './edge-stream';
 import { RtmpServer } from './rtmp-server';
 import { flvViewer, rtmpViewer } from './viewers';
+import { GatewayPublish } from './publish-gateway';
 import type { EdgeConfig } from './config';
 
 const FLV_PATH = /^\/([^/?]+)\/([^/?]+)\.flv(\?.*)?$/;
@@ -28,6 +29,7 @@ export class EdgeService implements Service {
   readonly hls: HlsHub;
   readonly rtmp: RtmpServer;
   private readonly streams = new Map<string, EdgeStream>();
+  private readonly gateways = new Set<GatewayPublish>();
   private roundRobin = 0;
   private readonly discovery: HttpDiscoveryClient;
   private stopped = false;
@@ -65,6 +67,7 @@ export class EdgeService implements Service {
     if (this.stopped) return;
     this.stopped = true;
     for (const s of [...this.streams.values()]) s.close('edge stopping');
+    for (const g of [...this.gateways]) g.close('edge stopping');
     await this.rtmp.close();
     await this.http.close();
     await this.discovery.close();
@@ -109,9 +112,34 @@ export class EdgeService implements Service {
   private onSession(session: RtmpServerSession): void {
     const log = this.log.child({ session: session.id });
     session.on('play', (req) => void this.servePlay(session, req));
-    // Publishing at the edge arrives with the publish gateway; until then refuse it plainly.
-    session.on('publish', () => session.reject('NetStream.Publish.Rejected', 'this is an edge: publish to an origin'));
+    session.on('publish', (req) => void this.servePublish(session, req));
     session.on('close', (reason) => log.debug({ reason }, 'rtmp session closed'));
+  }
+
+  /** Publish gateway (DESIGN.md section 7): forward to the placed origin and move without the encoder noticing. */
+  private async servePublish(session: RtmpServerSession, req: StreamRequest): Promise<void> {
+    if (!this.config.publishGateway) return session.reject('NetStream.Publish.Rejected', 'publishing at this edge is disabled: publish to an origin');
+    const gw = new GatewayPublish(session, req, {
+      place: (app, name, avoid) => this.placePublish(app, name, avoid),
+      repushGraceMs: this.config.gatewayRepushGraceMs,
+      log: this.log,
+    });
+    this.gateways.add(gw);
+    session.once('close', () => this.gateways.delete(gw));
+    await gw.start();
+  }
+
+  /** The origin to push to: discovery's placement, or round-robin over the configured origins when it is down. */
+  private async placePublish(app: string, name: string, avoid: readonly string[] = []): Promise<string> {
+    try {
+      const placed = `${(await this.discovery.place({ app, stream: name })).origin.rtmp}/${app}`;
+      if (!avoid.includes(placed)) return placed;
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'placement unavailable; falling back to round-robin');
+    }
+    const list = this.config.origins.map((o) => `${o}/${app}`).filter((b) => !avoid.includes(b));
+    const pool = list.length > 0 ? list : this.config.origins.map((o) => `${o}/${app}`);
+    return pool[this.roundRobin++ % pool.length];
   }
 
   /** RTMP play: Play.Start only once the upstream delivers, StreamNotFound when no origin has it. */
