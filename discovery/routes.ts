@@ -1,3 +1,4 @@
+import { registerConsole } from './console';
 import { performance } from 'node:perf_hooks';
 import Fastify, { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, LogController } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
@@ -664,5 +665,6 @@ export function buildDiscoveryApp(store: DiscoveryStore, partialConfig: Partial<
   });
   void app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
   void app.register(discoveryRoutes, { store, config, metrics, ...(liveness ? { liveness } : {}), random: deps.random ?? Math.random, cache, hub });
+  registerConsole(app);
   return app;
 }
