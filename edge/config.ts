@@ -26,6 +26,7 @@ export const EdgeConfigSchema = Type.Object({
   gatewayRepushGraceMs: Type.Integer({ default: 15000, minimum: 0, description: 'After the gateway loses its origin, how long it keeps re-pushing before it closes the encoder.' }),
   closeAfterMs: Type.Integer({ default: 5000, minimum: 0, description: 'Upstream kept open this long after the last viewer leaves.' }),
   ...HlsConfigFields,
+  apiTokens: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Bearer tokens for the node API write routes (DELETE /api/v1/clients/:id). Empty: writes disabled (403).' }),
   logLevel: Type.String({ default: 'info', description: 'pino log level.' }),
 });
 

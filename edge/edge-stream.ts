@@ -21,7 +21,7 @@ export interface EdgeStreamDeps {
   failoverGraceMs: number;
   log: Logger;
   onClosed: (stream: EdgeStream) => void;
-  onEvent?: (event: 'reconnect' | 'redirects', n: number) => void;
+  onEvent?: (event: 'reconnect' | 'redirects' | 'drops', n: number) => void;
 }
 
 export interface EdgeStreamView {
@@ -78,7 +78,7 @@ export class EdgeStream {
 
   constructor(readonly app: string, readonly name: string, private readonly query: string, private readonly deps: EdgeStreamDeps) {
     this.log = deps.log.child({ stream: `${app}/${name}` });
-    this.hub = new StreamHub(deps.fanout);
+    this.hub = new StreamHub(deps.fanout, (n) => deps.onEvent?.('drops', n));
     this.state = 'connecting';
     this.ready = this.connect(deps.pullTimeoutMs).then((ok) => {
       if (!ok) {

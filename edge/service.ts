@@ -6,6 +6,8 @@ import { isValidStreamPart } from '../common/lifecycle';
 import { createHttpApp } from '../mediaserver/http-app';
 import { HlsHub } from '../mediaserver/hls-hub';
 import { registerHlsRoutes, PlayDecision } from '../mediaserver/hls-routes';
+import { registerNodeApi } from '../mediaserver/node-api';
+import { registerEdgeMetrics, type EdgeMetrics } from '../mediaserver/metrics';
 import { sendJson } from '../mediaserver/nms-host';
 import type { RtmpServerSession, StreamRequest } from '../protocol/rtmp/server-session';
 import { HttpDiscoveryClient } from '../discovery/client';
@@ -28,6 +30,7 @@ export class EdgeService implements Service {
   readonly http: FastifyInstance;
   readonly hls: HlsHub;
   readonly rtmp: RtmpServer;
+  private readonly metrics: EdgeMetrics;
   private readonly streams = new Map<string, EdgeStream>();
   private readonly gateways = new Set<GatewayPublish>();
   private roundRobin = 0;
@@ -46,6 +49,12 @@ export class EdgeService implements Service {
       }),
     );
     this.http.get('/healthz', async () => ({ status: 'ok', role: 'edge', id: config.id }));
+    registerNodeApi(this.http, {
+      config,
+      streams: () => [...this.streams.values()].map((s) => ({ ...s.view(), sequenceHeaders: () => s.hub.sequenceHeaders() })),
+      log: this.log,
+    });
+    this.metrics = registerEdgeMetrics(this.http, { streams: () => this.streams.values() });
     this.hls = new HlsHub({ targetDurationMs: config.hlsTargetDurationMs, windowSize: config.hlsWindow });
     registerHlsRoutes(this.http, {
       hub: this.hls,
@@ -87,6 +96,7 @@ export class EdgeService implements Service {
         closeAfterMs: this.config.closeAfterMs,
         failoverGraceMs: this.config.failoverGraceMs,
         log: this.log,
+        onEvent: (e, n) => (e === 'drops' ? this.metrics.drops.inc(n) : this.metrics.streamEvent(e, n)),
         onClosed: (s) => {
           if (this.streams.get(key) === s) this.streams.delete(key);
         },
@@ -146,8 +156,10 @@ export class EdgeService implements Service {
   private async servePlay(session: RtmpServerSession, req: StreamRequest): Promise<void> {
     const stream = this.ensure(req.app, req.name, req.query);
     stream.addViewer();
+    const t0 = performance.now();
     try {
       await stream.ready;
+      this.metrics.observeTtff((performance.now() - t0) / 1000);
     } catch {
       stream.removeViewer();
       return session.reject('NetStream.Play.StreamNotFound', `${req.app}/${req.name} is not live`);
@@ -167,8 +179,10 @@ export class EdgeService implements Service {
     if (!isValidStreamPart(app) || !isValidStreamPart(name)) return sendJson(res, 400, { code: 'BAD_REQUEST', message: 'invalid stream name' });
     const stream = this.ensure(app, name, query);
     stream.addViewer();
+    const t0 = performance.now();
     try {
       await stream.ready;
+      this.metrics.observeTtff((performance.now() - t0) / 1000);
     } catch {
       stream.removeViewer();
       return sendJson(res, 404, { code: 'STREAM_NOT_FOUND', message: `stream ${app}/${name} is not live` });

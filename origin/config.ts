@@ -1,5 +1,11 @@
 import { Type, Static } from '@sinclair/typebox';
+import { readFileSync } from 'node:fs';
+import { ConfigError, envName, flagName, loadConfig, type LoadOptions } from '../common/config';
 import { HlsConfigFields } from '../mediaserver/hls-config';
+
+const HookUrl = (action: string, what: string) =>
+  Type.String({ default: '', pattern: '^(https?://\\S+)?$', description: `SRS-style \`${action}\` webhook URL (POST JSON; ${what}). Empty: off.` });
+const Secret = (description: string) => Type.String({ default: '', description: `${description} Empty: off. At least 16 characters; prefer the env var to the flag (keeps it out of ps).` });
 
 export const OriginConfigSchema = Type.Object({
   id: Type.String({ default: 'origin-1', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'Unique origin id in discovery.' }),
@@ -15,6 +21,60 @@ export const OriginConfigSchema = Type.Object({
   redirectWaitMs: Type.Integer({ default: 3000, minimum: 0, description: 'After an RTMP 302, how long to wait for the player to close before closing it.' }),
   ...HlsConfigFields,
   logLevel: Type.String({ default: 'info', description: 'pino log level.' }),
+  apiTokens: Type.Array(Type.String({ minLength: 1 }), {
+    default: [],
+    description: 'Bearer tokens for the node API writes (DELETE /api/v1/clients/:id), comma-separated or JSON. Empty: writes answer 403.',
+  }),
+  publishSecret: Secret('HMAC-SHA256 secret of signed publish URLs: `?expires=<unix s>&sign=<hex HMAC(secret, "app/name/expires")>`; `npm run sign` makes them.'),
+  playSecret: Secret('HMAC-SHA256 secret of signed play URLs (RTMP, HTTP-FLV, HLS playlist), same scheme as publishSecret.'),
+  webhookOnPublish: HookUrl('on_publish', 'HTTP 200 with body `0` or `{"code":0}` allows, anything else denies'),
+  webhookOnUnpublish: HookUrl('on_unpublish', 'notification, retried'),
+  webhookOnPlay: HookUrl('on_play', 'HTTP 200 with body `0` or `{"code":0}` allows, anything else denies'),
+  webhookOnStop: HookUrl('on_stop', 'notification, retried'),
+  webhookSecret: Secret('Signs webhook bodies: `X-Cascade-Signature: sha256=<hex HMAC-SHA256(secret, body)>`.'),
+  webhookTimeoutMs: Type.Integer({ default: 2000, minimum: 50, maximum: 60000, description: 'Deadline of one webhook call (connect + answer).' }),
+  webhookFailOpen: Type.Boolean({
+    default: false,
+    description: 'When on_publish / on_play is unreachable (no answer, timeout, 5xx): true allows the client, false refuses it (fail-closed).',
+  }),
 });
 
 export type OriginConfig = Static<typeof OriginConfigSchema>;
+
+/**
+ * Loads and checks the origin config (schema, then rules across keys). `--config FILE` (or
+ * `CASCADE_CONFIG=FILE`) names a JSON file of keys (origin/origin.production.example.json) that
+ * env vars and flags override.
+ */
+export function loadOriginConfig(opts: LoadOptions = {}): OriginConfig {
+  const flags = { ...(opts.flags ?? {}) };
+  const file = flags['--config'] ?? opts.env?.CASCADE_CONFIG;
+  delete flags['--config'];
+  const env = file ? { ...fileAsEnv(file), ...(opts.env ?? {}) } : opts.env;
+  const config = loadConfig(OriginConfigSchema, { ...opts, env, flags });
+  const placeholders: string[] = (['discoveryToken', 'cdnSecret', 'publishSecret', 'playSecret', 'webhookSecret'] as const).filter((k) => config[k].startsWith('REPLACE'));
+  if (config.apiTokens.some((t) => t.startsWith('REPLACE'))) placeholders.push('apiTokens');
+  if (placeholders.length > 0) throw new ConfigError(`${placeholders.join(', ')} still hold the example's REPLACE placeholder: set them (env ${placeholders.map(envName).join(', ')})`);
+  for (const key of ['publishSecret', 'playSecret', 'webhookSecret'] as const) {
+    if (config[key] !== '' && config[key].length < 16) throw new ConfigError(`${key} is shorter than 16 characters: use a random secret (openssl rand -hex 32)`);
+  }
+  return config;
+}
+
+/** A JSON config file as the CASCADE_* variables it stands for (so env and flags override it). */
+function fileAsEnv(file: string): Record<string, string> {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError(`config file ${file} must hold a JSON object`);
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(json)) {
+    if (key.startsWith('$')) continue; // $comment
+    if (!(key in OriginConfigSchema.properties)) throw new ConfigError(`config file ${file}: unknown key "${key}" (flag ${flagName(key)})`);
+    env[envName(key)] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return env;
+}

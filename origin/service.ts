@@ -1,14 +1,24 @@
 import type { FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Service } from '../common/lifecycle';
 import type { Logger } from '../common/logger';
+import { redactUrl } from '../common/logger';
 import { StreamOwnedElsewhereError, LeaseLostError } from '../common/errors';
 import { HttpDiscoveryClient } from '../discovery/client';
 import { NmsHost, BaseSession, isRtmpSession, sendJson, RtmpSession } from '../mediaserver/nms-host';
 import { createMediaHttpApp } from '../mediaserver/http-app';
 import { HlsHub, HlsFeed } from '../mediaserver/hls-hub';
 import { registerHlsRoutes, PlayDecision } from '../mediaserver/hls-routes';
+import { clientAddress, registerNodeApi, streamId, type NodeApi, type NodeStreamSource } from '../mediaserver/node-api';
+import { countViewers, registerOriginMetrics, type OriginMetrics, type RejectionReason } from '../mediaserver/metrics';
 import type { OriginConfig } from './config';
+import { capacityOf, totalWeight, type StreamLoad } from './overload/weight';
+import { DEFAULT_SHED_POLICY } from './overload/shedder';
+import { PublisherHold, ViewerHold } from './media-hold';
+import { parseQuery, verifySignedQuery, type StreamQuery } from './signed-url';
+import { Webhooks, type HookClient } from './webhooks';
 
 interface HeldLease {
   app: string;
@@ -17,40 +27,110 @@ interface HeldLease {
   session: BaseSession;
 }
 
+/** A publisher that passed every check (signature, on_publish); its lease may still be pending. */
+interface Publisher {
+  app: string;
+  name: string;
+  session: RtmpSession;
+  since: number;
+  frames: number;
+  client: HookClient;
+}
+
+/** The query as SRS passes it to hooks: `?a=1&b=2`, or `''`. */
+function queryParam(query: StreamQuery): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query ?? {})) {
+    if (Array.isArray(v)) for (const x of v) q.append(k, x);
+    else if (v !== undefined) q.append(k, v);
+  }
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+const M3U8_PATH = /^\/([^/?]+)\/([^/?]+)\.m3u8(\?.*)?$/;
+
 /**
  * An origin: node-media-server takes RTMP publishes; each published stream is
  * claimed in discovery under a fenced lease that we keep renewing. Players of a
  * stream owned elsewhere get the SRS RTMP 302 (or HTTP 302); unknown streams get
  * StreamNotFound / 404 at once instead of NMS's endless wait.
+ *
+ * Admission: signed publish / play URLs (publishSecret, playSecret), then the SRS-style
+ * on_publish / on_play webhooks (media is held while they decide). The node API
+ * (/api/v1/summaries, streams, clients) and /metrics are served on the HTTP port.
  */
 export class OriginService implements Service {
   readonly nms: NmsHost;
   readonly http: FastifyInstance;
   readonly hls: HlsHub;
+  readonly api: NodeApi;
+  readonly metrics: OriginMetrics;
+  readonly hooks: Webhooks;
   private readonly feeds = new Map<string, HlsFeed>();
   private readonly discovery: HttpDiscoveryClient;
   private readonly leases = new Map<string, HeldLease>();
+  /** Admitted publishers by session id. */
+  private readonly publishers = new Map<string, Publisher>();
+  /** Admitted players by session id (their on_stop goes out when they leave). */
+  private readonly viewers = new Map<string, HookClient>();
+  /** HTTP-FLV requests the gate admitted through on_play: the hook client, for on_stop. */
+  private readonly flvClients = new WeakMap<IncomingMessage, HookClient>();
+  /** Sessions that ended (a pending hook answer for them is ignored). */
+  private readonly gone = new WeakSet<BaseSession>();
+  private readonly capacity: number;
   private heartbeat?: NodeJS.Timeout;
   private stopped = false;
   private registered = false;
 
   constructor(private readonly config: OriginConfig, private readonly log: Logger) {
     this.log = log.child({ origin: config.id });
+    this.capacity = capacityOf(os.availableParallelism(), config.capacity);
     this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { token: config.discoveryToken || undefined });
     this.nms = new NmsHost({ host: config.host, rtmpPort: config.rtmpPort, httpPort: config.httpPort, logger: this.log });
     this.http = createMediaHttpApp(this.nms, this.flvGate, this.log);
     this.http.get('/healthz', async () => ({ status: 'ok', role: 'origin', id: config.id, registered: this.registered }));
-    this.http.get('/api/v1/streams', async () => ({ streams: this.streamList() }));
+    this.api = registerNodeApi(this.http, { media: this.nms, config, streams: () => this.streamSources(), log: this.log });
+    this.metrics = registerOriginMetrics(this.http, {
+      media: this.nms,
+      streams: () => this.streamLoads(),
+      publishers: () => this.publishers.size,
+      utilisation: () => totalWeight(this.streamLoads()) / this.capacity,
+      highWater: DEFAULT_SHED_POLICY.highWater,
+      bytes: () => this.api.stats.totalBytes(),
+    });
+    this.hooks = new Webhooks({
+      urls: { on_publish: config.webhookOnPublish, on_unpublish: config.webhookOnUnpublish, on_play: config.webhookOnPlay, on_stop: config.webhookOnStop },
+      secret: config.webhookSecret,
+      timeoutMs: config.webhookTimeoutMs,
+      failOpen: config.webhookFailOpen,
+      serverId: config.id,
+      serviceId: this.api.serviceId,
+      streamId,
+      log: this.log.child({ component: 'webhooks' }),
+    });
+    this.http.addHook('onRequest', async (req, reply) => {
+      // Signed play URLs for HLS: the playlist carries the signature (segments are fetched by relative URI).
+      const m = this.config.playSecret ? M3U8_PATH.exec(req.url) : null;
+      if (!m) return;
+      const refusal = this.checkPlaySignature(m[1], m[2], parseQuery(m[3] ?? ''), req.ip, 'hls');
+      if (refusal) return reply.status(403).header('Access-Control-Allow-Origin', '*').send({ code: 'FORBIDDEN', message: refusal });
+    });
     this.hls = new HlsHub({ targetDurationMs: config.hlsTargetDurationMs, windowSize: config.hlsWindow });
     registerHlsRoutes(this.http, {
       hub: this.hls,
-      resolve: (app, name) => this.resolvePlay(app, name),
+      resolve: async (app, name) => {
+        const decision = await this.resolvePlay(app, name);
+        if (decision.kind === 'redirect') this.metrics.redirects.inc();
+        return decision;
+      },
       playlistWaitMs: config.hlsPlaylistWaitMs,
       cdnSecret: config.cdnSecret,
     });
     this.nms.on('prePublish', (s) => this.onPublish(s));
     this.nms.on('donePublish', (s) => this.onUnpublish(s));
     this.nms.on('prePlay', (s) => this.onPlay(s));
+    this.nms.on('donePlay', (s) => this.onViewerDone(s));
   }
 
   get rtmpUrl(): string {
@@ -66,7 +146,17 @@ export class OriginService implements Service {
     await this.http.listen({ host: this.config.host, port: this.config.httpPort });
     await this.tick();
     this.heartbeat = setInterval(() => void this.tick(), this.config.heartbeatMs);
-    this.log.info({ rtmp: this.rtmpUrl, http: this.httpUrl }, 'origin listening');
+    this.log.info(
+      {
+        rtmp: this.rtmpUrl,
+        http: this.httpUrl,
+        publishAuth: this.config.publishSecret !== '',
+        playAuth: this.config.playSecret !== '',
+        hooks: (['on_publish', 'on_unpublish', 'on_play', 'on_stop'] as const).filter((h) => this.hooks.enabled(h)),
+        apiWrites: this.config.apiTokens.length > 0,
+      },
+      'origin listening',
+    );
   }
 
   async drain(_deadlineMs: number): Promise<void> {
@@ -77,11 +167,20 @@ export class OriginService implements Service {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.heartbeat);
+    // Leases first: edges find the stream gone (or its new owner) without waiting for the TTL.
     await Promise.allSettled([...this.leases.values()].map((l) => this.discovery.releaseStream(l.app, l.name, this.config.id, l.token)));
+    if (this.leases.size > 0) this.log.info({ streams: [...this.leases.keys()] }, 'leases released on shutdown');
     this.leases.clear();
     await this.discovery.deregisterOrigin(this.config.id).catch(() => undefined);
+    // Every admitted client gets its closing notification now; the session events that follow find nothing.
+    for (const p of this.publishers.values()) this.hooks.notify('on_unpublish', p.client);
+    for (const c of this.viewers.values()) this.hooks.notify('on_stop', c);
+    this.publishers.clear();
+    this.viewers.clear();
     await this.nms.stop();
+    await this.hooks.flush(this.config.webhookTimeoutMs * 3);
     await this.http.close();
+    await this.hooks.close();
   }
 
   /** Heartbeat: (re-)register with current load, then renew every lease. */
@@ -92,7 +191,7 @@ export class OriginService implements Service {
         http: this.httpUrl,
         region: this.config.region || undefined,
         state: 'active',
-        load: { publishers: this.leases.size, viewers: this.viewerCount() },
+        load: { publishers: this.leases.size, viewers: countViewers(this.nms) },
       });
       if (!this.registered) this.log.info({ discovery: this.config.discoveryUrl }, 'registered in discovery');
       this.registered = true;
@@ -105,6 +204,7 @@ export class OriginService implements Service {
       try {
         await this.discovery.renewStream(lease.app, lease.name, this.config.id, lease.token);
       } catch (err) {
+        this.metrics.leaseRenewFailures.inc();
         if (err instanceof LeaseLostError) {
           this.log.warn({ stream: key, token: lease.token }, 'lease lost (fenced by a newer owner): stop serving the stream');
           this.leases.delete(key);
@@ -116,23 +216,78 @@ export class OriginService implements Service {
     }
   }
 
+  // ------------------------------------------------------------------ publishers
+
   private onPublish(session: BaseSession): void {
     if (!isRtmpSession(session)) return session.close();
     const { streamApp: app, streamName: name } = session;
     const log = this.log.child({ stream: `${app}/${name}`, session: session.id });
     const broadcast = session.broadcast;
-    // NMS sent Publish.Start already; a second publisher of a live name must not touch the stream.
+    const client = this.hookClient(session);
+    const url = redactUrl(`${client.tcUrl}/${name}${client.param}`);
+    // NMS sent Publish.Start already. The signature first: an unauthenticated client learns nothing else.
+    if (this.config.publishSecret) {
+      const verdict = verifySignedQuery(this.config.publishSecret, app, name, session.streamQuery);
+      if (!verdict.ok) {
+        // NMS makes this session the publisher once we return: let its end free the name at once.
+        if (broadcast.publisher === null) broadcast.publishGraceMs = 0;
+        this.refusePublisher(session, log, 'unauthorized', 'NetStream.Publish.Unauthorized', `publish not authorized: ${verdict.message}`);
+        log.warn({ reason: verdict.reason, url, ip: client.ip }, 'publish refused: not authorized');
+        return;
+      }
+    }
+    // A second publisher of a live name must not touch the stream.
     if (broadcast.publisher !== null && broadcast.publisher !== session) {
-      this.nms.dropIncomingMedia(session);
-      this.nms.sendStatus(session, 'error', 'NetStream.Publish.BadName', `${app}/${name} is already being published`);
+      this.refusePublisher(session, log, 'duplicate', 'NetStream.Publish.BadName', `${app}/${name} is already being published`);
       log.warn('duplicate publisher refused');
-      session.close();
       return;
     }
     broadcast.publishGraceMs = 0;
+    if (!this.hooks.enabled('on_publish')) return this.admitPublisher(session, client, log, url);
+    const hold = new PublisherHold(session, {
+      onOverflow: () => {
+        log.warn('publisher sent too much media while on_publish was deciding; closed');
+        session.close();
+      },
+    });
+    void this.hooks.authorize('on_publish', client).then((verdict) => {
+      if (this.gone.has(session) || session.socket.destroyed || broadcast.publisher !== session) return hold.drop();
+      if (!verdict.allowed) {
+        hold.drop();
+        if (verdict.outcome === 'denied') {
+          this.refusePublisher(session, log, 'hook_denied', 'NetStream.Publish.Unauthorized', 'publish denied by the on_publish hook');
+          log.warn({ url, ip: client.ip, answer: verdict.detail }, 'publish refused: denied by on_publish');
+        } else {
+          this.refusePublisher(session, log, 'hook_unavailable', 'NetStream.Publish.Rejected', 'publish authorization unavailable, try again');
+          log.warn({ url, ip: client.ip, err: verdict.detail }, 'publish refused: on_publish unavailable (fail-closed)');
+        }
+        return;
+      }
+      if (verdict.outcome === 'fail_open') log.warn({ err: verdict.detail }, 'on_publish unavailable; publish allowed (webhookFailOpen)');
+      hold.release(() => this.admitPublisher(session, client, log, url));
+    });
+  }
+
+  private refusePublisher(session: RtmpSession, log: Logger, reason: RejectionReason, code: string, description: string): void {
+    this.nms.dropIncomingMedia(session);
+    this.nms.sendStatus(session, 'error', code, description);
+    this.metrics.reject(reason);
+    log.debug({ reason, code }, 'closing refused publisher');
+    session.close();
+  }
+
+  /** The publisher passed every check: HLS, byte/frame counting and the lease claim. */
+  private admitPublisher(session: RtmpSession, client: HookClient, log: Logger, url: string): void {
+    const { streamApp: app, streamName: name } = session;
+    const pub: Publisher = { app, name, session, since: Date.now(), frames: 0, client };
+    this.publishers.set(session.id, pub);
+    log.info({ url, ip: client.ip }, 'publish accepted');
     const feed = this.hls.open(app, name);
     this.feeds.set(session.id, feed);
-    this.nms.tapPublisher(session, (msg) => feed.push(msg));
+    this.nms.tapPublisher(session, (msg) => {
+      if (msg.type === 8 || msg.type === 9) pub.frames++;
+      feed.push(msg);
+    });
     this.discovery.claimStream(app, name, this.config.id).then(
       (lease) => {
         this.leases.set(`${app}/${name}`, { app, name, token: lease.token, session });
@@ -140,22 +295,24 @@ export class OriginService implements Service {
       },
       (err: unknown) => {
         if (err instanceof StreamOwnedElsewhereError) {
-          this.nms.dropIncomingMedia(session);
           const owner = (err.details?.owner as { origin?: { id?: string } } | undefined)?.origin?.id ?? 'another origin';
-          this.nms.sendStatus(session, 'error', 'NetStream.Publish.BadName', `${app}/${name} is already live on ${owner}`);
+          this.refusePublisher(session, log, 'owned_elsewhere', 'NetStream.Publish.BadName', `${app}/${name} is already live on ${owner}`);
           log.warn({ owner }, 'publish refused: stream owned by another origin');
-          session.close();
         } else {
-          this.nms.dropIncomingMedia(session);
-          this.nms.sendStatus(session, 'error', 'NetStream.Publish.Rejected', 'discovery unavailable, try again');
+          this.refusePublisher(session, log, 'discovery_unavailable', 'NetStream.Publish.Rejected', 'discovery unavailable, try again');
           log.error({ err: String(err) }, 'publish refused: cannot claim the stream');
-          session.close();
         }
       },
     );
   }
 
   private onUnpublish(session: BaseSession): void {
+    this.gone.add(session);
+    const pub = this.publishers.get(session.id);
+    if (pub) {
+      this.publishers.delete(session.id);
+      this.hooks.notify('on_unpublish', pub.client);
+    }
     const feed = this.feeds.get(session.id);
     if (feed) {
       this.feeds.delete(session.id);
@@ -171,12 +328,70 @@ export class OriginService implements Service {
     );
   }
 
+  // ------------------------------------------------------------------ players
+
   private onPlay(session: BaseSession): void {
-    if (!isRtmpSession(session)) return;
+    if (!isRtmpSession(session)) return this.onFlvPlay(session);
     this.nms.dropIncomingMedia(session);
     const { streamApp: app, streamName: name } = session;
-    if (this.nms.isLive(app, name)) return;
+    const refusal = this.checkPlaySignature(app, name, session.streamQuery, clientAddress(session.ip), 'rtmp', session.id);
+    if (refusal) {
+      new ViewerHold(session).drop(); // NMS would send the cached GOP right after this handler
+      this.nms.sendStatus(session, 'error', 'NetStream.Play.Unauthorized', refusal);
+      session.close();
+      return;
+    }
+    if (this.nms.isLive(app, name)) return this.admitViewer(session, this.hookClient(session));
     void this.redirectOrNotFound(session, app, name);
+  }
+
+  /** HTTP-FLV players were checked by the gate; remember them for on_stop. */
+  private onFlvPlay(session: BaseSession): void {
+    const req = (session as BaseSession & { req?: IncomingMessage }).req;
+    const client = req ? this.flvClients.get(req) : undefined;
+    this.viewers.set(session.id, client ?? this.hookClient(session));
+  }
+
+  /** Signed play URLs: a refusal message (and the rejection counted and logged), or null. */
+  private checkPlaySignature(app: string, name: string, query: StreamQuery, ip: string, via: string, session?: string): string | null {
+    if (!this.config.playSecret) return null;
+    const verdict = verifySignedQuery(this.config.playSecret, app, name, query);
+    if (verdict.ok) return null;
+    this.metrics.reject('play_unauthorized');
+    this.log.warn({ stream: `${app}/${name}`, session, via, ip, reason: verdict.reason }, 'play refused: not authorized');
+    return `play not authorized: ${verdict.message}`;
+  }
+
+  /** A player of a stream live here: on_play decides (media held meanwhile), then on_stop when it leaves. */
+  private admitViewer(session: RtmpSession, client: HookClient): void {
+    if (!this.hooks.enabled('on_play')) {
+      this.viewers.set(session.id, client);
+      return;
+    }
+    const log = this.log.child({ stream: `${client.app}/${client.stream}`, session: session.id });
+    const hold = new ViewerHold(session, { onOverflow: () => session.close() });
+    void this.hooks.authorize('on_play', client).then((verdict) => {
+      if (this.gone.has(session) || session.socket.destroyed) return hold.drop();
+      if (!verdict.allowed) {
+        hold.drop();
+        const denied = verdict.outcome === 'denied';
+        this.metrics.reject(denied ? 'play_hook_denied' : 'play_hook_unavailable');
+        this.nms.sendStatus(session, 'error', denied ? 'NetStream.Play.Unauthorized' : 'NetStream.Play.Failed', denied ? 'play denied by the on_play hook' : 'play authorization unavailable, try again');
+        log.warn({ ip: client.ip, detail: verdict.detail }, denied ? 'play refused: denied by on_play' : 'play refused: on_play unavailable (fail-closed)');
+        session.close();
+        return;
+      }
+      this.viewers.set(session.id, client);
+      hold.release();
+    });
+  }
+
+  private onViewerDone(session: BaseSession): void {
+    this.gone.add(session);
+    const client = this.viewers.get(session.id);
+    if (!client) return;
+    this.viewers.delete(session.id);
+    this.hooks.notify('on_stop', client);
   }
 
   /** RTMP play of a stream not live here: SRS 302 to the owner, or StreamNotFound and close. */
@@ -186,17 +401,18 @@ export class OriginService implements Service {
       log.warn({ err: String(err) }, 'lookup failed');
       return null;
     });
-    if (this.nms.isLive(app, name)) return; // published while we looked
+    if (this.nms.isLive(app, name)) return this.admitViewer(session, this.hookClient(session)); // published while we looked
     if (owner && owner.origin.id !== this.config.id) {
-      const query = new URLSearchParams(session.streamQuery as Record<string, string>).toString();
+      const query = queryParam(session.streamQuery);
       const redirect = `${owner.origin.rtmp}/${app}`;
-      const redirect2 = `${redirect}/${name}${query ? `?${query}` : ''}`;
+      const redirect2 = `${redirect}/${name}${query}`;
       this.nms.sendCommandOnStream0(session, 'onStatus', {
         level: 'error',
         code: 'NetConnection.Connect.Rejected',
         description: 'RTMP 302 Redirect',
         ex: { code: 302, redirect, redirect2 },
       });
+      this.metrics.redirects.inc();
       log.info({ to: owner.origin.id }, 'rtmp 302 redirect sent');
       const timer = setTimeout(() => session.close(), this.config.redirectWaitMs);
       session.socket.once('close', () => clearTimeout(timer));
@@ -221,13 +437,20 @@ export class OriginService implements Service {
     return { kind: 'not-found' };
   }
 
-  /** HTTP-FLV: live here → NMS; owned elsewhere → 302; otherwise 404 (503 if discovery is down). */
-  private readonly flvGate = async (_req: IncomingMessage, res: ServerResponse, app: string, name: string, query: string): Promise<boolean> => {
+  /** HTTP-FLV: signature, then live here → on_play → NMS; owned elsewhere → 302; otherwise 404 (503 if discovery is down). */
+  private readonly flvGate = async (req: IncomingMessage, res: ServerResponse, app: string, name: string, query: string): Promise<boolean> => {
+    const ip = req.socket.remoteAddress ?? '';
+    const refusal = this.checkPlaySignature(app, name, parseQuery(query), ip, 'http-flv');
+    if (refusal) {
+      sendJson(res, 403, { code: 'FORBIDDEN', message: refusal });
+      return false;
+    }
     const decision = await this.resolvePlay(app, name);
     switch (decision.kind) {
       case 'here':
-        return true;
+        return this.flvOnPlay(req, res, app, name, query);
       case 'redirect':
+        this.metrics.redirects.inc();
         res.writeHead(302, { Location: `${decision.httpBase}/${app}/${name}.flv${query}`, 'Content-Length': 0 });
         res.end();
         return false;
@@ -240,18 +463,64 @@ export class OriginService implements Service {
     }
   };
 
-  private viewerCount(): number {
-    let n = 0;
-    for (const s of this.nms.sessions()) if (!s.isPublisher && s.ip !== '') n++;
-    return n;
+  /** on_play for an HTTP-FLV player, before NMS sees it: a refusal is a real 403 (or 503). */
+  private async flvOnPlay(req: IncomingMessage, res: ServerResponse, app: string, name: string, query: string): Promise<boolean> {
+    if (!this.hooks.enabled('on_play')) return true;
+    const client: HookClient = {
+      clientId: `flv-${randomBytes(6).toString('hex')}`,
+      ip: req.socket.remoteAddress ?? '',
+      app,
+      stream: name,
+      param: query,
+      tcUrl: `${this.httpUrl}/${app}`,
+    };
+    const verdict = await this.hooks.authorize('on_play', client);
+    if (req.socket.destroyed) return false;
+    if (!verdict.allowed) {
+      const denied = verdict.outcome === 'denied';
+      this.metrics.reject(denied ? 'play_hook_denied' : 'play_hook_unavailable');
+      this.log.warn({ stream: `${app}/${name}`, via: 'http-flv', ip: client.ip, detail: verdict.detail }, denied ? 'play refused: denied by on_play' : 'play refused: on_play unavailable (fail-closed)');
+      if (denied) sendJson(res, 403, { code: 'FORBIDDEN', message: 'play denied by the on_play hook' });
+      else sendJson(res, 503, { code: 'HOOK_UNAVAILABLE', message: 'play authorization unavailable, try again' });
+      return false;
+    }
+    this.flvClients.set(req, client);
+    return true;
   }
 
-  private streamList(): Array<{ app: string; name: string; token: number; viewers: number }> {
-    return [...this.leases.values()].map((l) => ({
-      app: l.app,
-      name: l.name,
-      token: l.token,
-      viewers: this.nms.broadcast(l.app, l.name)?.subscribers.size ?? 0,
-    }));
+  // ------------------------------------------------------------------ views
+
+  private hookClient(session: BaseSession): HookClient {
+    return {
+      clientId: session.id,
+      ip: clientAddress(session.ip),
+      app: session.streamApp,
+      stream: session.streamName,
+      param: queryParam(session.streamQuery),
+      tcUrl: `${this.rtmpUrl}/${session.streamApp}`,
+    };
+  }
+
+  /** Streams for the node API: SRS fields are derived there; these are the Cascade extras. */
+  private streamSources(): Array<NodeStreamSource & { token: number | null; owner: string }> {
+    return [...this.publishers.values()].map((p) => {
+      const lease = this.leases.get(`${p.app}/${p.name}`);
+      return {
+        app: p.app,
+        name: p.name,
+        since: p.since,
+        frames: p.frames,
+        token: lease && lease.session === p.session ? lease.token : null,
+        owner: this.config.id,
+      };
+    });
+  }
+
+  /** Ingest rate and players of each admitted stream (metrics, weight load). */
+  private streamLoads(): Array<StreamLoad & { kbpsIn: number }> {
+    return this.streamSources().map((s) => {
+      const st = this.api.stats.streamStats(s);
+      return { app: s.app, name: s.name, ingestKbps: st.recvKbps, kbpsIn: st.recvKbps, viewers: st.viewers };
+    });
   }
 }

@@ -68,7 +68,7 @@ export class StreamHub {
   drops = 0;
   kicked = 0;
 
-  constructor(private readonly opts: FanoutOptions = FANOUT_DEFAULTS) {
+  constructor(private readonly opts: FanoutOptions = FANOUT_DEFAULTS, private readonly onDrop?: (messages: number) => void) {
     this.writer.chunkSize = SERVER_CHUNK_SIZE;
   }
 
@@ -115,6 +115,11 @@ export class StreamHub {
   /** What a late joiner needs, as messages: metadata, sequence headers and the cached GOP. */
   snapshot(): RtmpMessage[] {
     return [this.metadata, this.audioHeader, this.videoHeader, ...this.gop].filter((e): e is Encoded => e !== undefined).map((e) => e.msg);
+  }
+
+  /** The current sequence headers as FLV tag bodies (the node API reads codec details from them). */
+  sequenceHeaders(): { video: Buffer | null; audio: Buffer | null } {
+    return { video: this.videoHeader?.msg.payload ?? null, audio: this.audioHeader?.msg.payload ?? null };
   }
 
   dropsOf(viewer: FanoutViewer): number {
@@ -169,6 +174,7 @@ export class StreamHub {
   private countDrop(state: ViewerState, messages: number): void {
     state.drops += messages;
     this.drops += messages;
+    this.onDrop?.(messages);
   }
 
   private kick(viewer: FanoutViewer): void {

@@ -1,0 +1,86 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, envName, parseFlags } from '../../common/config';
+import { loadOriginConfig, OriginConfigSchema } from '../../origin/config';
+
+const EXAMPLE = path.resolve(__dirname, '..', '..', 'origin', 'origin.production.example.json');
+const SECRET = 'a'.repeat(64);
+
+describe('origin config: auth, webhooks, API keys', () => {
+  test('defaults: everything off (npm start needs no secret)', () => {
+    expect(loadOriginConfig()).toMatchObject({
+      apiTokens: [],
+      publishSecret: '',
+      playSecret: '',
+      webhookOnPublish: '',
+      webhookOnUnpublish: '',
+      webhookOnPlay: '',
+      webhookOnStop: '',
+      webhookSecret: '',
+      webhookTimeoutMs: 2000,
+      webhookFailOpen: false,
+    });
+  });
+
+  test('env names the sign CLI and the deploy manifests use', () => {
+    expect(envName('publishSecret')).toBe('CASCADE_PUBLISH_SECRET');
+    expect(envName('playSecret')).toBe('CASCADE_PLAY_SECRET');
+    expect(envName('apiTokens')).toBe('CASCADE_API_TOKENS');
+    expect(envName('webhookOnPublish')).toBe('CASCADE_WEBHOOK_ON_PUBLISH');
+    expect(envName('webhookFailOpen')).toBe('CASCADE_WEBHOOK_FAIL_OPEN');
+  });
+
+  test('from env and flags: token lists, hook URLs, booleans', () => {
+    const config = loadOriginConfig({
+      env: { CASCADE_API_TOKENS: 'a,b', CASCADE_PUBLISH_SECRET: SECRET, CASCADE_WEBHOOK_FAIL_OPEN: 'true' },
+      flags: parseFlags(['--webhook-on-publish', 'http://hooks.local:9000/on_publish', '--webhook-timeout-ms', '500', '--api-tokens', '["c"]']),
+    });
+    expect(config).toMatchObject({ apiTokens: ['c'], publishSecret: SECRET, webhookFailOpen: true, webhookOnPublish: 'http://hooks.local:9000/on_publish', webhookTimeoutMs: 500 });
+  });
+
+  test.each([
+    [{ CASCADE_PUBLISH_SECRET: 'short' }, /publishSecret is shorter than 16/],
+    [{ CASCADE_WEBHOOK_SECRET: 'short' }, /webhookSecret is shorter than 16/],
+    [{ CASCADE_WEBHOOK_ON_PLAY: 'ftp://x' }, /webhookOnPlay/],
+    [{ CASCADE_WEBHOOK_TIMEOUT_MS: '10' }, /webhookTimeoutMs/],
+    [{ CASCADE_PLAY_SECRET: 'REPLACE-me-please-0123' }, /playSecret still hold the example's REPLACE placeholder/],
+  ])('refuses %j', (env, message) => {
+    expect(() => loadOriginConfig({ env })).toThrow(ConfigError);
+    expect(() => loadOriginConfig({ env })).toThrow(message);
+  });
+
+  test('every key has a default and a description', () => {
+    for (const [key, s] of Object.entries(OriginConfigSchema.properties)) {
+      expect({ key, hasDefault: 'default' in s, description: typeof (s as { description?: string }).description }).toEqual({ key, hasDefault: true, description: 'string' });
+    }
+  });
+});
+
+describe('origin/origin.production.example.json', () => {
+  test('lists every key in schema order, with publish auth on and writes enabled', () => {
+    const example = JSON.parse(readFileSync(EXAMPLE, 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(example).filter((k) => !k.startsWith('$'))).toEqual(Object.keys(OriginConfigSchema.properties));
+    expect(example.publishSecret).not.toBe('');
+    expect(example.apiTokens).toHaveLength(1);
+    expect(example.webhookFailOpen).toBe(false);
+  });
+
+  test('refuses to start while placeholders are left; env overrides them', () => {
+    expect(() => loadOriginConfig({ flags: parseFlags(['--config', EXAMPLE]) })).toThrow(/discoveryToken, publishSecret, apiTokens still hold the example's REPLACE placeholder/);
+    const config = loadOriginConfig({
+      env: { CASCADE_CONFIG: EXAMPLE, CASCADE_PUBLISH_SECRET: SECRET, CASCADE_DISCOVERY_TOKEN: 'disc-token', CASCADE_API_TOKENS: 'admin-token' },
+      flags: parseFlags(['--http-port', '9081']),
+    });
+    expect(config).toMatchObject({ host: '0.0.0.0', publicHost: 'origin-1.example.net', capacity: 48, publishSecret: SECRET, apiTokens: ['admin-token'], httpPort: 9081 });
+  });
+
+  test('a config file with an unknown key or bad JSON is a ConfigError', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'origin-config-'));
+    writeFileSync(path.join(dir, 'bad.json'), '{"rtmpPrt": 1}');
+    writeFileSync(path.join(dir, 'broken.json'), '{');
+    expect(() => loadOriginConfig({ flags: { '--config': path.join(dir, 'bad.json') } })).toThrow(/unknown key "rtmpPrt"/);
+    expect(() => loadOriginConfig({ flags: { '--config': path.join(dir, 'broken.json') } })).toThrow(/cannot read config file/);
+    expect(() => loadOriginConfig({ flags: { '--config': path.join(dir, 'missing.json') } })).toThrow(ConfigError);
+  });
+});
