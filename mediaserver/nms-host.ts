@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Context from 'node-media-server/src/core/context.js';
 import NodeRtmpServer from 'node-media-server/src/server/rtmp_server.js';
@@ -6,14 +7,19 @@ import NodeHttpServer from 'node-media-server/src/server/http_server.js';
 import BroadcastServer from 'node-media-server/src/server/broadcast_server.js';
 import BaseSession from 'node-media-server/src/session/base_session.js';
 import RtmpSession from 'node-media-server/src/session/rtmp_session.js';
+import type FlvSession from 'node-media-server/src/session/flv_session.js';
 import Flv from 'node-media-server/src/protocol/flv.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
 import type { Logger } from '../common/logger';
 import type { AmfObject } from '../protocol/amf0';
 import { ChunkWriter } from '../protocol/rtmp/chunk-writer';
 import { command } from '../protocol/rtmp/message';
+import { UserControlEvent } from '../protocol/rtmp/constants';
+import { emptyStats, GuardedRtmpConnection, type HardeningStats } from './guarded-connection';
+import { isServableName } from './rtmp-guard';
+import { classifyFlvBuffer, classifyRtmpBuffer, ViewerQueue } from './viewer-queue';
 
-export type { BaseSession, RtmpSession };
+export type { BaseSession, RtmpSession, HardeningStats };
 
 /** The node-media-server events Cascade listens to (all fire after NMS already answered the client). */
 export type NmsEvent = 'prePlay' | 'donePlay' | 'prePublish' | 'donePublish';
@@ -36,7 +42,41 @@ export interface NmsHostOptions {
   rtmpPort: number;
   httpPort: number;
   logger: Logger;
+  /** Hardening limits (docs/hardening.md); every one has a default (NMS_HOST_DEFAULTS). */
+  handshakeTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  publishIdleTimeoutMs?: number;
+  maxCommandMessageSize?: number;
+  maxMediaMessageSize?: number;
+  viewerMaxQueueBytes?: number;
+  viewerMaxLagMs?: number;
+  endViewersOnUnpublish?: boolean;
 }
+
+export type NmsHostLimits = Required<Omit<NmsHostOptions, 'host' | 'rtmpPort' | 'httpPort' | 'logger'>>;
+
+/** Defaults of the hardening limits. */
+export const NMS_HOST_DEFAULTS: NmsHostLimits = {
+  /** TCP accept → handshake complete. */
+  handshakeTimeoutMs: 5000,
+  /** Handshake → `connect`, and `connect` → `play` / `publish`. */
+  connectTimeoutMs: 10_000,
+  /** `publish` → first media, and the longest gap between media messages of a publisher. */
+  publishIdleTimeoutMs: 10_000,
+  /** Largest RTMP command / data message. */
+  maxCommandMessageSize: 1024 * 1024,
+  /** Largest RTMP audio / video message, and the largest length a chunk header may declare. */
+  maxMediaMessageSize: 8 * 1024 * 1024,
+  /** A viewer's socket backlog above which whole GOPs are dropped (size it above one GOP). */
+  viewerMaxQueueBytes: 2 * 1024 * 1024,
+  /** A viewer dropping (behind) for longer than this is disconnected. */
+  viewerMaxLagMs: 10_000,
+  /** Viewers get end-of-stream when a (remote) publisher leaves. */
+  endViewersOnUnpublish: true,
+};
+
+/** After end-of-stream, how long a viewer has to read it before its socket is destroyed. */
+const END_OF_STREAM_GRACE_MS = 5000;
 
 const FLV_PATH = /^\/([^/?]+)\/([^/?]+)\.flv(\?.*)?$/;
 let instances = 0;
@@ -59,19 +99,31 @@ export function isRtmpSession(session: BaseSession): session is RtmpSession {
  * - its listeners are opened by us, so a bad port is an error, not `process.exit`;
  * - its HTTP server is handed to fastify (serverFactory), and FLV requests pass
  *   through a gate first (302 / 404 / edge pull) — NMS alone would answer 200 and wait forever;
- * - HTTP-FLV POST publishing and WebSocket-FLV are refused (they bypass leases);
+ * - HTTP-FLV POST publishing and WebSocket-FLV are refused (they bypass leases), and FLV paths
+ *   with names NMS cannot serve answer 400 (NMS's FLV session crashes the process on them);
+ * - every RTMP connection gets an RTMP guard in front of NMS's parser (mediaserver/rtmp-guard.ts:
+ *   NMS only sees validated, re-encoded, complete messages) and idle timeouts;
+ * - every remote viewer gets a bounded queue (whole-GOP drops, lag disconnect) in front of its
+ *   sendBuffer, and end-of-stream when the publisher leaves;
  * - its console logger is routed into pino.
+ * docs/hardening.md has the details, the limits and their defaults.
  */
 export class NmsHost {
   private readonly rtmpServer: NodeRtmpServer;
   private readonly httpServer: NodeHttpServer;
   private readonly log: Logger;
   private readonly writer = new ChunkWriter();
+  private readonly limits: NmsHostLimits;
+  private readonly counters: HardeningStats = emptyStats();
   private stopped = false;
 
   constructor(private readonly opts: NmsHostOptions) {
     if (instances++ > 0) throw new Error('node-media-server keeps process-wide state: one NmsHost per process');
     this.log = opts.logger.child({ component: 'nms' });
+    const given = Object.fromEntries(
+      Object.keys(NMS_HOST_DEFAULTS).flatMap((k) => (opts[k as keyof NmsHostLimits] === undefined ? [] : [[k, opts[k as keyof NmsHostLimits]]])),
+    ) as Partial<NmsHostLimits>;
+    this.limits = { ...NMS_HOST_DEFAULTS, ...given };
     routeNmsLogs(this.log);
     Context.config = {
       bind: opts.host,
@@ -81,6 +133,23 @@ export class NmsHost {
     };
     this.rtmpServer = new NodeRtmpServer();
     this.httpServer = new NodeHttpServer();
+    // Registered before any NmsHost.on() listener: prePlay fires before NMS sends the viewer anything.
+    Context.eventEmitter.on('prePlay', (session: BaseSession) => this.installViewerQueue(session));
+    Context.eventEmitter.on('donePublish', (session: BaseSession) => {
+      if (!isRemote(session) || !this.limits.endViewersOnUnpublish) return;
+      const n = this.endViewers(session.streamApp, session.streamName);
+      if (n > 0) this.log.info({ stream: `${session.streamApp}/${session.streamName}`, viewers: n }, 'publisher left: viewers sent end-of-stream');
+    });
+  }
+
+  /** Process-wide hardening counters (rejections, timeouts, dropped GOPs, lag disconnects). */
+  stats(): HardeningStats {
+    return { ...this.counters };
+  }
+
+  /** The effective hardening limits. */
+  get hardening(): Readonly<NmsHostLimits> {
+    return this.limits;
   }
 
   /** Subscribe to an NMS session event; in-process sessions (our own injections) are filtered out. */
@@ -114,12 +183,21 @@ export class NmsHost {
       server.on('request', (req: IncomingMessage, res: ServerResponse) => {
         const m = FLV_PATH.exec(req.url ?? '');
         if (!m) return fastifyHandler(req, res);
+        // Browser players (mpegts.js) read the stream and the error answers cross-origin.
+        res.setHeader('Access-Control-Allow-Origin', '*');
         if (req.method !== 'GET' && req.method !== 'HEAD') {
           sendJson(res, 405, { code: 'METHOD_NOT_ALLOWED', message: 'HTTP-FLV is play-only here; publish over RTMP' });
           return;
         }
-        const [, app, name, query] = m;
-        gate(req, res, safeDecode(app), safeDecode(name), query ?? '').then(
+        const [, rawApp, rawName, query] = m;
+        const app = safeDecode(rawApp);
+        const name = safeDecode(rawName);
+        // NMS's FLV session crashes the process on names outside its pattern (`/live/ba%20d.flv`).
+        if (!isServableName(app) || !isServableName(name)) {
+          sendJson(res, 400, { code: 'BAD_REQUEST', message: 'invalid app or stream name' });
+          return;
+        }
+        gate(req, res, app, name, query ?? '').then(
           (pass) => {
             if (pass && !res.headersSent) {
               res.setHeader('Content-Type', 'video/x-flv');
@@ -139,6 +217,9 @@ export class NmsHost {
   async start(): Promise<void> {
     const tcp = this.rtmpServer.tcpServer;
     if (!tcp) throw new Error('NMS created no RTMP server (rtmp port unset)');
+    // NMS's own 'connection' listener (handleRequest) is called by ours, which puts the guard in front.
+    tcp.removeAllListeners('connection');
+    tcp.on('connection', (socket: Socket) => this.acceptRtmp(socket));
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
       tcp.listen(this.opts.rtmpPort, this.opts.host, () => {
@@ -154,6 +235,87 @@ export class NmsHost {
     this.stopped = true;
     for (const session of Context.sessions.values()) session.close();
     this.rtmpServer.stop();
+  }
+
+  /** A new RTMP connection: NMS creates its session, then the guard becomes the socket's only reader. */
+  private acceptRtmp(socket: Socket): void {
+    this.counters.rtmpConnections++;
+    try {
+      this.rtmpServer.handleRequest(socket);
+    } catch (err) {
+      this.log.error({ err }, 'rtmp session setup failed');
+      socket.destroy();
+      return;
+    }
+    let session: RtmpSession | undefined;
+    for (const s of Context.sessions.values()) if (isRtmpSession(s) && s.socket === socket) session = s;
+    if (!session) {
+      socket.destroy();
+      return;
+    }
+    const nmsData = session.onData;
+    socket.removeListener('data', nmsData);
+    // Rtmp's constructor allocates a 1 MiB FLV parser it never uses for RTMP: let it go.
+    (session.rtmp as unknown as { flv?: unknown }).flv = undefined;
+    new GuardedRtmpConnection(
+      socket,
+      session,
+      nmsData,
+      this.limits,
+      { maxCommandMessageSize: this.limits.maxCommandMessageSize, maxMediaMessageSize: this.limits.maxMediaMessageSize },
+      this.opts.logger.child({ component: 'rtmp-guard' }),
+      this.counters,
+      (app, name) => (this.broadcast(app, name)?.publisher ? `${app}/${name} is already being published` : null),
+    );
+  }
+
+  /** Puts a bounded queue (whole-GOP drops, lag disconnect) in front of a remote viewer's sendBuffer. */
+  private installViewerQueue(session: BaseSession): void {
+    if (!isRemote(session)) return;
+    const send = session.sendBuffer;
+    const log = this.opts.logger.child({ component: 'viewer-queue', session: session.id, stream: `${session.streamApp}/${session.streamName}` });
+    let queue: ViewerQueue;
+    const opts = { maxQueueBytes: this.limits.viewerMaxQueueBytes, maxLagMs: this.limits.viewerMaxLagMs };
+    const onChange = (event: 'dropping' | 'resumed' | 'disconnected'): void => {
+      if (event === 'dropping') log.debug('viewer behind: dropping whole GOPs');
+      if (event === 'disconnected') {
+        this.counters.viewerLagDisconnects++;
+        log.warn({ gopsDropped: queue.stats.gopsDropped, framesDropped: queue.stats.framesDropped }, 'viewer lagging: disconnected');
+      }
+    };
+    const count = (before: { g: number; f: number; b: number }): void => {
+      this.counters.viewerGopsDropped += queue.stats.gopsDropped - before.g;
+      this.counters.viewerFramesDropped += queue.stats.framesDropped - before.f;
+      this.counters.viewerBytesDropped += queue.stats.bytesDropped - before.b;
+    };
+    if (isRtmpSession(session)) {
+      const socket = session.socket;
+      queue = new ViewerQueue(classifyRtmpBuffer, { writableLength: () => socket.writableLength, write: send, destroy: () => socket.destroy() }, opts, onChange);
+    } else if (session.protocol === 'flv') {
+      const res = (session as FlvSession).res;
+      if (!isServerResponse(res)) return;
+      queue = new ViewerQueue(classifyFlvBuffer, { writableLength: () => res.writableLength, write: send, destroy: () => res.destroy() }, opts, onChange);
+    } else {
+      return;
+    }
+    session.sendBuffer = (buf: Buffer) => {
+      const before = { g: queue.stats.gopsDropped, f: queue.stats.framesDropped, b: queue.stats.bytesDropped };
+      queue.offer(buf);
+      count(before);
+    };
+  }
+
+  /**
+   * End-of-stream for every viewer of app/name: RTMP `NetStream.Play.UnpublishNotify` + StreamEOF
+   * then close; HTTP-FLV response ended. Returns how many viewers were ended.
+   */
+  endViewers(app: string, name: string): number {
+    const broadcast = this.broadcast(app, name);
+    if (!broadcast) return 0;
+    const viewers = [...broadcast.subscribers.values()];
+    for (const s of viewers) endOfStream(s);
+    this.counters.viewersEnded += viewers.length;
+    return viewers.length;
   }
 
   broadcast(app: string, name: string): BroadcastServer | undefined {
@@ -235,9 +397,9 @@ export class InjectedStream {
     return this.broadcast.subscribers.size;
   }
 
-  /** Close every viewer of the stream (end-of-stream for players). */
+  /** Close every viewer of the stream with end-of-stream (RTMP UnpublishNotify + StreamEOF, HTTP-FLV end). */
   closeViewers(): void {
-    for (const s of [...this.broadcast.subscribers.values()]) s.close();
+    for (const s of [...this.broadcast.subscribers.values()]) endOfStream(s);
   }
 
   end(): void {
@@ -251,6 +413,34 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+function isServerResponse(res: FlvSession['res']): res is ServerResponse {
+  return typeof (res as ServerResponse).writableLength === 'number' && typeof (res as ServerResponse).end === 'function';
+}
+
+/** Tells one viewer the stream ended, then closes it (destroyed if it does not read it in time). */
+export function endOfStream(session: BaseSession): void {
+  if (isRtmpSession(session)) {
+    const socket = session.socket;
+    if (socket.writable) {
+      const sid = session.rtmp.streamId;
+      session.rtmp.sendStatusMessage(sid, 'status', 'NetStream.Play.UnpublishNotify', `${session.streamPath} is now unpublished.`);
+      session.rtmp.sendStreamStatus(UserControlEvent.StreamEOF, sid);
+    }
+    socket.end();
+    setTimeout(() => socket.destroy(), END_OF_STREAM_GRACE_MS).unref();
+    return;
+  }
+  if (session.protocol === 'flv') {
+    const res = (session as FlvSession).res;
+    if (isServerResponse(res)) {
+      res.end();
+      setTimeout(() => res.destroy(), END_OF_STREAM_GRACE_MS).unref();
+      return;
+    }
+  }
+  session.close();
 }
 
 function safeDecode(s: string): string {

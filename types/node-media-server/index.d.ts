@@ -46,11 +46,25 @@ declare module 'node-media-server/src/session/base_session.js' {
 }
 
 declare module 'node-media-server/src/protocol/rtmp.js' {
+  import AVPacket = require('node-media-server/src/core/avpacket.js');
   class Rtmp {
     streamId: number;
+    inChunkSize: number;
     outChunkSize: number;
-    onPacketCallback: (packet: import('node-media-server/src/core/avpacket.js')) => void;
+    /** 0 uninit .. 3 done (RTMP_HANDSHAKE_2). */
+    handshakeState: number;
+    onConnectCallback: (req: { app: string; name: string; host: string; query: Record<string, unknown> }) => void;
+    onPlayCallback: () => void;
+    onPushCallback: () => void;
+    onOutputCallback: (buffer: Buffer) => void;
+    onPacketCallback: (packet: AVPacket) => void;
+    /** Parses inbound bytes; returns an error string or null (and may throw on hostile input). */
+    parserData(buffer: Buffer): string | null;
     sendStatusMessage(sid: number, level: string, code: string, description: string): void;
+    /** User control message (7.1.7): event type (0 StreamBegin, 1 StreamEOF, ...) + stream id. */
+    sendStreamStatus(st: number, id: number): void;
+    /** One media message as the chunks NMS sends viewers (first chunk fmt 0). */
+    static createMessage(packet: AVPacket): Buffer;
   }
   export = Rtmp;
 }
@@ -61,11 +75,29 @@ declare module 'node-media-server/src/session/rtmp_session.js' {
   import BroadcastServer = require('node-media-server/src/server/broadcast_server.js');
   import type { Socket } from 'node:net';
   class RtmpSession extends BaseSession {
+    constructor(socket: Socket);
     socket: Socket;
     rtmp: Rtmp;
     broadcast: BroadcastServer;
+    run(): void;
+    /** NMS's socket 'data' listener. */
+    onData: (data: Buffer) => void;
+    onClose: () => void;
   }
   export = RtmpSession;
+}
+
+declare module 'node-media-server/src/session/flv_session.js' {
+  import BaseSession = require('node-media-server/src/session/base_session.js');
+  import BroadcastServer = require('node-media-server/src/server/broadcast_server.js');
+  import type { IncomingMessage, ServerResponse } from 'node:http';
+  class FlvSession extends BaseSession {
+    req: IncomingMessage;
+    /** A ServerResponse for HTTP-FLV (WebSocket-FLV is refused by NmsHost). */
+    res: ServerResponse | { readonly readyState: number; close(): void };
+    broadcast: BroadcastServer;
+  }
+  export = FlvSession;
 }
 
 declare module 'node-media-server/src/server/broadcast_server.js' {
@@ -78,6 +110,12 @@ declare module 'node-media-server/src/server/broadcast_server.js' {
     subscribers: Map<string, BaseSession>;
     /** Grace window (ms) after a publisher leaves; 30 s by default in 4.4.3. */
     publishGraceMs: number;
+    /** Cached messages a new viewer gets first (null until the publisher sent them). */
+    rtmpMetaData: Buffer | null;
+    rtmpAudioHeader: Buffer | null;
+    rtmpVideoHeader: Buffer | null;
+    flvMetaData: Buffer | null;
+    flvVideoHeader: Buffer | null;
     postPlay(session: BaseSession): string | null;
     donePlay(session: BaseSession): void;
     postPublish(session: BaseSession): string | null;
@@ -103,14 +141,18 @@ declare module 'node-media-server/src/core/context.js' {
     sessions: Map<string, BaseSession>;
     broadcasts: Map<string, BroadcastServer>;
     eventEmitter: EventEmitter;
+    networkStats: { inBytes: number; outBytes: number };
   };
   export = Context;
 }
 
 declare module 'node-media-server/src/server/rtmp_server.js' {
   import type { Server } from 'node:net';
+  import type { Socket } from 'node:net';
   class NodeRtmpServer {
     tcpServer?: Server;
+    /** The tcpServer 'connection' listener: creates and runs an RtmpSession for the socket. */
+    handleRequest: (socket: Socket) => void;
     stop(): void;
   }
   export = NodeRtmpServer;
@@ -129,6 +171,8 @@ declare module 'node-media-server/src/protocol/flv.js' {
   import AVPacket = require('node-media-server/src/core/avpacket.js');
   class Flv {
     static parserTag(type: number, time: number, size: number, data: Buffer): AVPacket;
+    /** One FLV tag (11-byte header, body, PreviousTagSize) as NMS sends HTTP-FLV viewers. */
+    static createMessage(packet: AVPacket): Buffer;
   }
   export = Flv;
 }
@@ -139,4 +183,10 @@ declare module 'node-media-server/src/core/logger.js' {
     log(message: string, level?: string): void;
   };
   export = logger;
+}
+
+declare module 'node-media-server/src/protocol/amf.js' {
+  /** NMS's (unhardened) AMF0 decoders, as its RTMP parser and broadcast use them. */
+  export function decodeAmf0Cmd(buf: Buffer): Record<string, unknown>;
+  export function decodeAmf0Data(buf: Buffer): Record<string, unknown>;
 }

@@ -200,7 +200,7 @@ describe('healthz and 404', () => {
   });
 
   it.each([
-    ['GET', '/'],
+    ['GET', '/nope'],
     ['GET', '/v1'],
     ['GET', '/v1/streams/live'],
     ['GET', '/v1/streams/live/s1/extra/more'],
