@@ -21,6 +21,8 @@ export const REJECTION_REASONS = [
   'play_unauthorized',
   'play_hook_denied',
   'play_hook_unavailable',
+  'overloaded',
+  'draining',
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 

@@ -7,5 +7,6 @@ import { OriginService } from './service';
 export function mainOrigin(argv: string[]): void {
   const config = loadOriginConfig({ env: process.env, flags: parseFlags(argv) });
   const log = createLogger('origin', config.logLevel);
-  runMain(new OriginService(config, log), log);
+  // SIGTERM drains first (publishers moved off within the deadline); a second signal exits at once.
+  runMain(new OriginService(config, log), log, config.drainDeadlineMs);
 }

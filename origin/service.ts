@@ -14,8 +14,11 @@ import { registerHlsRoutes, PlayDecision } from '../mediaserver/hls-routes';
 import { clientAddress, registerNodeApi, streamId, type NodeApi, type NodeStreamSource } from '../mediaserver/node-api';
 import { countViewers, registerOriginMetrics, type OriginMetrics, type RejectionReason } from '../mediaserver/metrics';
 import type { OriginConfig } from './config';
-import { capacityOf, totalWeight, type StreamLoad } from './overload/weight';
-import { DEFAULT_SHED_POLICY } from './overload/shedder';
+import { capacityOf, DEFAULT_WEIGHTS, type StreamLoad } from './overload/weight';
+import { OverloadController } from './overload/controller';
+import { writeAuth } from '../mediaserver/node-api';
+import { CascadeError, StreamNotFoundError } from '../common/errors';
+import { isValidStreamPart } from '../common/lifecycle';
 import { PublisherHold, ViewerHold } from './media-hold';
 import { parseQuery, verifySignedQuery, type StreamQuery } from './signed-url';
 import { Webhooks, type HookClient } from './webhooks';
@@ -79,6 +82,8 @@ export class OriginService implements Service {
   /** Sessions that ended (a pending hook answer for them is ignored). */
   private readonly gone = new WeakSet<BaseSession>();
   private readonly capacity: number;
+  readonly overload: OverloadController;
+  private draining?: Promise<void>;
   private heartbeat?: NodeJS.Timeout;
   private stopped = false;
   private registered = false;
@@ -89,14 +94,25 @@ export class OriginService implements Service {
     this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { token: config.discoveryToken || undefined });
     this.nms = new NmsHost({ host: config.host, rtmpPort: config.rtmpPort, httpPort: config.httpPort, logger: this.log });
     this.http = createMediaHttpApp(this.nms, this.flvGate, this.log);
-    this.http.get('/healthz', async () => ({ status: 'ok', role: 'origin', id: config.id, registered: this.registered }));
+    // 503 while draining: balancers and readiness probes stop sending new publishers here.
+    this.http.get('/healthz', async (_req, reply) =>
+      reply.status(this.overload.draining ? 503 : 200).send({ status: this.overload.draining ? 'draining' : 'ok', role: 'origin', id: config.id, registered: this.registered }),
+    );
+    this.registerOverloadRoutes();
+    this.overload = new OverloadController(
+      { streams: () => this.streamLoads(), shed: (app, name, reason) => this.shed(app, name, reason) },
+      this.capacity,
+      { highWater: config.highWater, lowWater: config.lowWater, sustainMs: config.shedSustainMs, cooldownMs: config.shedCooldownMs },
+      { ...DEFAULT_WEIGHTS, weightPerMbit: config.weightPerMbit },
+      this.log.child({ component: 'overload' }),
+    );
     this.api = registerNodeApi(this.http, { media: this.nms, config, streams: () => this.streamSources(), log: this.log });
     this.metrics = registerOriginMetrics(this.http, {
       media: this.nms,
       streams: () => this.streamLoads(),
       publishers: () => this.publishers.size,
-      utilisation: () => totalWeight(this.streamLoads()) / this.capacity,
-      highWater: DEFAULT_SHED_POLICY.highWater,
+      utilisation: () => this.overload.instantUtilisation(),
+      highWater: config.highWater,
       bytes: () => this.api.stats.totalBytes(),
     });
     this.hooks = new Webhooks({
@@ -146,6 +162,7 @@ export class OriginService implements Service {
     await this.http.listen({ host: this.config.host, port: this.config.httpPort });
     await this.tick();
     this.heartbeat = setInterval(() => void this.tick(), this.config.heartbeatMs);
+    this.overload.start();
     this.log.info(
       {
         rtmp: this.rtmpUrl,
@@ -159,14 +176,36 @@ export class OriginService implements Service {
     );
   }
 
-  async drain(_deadlineMs: number): Promise<void> {
-    // Publisher migration on drain comes with the overload work; for now stop admitting.
+  /**
+   * Drain (SIGTERM, POST /api/v1/drain, a Kubernetes preStop): `draining` in
+   * discovery, admit nothing, move publishers off one at a time within the
+   * deadline (E-RTMP reconnect request where the publisher supports it,
+   * disconnect otherwise).
+   */
+  drain(deadlineMs: number): Promise<void> {
+    this.draining ??= this.drainPublishers(deadlineMs);
+    return this.draining;
+  }
+
+  private async drainPublishers(deadlineMs: number): Promise<void> {
+    const deadline = Date.now() + deadlineMs;
+    this.overload.draining = true;
+    this.log.info({ publishers: this.publishers.size, deadlineMs }, 'draining');
+    await this.tick();
+    while (this.publishers.size > 0 && Date.now() < deadline) {
+      const next = [...this.publishers.values()].sort((a, b) => this.viewersOf(a) - this.viewersOf(b))[0];
+      await this.shed(next.app, next.name, 'draining').catch((err: unknown) => this.log.warn({ err: String(err) }, 'drain: shed failed'));
+      const gone = Date.now() + Math.min(this.config.reconnectWaitMs + 1000, Math.max(0, deadline - Date.now()));
+      while (this.publishers.has(next.session.id) && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
+    }
+    this.log.info({ left: this.publishers.size }, this.publishers.size === 0 ? 'drained: every publisher moved' : 'drain deadline reached');
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.heartbeat);
+    this.overload.stop();
     // Leases first: edges find the stream gone (or its new owner) without waiting for the TTL.
     await Promise.allSettled([...this.leases.values()].map((l) => this.discovery.releaseStream(l.app, l.name, this.config.id, l.token)));
     if (this.leases.size > 0) this.log.info({ streams: [...this.leases.keys()] }, 'leases released on shutdown');
@@ -190,8 +229,9 @@ export class OriginService implements Service {
         rtmp: this.rtmpUrl,
         http: this.httpUrl,
         region: this.config.region || undefined,
-        state: 'active',
-        load: { publishers: this.leases.size, viewers: countViewers(this.nms) },
+        state: this.overload.draining ? 'draining' : 'active',
+        capacity: this.capacity,
+        load: { weight: this.overload.snapshot().weight, publishers: this.leases.size, viewers: countViewers(this.nms) },
       });
       if (!this.registered) this.log.info({ discovery: this.config.discoveryUrl }, 'registered in discovery');
       this.registered = true;
@@ -243,6 +283,11 @@ export class OriginService implements Service {
       return;
     }
     broadcast.publishGraceMs = 0;
+    if (!this.overload.admits()) {
+      this.nms.dropIncomingMedia(session);
+      void this.refuseOverloaded(session, log);
+      return;
+    }
     if (!this.hooks.enabled('on_publish')) return this.admitPublisher(session, client, log, url);
     const hold = new PublisherHold(session, {
       onOverflow: () => {
@@ -501,6 +546,77 @@ export class OriginService implements Service {
     };
   }
 
+  // ------------------------------------------------------------------ overload (DESIGN.md sections 5 and 7)
+
+  private registerOverloadRoutes(): void {
+    const auth = writeAuth(this.config.apiTokens);
+    this.http.get('/api/v1/overload', async () => this.overload.snapshot());
+    this.http.post<{ Params: { app: string; name: string } }>('/api/v1/streams/:app/:name/shed', { preHandler: auth }, async (req) => {
+      const { app, name } = req.params;
+      if (!isValidStreamPart(app) || !isValidStreamPart(name)) throw new CascadeError('BAD_REQUEST', 'invalid stream name');
+      await this.shed(app, name, 'manual shed (API)');
+      return { shed: `${app}/${name}`, origin: this.config.id };
+    });
+    this.http.post<{ Body: { deadlineMs?: unknown } | undefined }>('/api/v1/drain', { preHandler: auth }, async (req, reply) => {
+      const asked = req.body?.deadlineMs;
+      const deadlineMs = typeof asked === 'number' && asked >= 0 && asked <= 3_600_000 ? asked : this.config.drainDeadlineMs;
+      // Drain, then exit like on SIGTERM (runMain's handler finds the drain done and stops).
+      void this.drain(deadlineMs).then(() => process.kill(process.pid, 'SIGTERM'));
+      return reply.status(202).send({ draining: true, publishers: this.publishers.size, deadlineMs });
+    });
+  }
+
+  /** Above high-water (or draining): refuse, naming the origin placement would pick instead. */
+  private async refuseOverloaded(session: RtmpSession, log: Logger): Promise<void> {
+    const { streamApp: app, streamName: name } = session;
+    const alt = await this.discovery.place({ app, stream: name }).catch(() => null);
+    const better = alt && alt.origin.id !== this.config.id ? ` publish to ${alt.origin.id} instead: ${alt.publishUrl}` : ' no origin has room now; retry later';
+    const why = this.overload.draining ? `${this.config.id} is draining;` : `${this.config.id} is above high-water (${Math.round(this.overload.utilisation * 100)} %);`;
+    this.refusePublisher(session, log, this.overload.draining ? 'draining' : 'overloaded', 'NetStream.Publish.Rejected', `${why}${better}`);
+    log.warn({ utilisation: this.overload.utilisation, better: alt?.origin.id }, 'publish refused: overloaded');
+  }
+
+  /**
+   * Move a publisher off this origin: mark the stream "not here" in discovery (placement skips us),
+   * release our lease so its new origin can claim it, then ask the publisher to reconnect there
+   * (E-RTMP v2 ReconnectRequest, when it announced capsEx & 1; we keep taking its media until it
+   * leaves or `reconnectWaitMs` passes) or disconnect it (the encoder re-pushes, steered by placement).
+   */
+  async shed(app: string, name: string, reason: string): Promise<void> {
+    const pub = [...this.publishers.values()].find((p) => p.app === app && p.name === name);
+    if (!pub) throw new StreamNotFoundError(app, name);
+    const log = this.log.child({ stream: `${app}/${name}`, session: pub.session.id });
+    this.metrics.sheds.inc();
+    await this.discovery.avoid(app, name, this.config.id, Math.max(this.config.shedCooldownMs, 1000)).catch((err: unknown) => log.warn({ err: String(err) }, 'avoid mark failed'));
+    const target = await this.discovery.place({ app, stream: name }).catch(() => null);
+    const key = `${app}/${name}`;
+    const lease = this.leases.get(key);
+    if (lease && lease.session === pub.session) {
+      this.leases.delete(key);
+      await this.discovery.releaseStream(app, name, this.config.id, lease.token).catch(() => undefined);
+    }
+    const to = target && target.origin.id !== this.config.id ? target : null;
+    if (to && reconnectCapable(pub.session)) {
+      this.nms.sendCommandOnStream0(pub.session, 'onStatus', {
+        level: 'status',
+        code: 'NetConnection.Connect.ReconnectRequest',
+        description: `moving to ${to.origin.id}: ${reason}`,
+        tcUrl: `${to.origin.rtmp}/${app}`,
+      });
+      log.info({ to: to.origin.id, reason, explain: to.explain }, 'shed: reconnect request sent');
+      const timer = setTimeout(() => pub.session.close(), this.config.reconnectWaitMs);
+      pub.session.socket.once('close', () => clearTimeout(timer));
+      return;
+    }
+    log.info({ to: to?.origin.id ?? null, reason, explain: to?.explain }, 'shed: publisher disconnected (forced re-push)');
+    this.nms.sendStatus(pub.session, 'error', 'NetStream.Publish.Rejected', `${this.config.id} is shedding load; re-publish${to ? ` to ${to.publishUrl}` : ''}`);
+    pub.session.close();
+  }
+
+  private viewersOf(p: Publisher): number {
+    return this.nms.broadcast(p.app, p.name)?.subscribers.size ?? 0;
+  }
+
   /** Streams for the node API: SRS fields are derived there; these are the Cascade extras. */
   private streamSources(): Array<NodeStreamSource & { token: number | null; owner: string }> {
     return [...this.publishers.values()].map((p) => {
@@ -523,4 +639,10 @@ export class OriginService implements Service {
       return { app: s.app, name: s.name, ingestKbps: st.recvKbps, kbpsIn: st.recvKbps, viewers: st.viewers };
     });
   }
+}
+
+/** E-RTMP v2: the publisher announced `capsEx & 0x01` (reconnect) in its connect command. */
+function reconnectCapable(session: RtmpSession): boolean {
+  const cmd = (session.rtmp as unknown as { connectCmdObj?: { capsEx?: unknown } }).connectCmdObj;
+  return typeof cmd?.capsEx === 'number' && (cmd.capsEx & 0x01) === 0x01;
 }

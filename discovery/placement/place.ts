@@ -8,13 +8,15 @@ import { utilisationOf } from './weights';
 export type PlacementOptions = Omit<SelectOptions, 'avoid'>;
 
 /**
- * `POST /v1/placement`: the live owner of the stream if there is one, else the selector's choice
+ * `POST /v1/placement`: the live owner of the stream if there is one (unless that owner is shedding it,
+ * i.e. on the stream's avoid list), else the selector's choice
  * among registered origins (honouring the stream's avoid list). No origin → NO_ORIGIN_AVAILABLE
  * with the `explain` list.
  */
 export async function placeStream(store: DiscoveryStore, app: string, name: string, input: PlacementInput, opts: PlacementOptions): Promise<PlacementResult> {
-  const lease = await store.getStream(app, name);
-  if (lease) {
+  const [lease, avoids] = await Promise.all([store.getStream(app, name), store.getAvoids(app, name)]);
+  // An owner shedding this stream has marked itself avoided: place the stream elsewhere, not back on it.
+  if (lease && !avoids.some((a) => a.originId === lease.originId)) {
     const owner = await store.getOrigin(lease.originId);
     if (owner) {
       const utilisation = round(utilisationOf(owner, opts));
@@ -26,7 +28,7 @@ export async function placeStream(store: DiscoveryStore, app: string, name: stri
       };
     }
   }
-  const [origins, avoids] = await Promise.all([store.listOrigins(), store.getAvoids(app, name)]);
+  const origins = await store.listOrigins();
   const decision = selectOrigin(origins, input, { ...opts, avoid: new Set(avoids.map((a) => a.originId)) });
   if (!decision.chosen) {
     const message = origins.length === 0 ? 'no origin is registered' : 'no registered origin may take this stream now';

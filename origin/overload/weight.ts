@@ -45,4 +45,8 @@ export class Ewma {
   get current(): number {
     return this.value ?? 0;
   }
+  /** Start over from a known value (after a shed: the old samples describe load that is gone). */
+  reset(value: number): void {
+    this.value = value;
+  }
 }

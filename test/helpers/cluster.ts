@@ -18,7 +18,7 @@ export interface TestCluster {
 }
 
 /** discovery (memory) + N origins + one edge, each its own process on free ports. */
-export async function startCluster(opts: { origins?: number; edgeFlags?: string[] } = {}): Promise<TestCluster> {
+export async function startCluster(opts: { origins?: number; edgeFlags?: string[]; originFlags?: string[] } = {}): Promise<TestCluster> {
   const started: TestProcess[] = [];
   try {
     const dport = await freePort();
@@ -31,7 +31,7 @@ export async function startCluster(opts: { origins?: number; edgeFlags?: string[
       const id = `origin-${i}`;
       const proc = await startService(
         'origin',
-        ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--discovery-url', discoveryUrl, '--heartbeat-ms', '500'],
+        ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--discovery-url', discoveryUrl, '--heartbeat-ms', '500', ...(opts.originFlags ?? [])],
         `http://127.0.0.1:${hp}/healthz`,
         id,
       );

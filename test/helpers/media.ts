@@ -15,6 +15,8 @@ export interface FfmpegPublishOptions {
   gop?: number;
   /** Read input at its native rate (`-re`, default true); false renders as fast as possible. */
   realtime?: boolean;
+  /** More output options (e.g. a fixed bitrate), placed before the output. */
+  extra?: string[];
 }
 
 /** Arguments for `ffmpeg` publishing a 30 fps test pattern + 440 Hz tone to `url` in real time. */
@@ -42,6 +44,7 @@ export function ffmpegPublishArgs(url: string, opts: FfmpegPublishOptions = {}):
     String(opts.gop ?? 30),
     '-c:a',
     'aac',
+    ...(opts.extra ?? []),
     ...(opts.seconds !== undefined ? ['-t', String(opts.seconds)] : []),
     '-f',
     'flv',
