@@ -152,18 +152,28 @@ export class EdgeService implements Service {
     return pool[this.roundRobin++ % pool.length];
   }
 
-  /** RTMP play: Play.Start only once the upstream delivers, StreamNotFound when no origin has it. */
-  private async servePlay(session: RtmpServerSession, req: StreamRequest): Promise<void> {
-    const stream = this.ensure(req.app, req.name, req.query);
+  /**
+   * A viewer joins a stream: counted at once (so the upstream is not closed under it),
+   * resolved once media flows (TTFF observed), null when no origin has the stream.
+   */
+  private async join(app: string, name: string, query: string): Promise<EdgeStream | null> {
+    const stream = this.ensure(app, name, query);
     stream.addViewer();
     const t0 = performance.now();
     try {
       await stream.ready;
       this.metrics.observeTtff((performance.now() - t0) / 1000);
+      return stream;
     } catch {
       stream.removeViewer();
-      return session.reject('NetStream.Play.StreamNotFound', `${req.app}/${req.name} is not live`);
+      return null;
     }
+  }
+
+  /** RTMP play: Play.Start only once the upstream delivers, StreamNotFound when no origin has it. */
+  private async servePlay(session: RtmpServerSession, req: StreamRequest): Promise<void> {
+    const stream = await this.join(req.app, req.name, req.query);
+    if (!stream) return session.reject('NetStream.Play.StreamNotFound', `${req.app}/${req.name} is not live`);
     if (session.isClosed) return stream.removeViewer();
     session.acceptPlay();
     const viewer = rtmpViewer(session);
@@ -177,16 +187,8 @@ export class EdgeService implements Service {
   private async serveFlv(req: IncomingMessage, res: ServerResponse, app: string, name: string, query: string): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { code: 'METHOD_NOT_ALLOWED', message: 'HTTP-FLV is play-only' });
     if (!isValidStreamPart(app) || !isValidStreamPart(name)) return sendJson(res, 400, { code: 'BAD_REQUEST', message: 'invalid stream name' });
-    const stream = this.ensure(app, name, query);
-    stream.addViewer();
-    const t0 = performance.now();
-    try {
-      await stream.ready;
-      this.metrics.observeTtff((performance.now() - t0) / 1000);
-    } catch {
-      stream.removeViewer();
-      return sendJson(res, 404, { code: 'STREAM_NOT_FOUND', message: `stream ${app}/${name} is not live` });
-    }
+    const stream = await this.join(app, name, query);
+    if (!stream) return sendJson(res, 404, { code: 'STREAM_NOT_FOUND', message: `stream ${app}/${name} is not live` });
     if (req.socket.destroyed) return stream.removeViewer();
     res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-cache' });
     if (req.method === 'HEAD') {

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { startCluster, TestCluster } from '../helpers/cluster';
+import { ownerOf as ownerIn, startCluster, TestCluster } from '../helpers/cluster';
+
+const ownerOf = (name: string) => ownerIn(cluster, name);
 import { ffmpegPublishArgs } from '../helpers/media';
 import { startCommand, waitFor, TestProcess } from '../helpers/processes';
 import { currentTime, fatalErrors, launchChromium, servePlayerPage, startPlayer } from '../helpers/browser';
@@ -21,10 +23,6 @@ function publish(rtmpBase: string, name: string): TestProcess {
   return p;
 }
 
-async function ownerOf(name: string): Promise<string | null> {
-  const res = await fetch(`${cluster.discoveryUrl}/v1/streams/live/${name}`);
-  return res.status === 200 ? ((await res.json()) as { origin: { id: string } }).origin.id : null;
-}
 
 /** Waits until the video element's clock has advanced by `seconds` of playback. */
 async function advances(p: Page, seconds: number, timeoutMs: number): Promise<void> {

@@ -62,3 +62,9 @@ export async function startCluster(opts: { origins?: number; edgeFlags?: string[
     throw err;
   }
 }
+
+/** The id of the origin discovery says owns live/NAME, or null. */
+export async function ownerOf(cluster: Pick<TestCluster, 'discoveryUrl'>, name: string): Promise<string | null> {
+  const res = await fetch(`${cluster.discoveryUrl}/v1/streams/live/${name}`);
+  return res.status === 200 ? ((await res.json()) as { origin: { id: string } }).origin.id : null;
+}

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { startCluster, TestCluster } from '../helpers/cluster';
+import { ownerOf as ownerIn, startCluster, TestCluster } from '../helpers/cluster';
+
+const ownerOf = (name: string) => ownerIn(cluster, name);
 import { ffmpegPublishArgs } from '../helpers/media';
 import { startCommand, waitFor, TestProcess } from '../helpers/processes';
 import { analyse, flvViewer, rtmpViewer } from '../helpers/viewers';
@@ -24,10 +26,6 @@ function publish(rtmpBase: string, name: string): TestProcess {
   return p;
 }
 
-async function ownerOf(name: string): Promise<string | null> {
-  const res = await fetch(`${cluster.discoveryUrl}/v1/streams/live/${name}`);
-  return res.status === 200 ? ((await res.json()) as { origin: { id: string } }).origin.id : null;
-}
 
 test('owner SIGKILLed, stream republished on the other origin: edge viewers stay connected, media resumes, timestamps stay monotonic', async () => {
   const name = `fo${randomBytes(3).toString('hex')}`;

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { startCluster, TestCluster } from '../helpers/cluster';
+import { ownerOf as ownerIn, startCluster, TestCluster } from '../helpers/cluster';
+
+const ownerOf = (name: string) => ownerIn(cluster, name);
 import { ffmpegPublishArgs } from '../helpers/media';
 import { startCommand, waitFor } from '../helpers/processes';
 import { analyse, rtmpViewer } from '../helpers/viewers';
@@ -17,10 +19,6 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-async function ownerOf(name: string): Promise<string | null> {
-  const res = await fetch(`${cluster.discoveryUrl}/v1/streams/live/${name}`);
-  return res.status === 200 ? ((await res.json()) as { origin: { id: string } }).origin.id : null;
-}
 
 test('publish gateway: ffmpeg publishes to the edge; its origin dies; the gateway re-pushes elsewhere and ffmpeg never notices', async () => {
   const name = `gw${randomBytes(3).toString('hex')}`;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { startCluster, TestCluster } from '../helpers/cluster';
+import { ownerOf, startCluster, TestCluster } from '../helpers/cluster';
 import { RepublishingEncoder } from '../helpers/encoders';
 import { ffmpegPublishArgs } from '../helpers/media';
 import { startCommand, waitFor } from '../helpers/processes';
@@ -14,10 +14,6 @@ const TOKEN = 'test-api-token-0123456789';
 const CBR = ['-b:v', '1400k', '-maxrate', '1400k', '-bufsize', '700k', '-b:a', '96k'];
 const ORIGIN_FLAGS = ['--capacity', '9', '--shed-sustain-ms', '1000', '--shed-cooldown-ms', '3000', '--api-tokens', TOKEN, '--reconnect-wait-ms', '3000', '--drain-deadline-ms', '20000'];
 
-async function ownerOf(c: TestCluster, name: string): Promise<string | null> {
-  const res = await fetch(`${c.discoveryUrl}/v1/streams/live/${name}`);
-  return res.status === 200 ? ((await res.json()) as { origin: { id: string } }).origin.id : null;
-}
 
 describe('shedding and admission', () => {
   let c: TestCluster;
