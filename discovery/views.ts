@@ -1,9 +1,10 @@
-import type { Lease, OriginRecord } from './store/types';
+import type { Lease, OriginRecord, OriginRecordInput } from './store/types';
 import type { OriginView, StreamOwnerView } from './types';
 
 /** Store records → wire views (what routes answer and stores announce). */
 
-export function originView(o: OriginRecord): OriginView {
+/** The registration fields of an origin, optional ones only when set (both stores and the view use it). */
+export function originFields(o: OriginRecordInput): Omit<OriginView, 'updatedAt'> {
   return {
     id: o.id,
     rtmp: o.rtmp,
@@ -11,10 +12,13 @@ export function originView(o: OriginRecord): OriginView {
     ...(o.api !== undefined ? { api: o.api } : {}),
     ...(o.region !== undefined ? { region: o.region } : {}),
     ...(o.capacity !== undefined ? { capacity: o.capacity } : {}),
-    state: o.state,
-    load: { ...o.load },
-    updatedAt: o.updatedAt,
+    state: o.state ?? 'active',
+    load: { ...(o.load ?? {}) },
   };
+}
+
+export function originView(o: OriginRecord): OriginView {
+  return { ...originFields(o), updatedAt: o.updatedAt };
 }
 
 export function ownerView(lease: Lease, origin: Pick<OriginRecord, 'id' | 'rtmp' | 'http'>): StreamOwnerView {

@@ -1,6 +1,6 @@
 import { CascadeError, OriginNotFoundError } from '../../common/errors';
 import type { DiscoveryEvent, StreamMoveReason, StreamReleaseReason } from '../types';
-import { originView, ownerView } from '../views';
+import { originView, ownerView, originFields } from '../views';
 import { EventFanout } from './fanout';
 import {
   streamKey,
@@ -55,14 +55,7 @@ export class MemoryStore implements DiscoveryStore {
     const now = this.begin();
     const previous = this.origins.get(reg.id);
     const record: OriginRecord = {
-      id: reg.id,
-      rtmp: reg.rtmp,
-      http: reg.http,
-      ...(reg.api !== undefined ? { api: reg.api } : {}),
-      ...(reg.region !== undefined ? { region: reg.region } : {}),
-      ...(reg.capacity !== undefined ? { capacity: reg.capacity } : {}),
-      state: reg.state ?? 'active',
-      load: { ...(reg.load ?? {}) },
+      ...originFields(reg),
       updatedAt: now,
       expiresAt: now + ttlMs,
     };

@@ -3,6 +3,7 @@ import { CascadeError, OriginNotFoundError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { redactUrl } from '../../common/logger';
 import { DISCOVERY_EVENT_TYPES, type DiscoveryEvent, type StreamMoveReason } from '../types';
+import { originFields } from '../views';
 import { EventFanout } from './fanout';
 import * as L from './redis-scripts';
 import {
@@ -122,16 +123,7 @@ export class RedisStore implements DiscoveryStore {
   }
 
   async upsertOrigin(reg: OriginRecordInput, ttlMs: number): Promise<OriginRecord> {
-    const view = {
-      id: reg.id,
-      rtmp: reg.rtmp,
-      http: reg.http,
-      ...(reg.api !== undefined ? { api: reg.api } : {}),
-      ...(reg.region !== undefined ? { region: reg.region } : {}),
-      ...(reg.capacity !== undefined ? { capacity: reg.capacity } : {}),
-      state: reg.state ?? 'active',
-      load: { ...(reg.load ?? {}) },
-    };
+    const view = originFields(reg);
     const rec = await this.script(L.UPSERT_ORIGIN, reg.id, JSON.stringify(view), Math.max(1, Math.round(ttlMs)), view.state);
     return parseOrigin(String(rec));
   }

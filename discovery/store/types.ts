@@ -1,4 +1,4 @@
-import type { DiscoveryEvent, OriginLoad, OriginState, StreamMoveReason } from '../types';
+import type { DiscoveryEvent, OriginLoad, OriginState, OriginView, StreamMoveReason } from '../types';
 
 /**
  * The storage behind discovery. `MemoryStore` (one process, local runs and tests) and `RedisStore`
@@ -82,17 +82,8 @@ export interface OriginRecordInput {
   load?: OriginLoad;
 }
 
-export interface OriginRecord {
-  id: string;
-  rtmp: string;
-  http: string;
-  api?: string;
-  region?: string;
-  capacity?: number;
-  state: OriginState;
-  load: OriginLoad;
-  /** ms epoch of the last upsert. */
-  updatedAt: number;
+/** An origin as stored: its wire view plus when the registration expires. */
+export interface OriginRecord extends OriginView {
   /** ms epoch when the registration expires. */
   expiresAt: number;
 }
