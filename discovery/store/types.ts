@@ -1,4 +1,4 @@
-import type { DiscoveryEvent, OriginLoad, OriginState, OriginView, StreamMoveReason } from '../types';
+import type { DiscoveryEvent, OriginRegistration, OriginView, StreamMoveReason } from '../types';
 
 /**
  * The storage behind discovery. `MemoryStore` (one process, local runs and tests) and `RedisStore`
@@ -71,15 +71,9 @@ export interface ClaimOptions {
   breakToken?: number;
 }
 
-export interface OriginRecordInput {
+/** What a store upserts: the `PUT /v1/origins/:id` body plus the id from the path. */
+export interface OriginRecordInput extends OriginRegistration {
   id: string;
-  rtmp: string;
-  http: string;
-  api?: string;
-  region?: string;
-  capacity?: number;
-  state?: OriginState;
-  load?: OriginLoad;
 }
 
 /** An origin as stored: its wire view plus when the registration expires. */
