@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, summary: 'No such route.' },
   STREAM_OWNED_ELSEWHERE: { status: 409, summary: 'Another live origin holds the lease of this stream.' },
   LEASE_LOST: { status: 409, summary: 'Renew or release with a fencing token that is no longer current.' },
+  STALE_INCARNATION: { status: 409, summary: 'A heartbeat from an older process of this origin id: a later-started incarnation holds the registration, so this process must stop serving.' },
   PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body is larger than the configured limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request body is not JSON.' },
   INTERNAL: { status: 500, summary: 'A bug: the server logged the details.' },
@@ -56,6 +57,13 @@ export class LeaseLostError extends CascadeError {
   constructor(app: string, name: string) {
     super('LEASE_LOST', `lease of ${app}/${name} is no longer held with this token`);
     this.name = 'LeaseLostError';
+  }
+}
+
+export class StaleIncarnationError extends CascadeError {
+  constructor(originId: string, current: { incarnation: string; startedAt: number }) {
+    super('STALE_INCARNATION', `origin ${originId} is held by a later-started process (incarnation ${current.incarnation})`, { originId, current });
+    this.name = 'StaleIncarnationError';
   }
 }
 

@@ -48,6 +48,10 @@ export interface OriginView {
   load: OriginLoad;
   /** ms epoch of the last register/heartbeat. */
   updatedAt: number;
+  /** Boot id of the origin process that sent the last heartbeat (absent after a legacy `PUT` registration). */
+  incarnation?: string;
+  /** ms epoch at which that process started: a heartbeat of an earlier-started process is refused (STALE_INCARNATION). */
+  startedAt?: number;
 }
 
 /** `200` of `PUT /v1/origins/:id`. */
@@ -163,9 +167,68 @@ export interface AvoidRequest {
   ms: number;
 }
 
+// ---- heartbeat v2 (POST /v1/origins/:id/heartbeat; docs/discovery.md "Leases v2") -------------
+
+/** One stream an origin serves. No `token`: its claim is still in flight (kept if held, never created). */
+export interface HeartbeatLease {
+  app: string;
+  name: string;
+  /** The fencing token the origin holds. */
+  token?: number;
+  /** ms epoch the origin started serving it (kept when the lease is re-claimed). */
+  since?: number;
+}
+
+/** Body of `POST /v1/origins/:id/heartbeat`: registration, load, incarnation and every lease, in one request. */
+export interface HeartbeatRequest {
+  /** Boot id of the origin process (random per start). */
+  incarnation: string;
+  /** ms epoch the process started; orders incarnations of the same id. */
+  startedAt: number;
+  registration: OriginRegistration;
+  leases: HeartbeatLease[];
+}
+
+/**
+ * `renewed`: held with this token, extended. `reclaimed`: the store had lost it (restart, flush, failover,
+ * expiry during an outage) or held another token of ours; now held again under `token`. `fenced`: a live
+ * other origin (`owner`) holds it; stop serving it. `absent`: listed without a token and not held (a claim
+ * in flight will create it).
+ */
+export type HeartbeatLeaseStatus = 'renewed' | 'reclaimed' | 'fenced' | 'absent';
+
+export interface HeartbeatLeaseResult {
+  app: string;
+  name: string;
+  status: HeartbeatLeaseStatus;
+  /** The current token (ours when renewed/reclaimed, the owner's when fenced). */
+  token?: number;
+  /** The live other owner, when fenced. */
+  owner?: string;
+  /** `TOKEN_AHEAD`: the origin held a token above anything this store issued (it lost state); re-claimed above it. */
+  note?: 'TOKEN_AHEAD';
+}
+
+/** `200` of the heartbeat: one result per listed lease, in request order. */
+export interface HeartbeatResult {
+  origin: OriginView;
+  ttlMs: number;
+  leaseTtlMs: number;
+  leases: HeartbeatLeaseResult[];
+  /** Leases the store held for this origin that the heartbeat did not list: released (`not-held`). */
+  released: number;
+  /** The previous registration was another (older) incarnation: its leases were dropped. */
+  restarted: boolean;
+}
+
 // ---- events (GET /v1/events, Server-Sent Events) ---------------------------------------------
 
-export type StreamReleaseReason = 'released' | 'expired' | 'origin-down' | 'origin-removed';
+/**
+ * `origin-restarted`: a new incarnation of the owner's id heartbeated, so the old process is gone;
+ * `not-held`: the owner's heartbeat no longer lists the stream (its publisher left, or a claim finished
+ * after the publisher had gone).
+ */
+export type StreamReleaseReason = 'released' | 'expired' | 'origin-down' | 'origin-removed' | 'origin-restarted' | 'not-held';
 /** `expired`: the previous lease ran out; `owner-dead`: discovery found its owner dead and broke the lease. */
 export type StreamMoveReason = 'expired' | 'owner-dead';
 
@@ -185,7 +248,8 @@ export interface StreamMovedData extends StreamOwnerView {
 
 export interface OriginDownData {
   id: string;
-  reason: 'expired' | 'deregistered';
+  /** `restarted`: the same id heartbeated with a new incarnation (an `origin.up` follows). */
+  reason: 'expired' | 'deregistered' | 'restarted';
 }
 
 /** `event:` name and `data:` JSON of each change. */

@@ -14,6 +14,8 @@ export function originFields(o: OriginRecordInput): Omit<OriginView, 'updatedAt'
     ...(o.capacity !== undefined ? { capacity: o.capacity } : {}),
     state: o.state ?? 'active',
     load: { ...(o.load ?? {}) },
+    ...(o.incarnation !== undefined ? { incarnation: o.incarnation } : {}),
+    ...(o.startedAt !== undefined ? { startedAt: o.startedAt } : {}),
   };
 }
 

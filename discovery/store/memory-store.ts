@@ -1,5 +1,5 @@
-import { CascadeError, OriginNotFoundError } from '../../common/errors';
-import type { DiscoveryEvent, StreamMoveReason, StreamReleaseReason } from '../types';
+import { CascadeError, OriginNotFoundError, StaleIncarnationError } from '../../common/errors';
+import type { DiscoveryEvent, HeartbeatLease, HeartbeatLeaseResult, StreamMoveReason, StreamReleaseReason } from '../types';
 import { originView, ownerView, originFields } from '../views';
 import { EventFanout } from './fanout';
 import {
@@ -9,6 +9,8 @@ import {
   type ClaimResult,
   type Clock,
   type DiscoveryStore,
+  type HeartbeatInput,
+  type HeartbeatOutcome,
   type Lease,
   type OriginRecord,
   type OriginRecordInput,
@@ -63,6 +65,64 @@ export class MemoryStore implements DiscoveryStore {
     if (record.state === 'draining' && previous?.state !== 'draining') this.emit({ type: 'origin.draining', data: originView(record) });
     else if (record.state === 'active' && previous?.state !== 'active') this.emit({ type: 'origin.up', data: originView(record) });
     return cloneOrigin(record);
+  }
+
+  async heartbeat(input: HeartbeatInput, originTtlMs: number, leaseTtlMs: number): Promise<HeartbeatOutcome> {
+    const now = this.begin();
+    const reg = input.origin;
+    const previous = this.origins.get(reg.id);
+    let restarted = false;
+    if (previous?.incarnation !== undefined && previous.incarnation !== reg.incarnation) {
+      const current = { incarnation: previous.incarnation, startedAt: previous.startedAt ?? 0 };
+      if (startedBefore(reg, current)) throw new StaleIncarnationError(reg.id, current);
+      restarted = true;
+      this.dropOrigin(reg.id, 'restarted');
+    }
+    const record: OriginRecord = { ...originFields(reg), updatedAt: now, expiresAt: now + originTtlMs };
+    this.origins.set(reg.id, record);
+    const before = restarted ? undefined : previous?.state;
+    if (record.state === 'draining' && before !== 'draining') this.emit({ type: 'origin.draining', data: originView(record) });
+    else if (record.state === 'active' && before !== 'active') this.emit({ type: 'origin.up', data: originView(record) });
+    const listed = new Set<string>();
+    const leases = input.leases.map((l) => this.heartbeatLease(record, l, now, leaseTtlMs, listed));
+    let released = 0;
+    for (const key of [...(this.leasesByOrigin.get(reg.id) ?? [])]) {
+      if (listed.has(key)) continue;
+      this.deleteLease(key, 'not-held');
+      released++;
+    }
+    return { origin: cloneOrigin(record), leases, released, restarted };
+  }
+
+  /** One lease of a heartbeat (the rules are on `DiscoveryStore.heartbeat`). */
+  private heartbeatLease(origin: OriginRecord, l: HeartbeatLease, now: number, leaseMs: number, listed: Set<string>): HeartbeatLeaseResult {
+    const key = streamKey(l.app, l.name);
+    listed.add(key);
+    const base = { app: l.app, name: l.name };
+    const stored = this.leases.get(key);
+    const current = this.liveLease(key, now);
+    if (current && current.originId !== origin.id) return { ...base, status: 'fenced', token: current.token, owner: current.originId };
+    if (current && (l.token === undefined || l.token === current.token)) {
+      current.expiresAt = now + leaseMs;
+      return { ...base, status: 'renewed', token: current.token };
+    }
+    if (l.token === undefined) return { ...base, status: 'absent' };
+    const ahead = l.token > this.lastToken;
+    this.lastToken = Math.max(this.lastToken, l.token);
+    const lease: Lease = {
+      ...base,
+      originId: origin.id,
+      since: current ? current.since : Math.min(l.since ?? now, now),
+      token: ++this.lastToken,
+      expiresAt: now + leaseMs,
+    };
+    this.setLease(key, lease);
+    if (!current) {
+      const view = ownerView(lease, origin);
+      if (stored && stored.originId !== origin.id) this.emit({ type: 'stream.moved', data: { ...view, from: stored.originId, reason: 'expired' } });
+      else this.emit({ type: 'stream.claimed', data: view });
+    }
+    return { ...base, status: 'reclaimed', token: lease.token, ...(ahead ? { note: 'TOKEN_AHEAD' as const } : {}) };
   }
 
   async removeOrigin(id: string): Promise<boolean> {
@@ -246,11 +306,11 @@ export class MemoryStore implements DiscoveryStore {
     return removed;
   }
 
-  private dropOrigin(id: string, reason: 'expired' | 'deregistered'): boolean {
+  private dropOrigin(id: string, reason: 'expired' | 'deregistered' | 'restarted'): boolean {
     const existed = this.origins.delete(id);
     const keys = this.leasesByOrigin.get(id);
     if (keys) {
-      for (const key of [...keys]) this.deleteLease(key, reason === 'expired' ? 'origin-down' : 'origin-removed');
+      for (const key of [...keys]) this.deleteLease(key, LEASE_DROP_REASON[reason]);
       this.leasesByOrigin.delete(id);
     }
     if (existed) this.emit({ type: 'origin.down', data: { id, reason } });
@@ -296,6 +356,13 @@ export class MemoryStore implements DiscoveryStore {
   private emit(event: DiscoveryEvent): void {
     this.fanout.emit(event);
   }
+}
+
+const LEASE_DROP_REASON = { expired: 'origin-down', deregistered: 'origin-removed', restarted: 'origin-restarted' } as const;
+
+/** Incarnations of one origin id are ordered by start time (then by id, so the order is total). */
+export function startedBefore(a: { incarnation: string; startedAt: number }, b: { incarnation: string; startedAt: number }): boolean {
+  return a.startedAt < b.startedAt || (a.startedAt === b.startedAt && a.incarnation < b.incarnation);
 }
 
 function byteOrder(a: string, b: string): number {

@@ -110,6 +110,149 @@ return rec
 `,
 );
 
+/**
+ * Leases v2: one origin's whole heartbeat in one script (the rules are on `DiscoveryStore.heartbeat`).
+ * ARGV: P, id, reg (the OriginView JSON without updatedAt, with incarnation and startedAt), ttlMs, state,
+ * incarnation, startedAt, leaseMs, tokenTtlMs, graceMs, then 4 per lease: app, name, token ('' none), since ('' none).
+ * Returns {'stale', incarnation, startedAt} (nothing changed) or
+ * {'ok', record JSON, restarted 0|1, released, then 4 per lease: status, token or '', owner or '', note or ''}.
+ */
+export const HEARTBEAT = script(
+  'heartbeat',
+  `
+local id, reg, ttl, state = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local inc, started = ARGV[6], tonumber(ARGV[7])
+local leaseMs, tokenTtl, grace = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local now = nowms()
+local okey = P .. 'origin:' .. id
+local prev = redis.call('GET', okey)
+local prevState = false
+local restarted = 0
+if prev then
+  local p = cjson.decode(prev)
+  prevState = p.state
+  if type(p.incarnation) == 'string' and p.incarnation ~= inc then
+    local ps = tonumber(p.startedAt) or 0
+    if started < ps or (started == ps and inc < p.incarnation) then
+      return {'stale', p.incarnation, int(ps)}
+    end
+    restarted = 1
+    prevState = false
+    dropOriginLeases(id, 'origin-restarted')
+    publish('origin.down', '{"id":' .. js(id) .. ',"reason":"restarted"}')
+  end
+else
+  expireOrigin(id)
+end
+local body = string.sub(reg, 1, -2) .. ',"updatedAt":' .. int(now)
+local rec = body .. ',"expiresAt":' .. int(now + ttl) .. '}'
+redis.call('SET', okey, rec, 'PX', ttl)
+redis.call('ZADD', P .. 'origins', int(now + ttl), id)
+if state == 'draining' and prevState ~= 'draining' then
+  publish('origin.draining', body .. '}')
+elseif state == 'active' and prevState ~= 'active' then
+  publish('origin.up', body .. '}')
+end
+local o = cjson.decode(rec)
+local ref = ',"origin":{"id":' .. js(id) .. ',"rtmp":' .. js(o.rtmp) .. ',"http":' .. js(o.http) .. '}'
+local maxk = P .. 'token-max'
+local held = P .. 'origin-leases:' .. id
+local out = {'ok', rec, restarted, 0}
+local listed = {}
+-- Renewals all get the same expiry: their lease-exp entries are written in batched ZADDs (one call per
+-- 500 leases instead of one per lease), and each hash's leak-guard PEXPIRE is refreshed only when less
+-- than half its grace is left (field 'guard'), so a renewal costs one HMGET and one HSET.
+local renewExp = now + leaseMs
+local zbatch = {}
+local function flushZ()
+  if #zbatch > 0 then
+    redis.call('ZADD', P .. 'lease-exp', unpack(zbatch))
+    zbatch = {}
+  end
+end
+for b = 11, #ARGV - 3, 4 do
+  local app, name, tok, since = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local m = app .. '/' .. name
+  listed[m] = true
+  local lk = P .. 'lease:' .. m
+  local cur = redis.call('HMGET', lk, 'originId', 'token', 'guard', 'expiresAt')
+  local owner = cur[1]
+  if owner and owner ~= id and not originLive(owner) then
+    expireOrigin(owner)
+    dropLease(m, 'origin-down')
+    owner = false
+  end
+  local live = owner and tonumber(cur[4]) > now
+  if live and owner ~= id then
+    out[#out + 1] = 'fenced'; out[#out + 1] = cur[2]; out[#out + 1] = owner; out[#out + 1] = ''
+  elseif live and (tok == '' or tok == cur[2]) then
+    if (tonumber(cur[3]) or 0) - now < leaseMs + grace / 2 then
+      redis.call('HSET', lk, 'expiresAt', int(renewExp), 'guard', int(now + leaseMs + grace))
+      redis.call('PEXPIRE', lk, leaseMs + grace)
+    else
+      redis.call('HSET', lk, 'expiresAt', int(renewExp))
+    end
+    zbatch[#zbatch + 1] = int(renewExp)
+    zbatch[#zbatch + 1] = m
+    if #zbatch >= 1000 then flushZ() end
+    out[#out + 1] = 'renewed'; out[#out + 1] = cur[2]; out[#out + 1] = ''; out[#out + 1] = ''
+  elseif tok == '' then
+    out[#out + 1] = 'absent'; out[#out + 1] = ''; out[#out + 1] = ''; out[#out + 1] = ''
+  else
+    -- Re-claim under a token above every token issued for this stream and above the one the origin
+    -- holds (a store that lost its state must not hand out a token the origin has seen).
+    local tk = P .. 'token:' .. m
+    local maxv = tonumber(redis.call('GET', maxk) or '0')
+    local given = tonumber(tok)
+    local note = ''
+    if given > maxv then note = 'TOKEN_AHEAD' end
+    local base = tonumber(redis.call('GET', tk) or maxv)
+    if given > base then base = given end
+    local token = base + 1
+    redis.call('SET', tk, int(token), 'PX', tokenTtl)
+    if token > maxv then redis.call('SET', maxk, int(token)) end
+    local s = now
+    if live then
+      s = tonumber(redis.call('HGET', lk, 'since'))
+    elseif since ~= '' and tonumber(since) and tonumber(since) < now then
+      s = tonumber(since)
+    end
+    local exp = now + leaseMs
+    redis.call('HSET', lk, 'app', app, 'name', name, 'originId', id, 'token', int(token), 'since', int(s), 'expiresAt', int(exp), 'guard', int(now + leaseMs + grace))
+    redis.call('PEXPIRE', lk, leaseMs + grace)
+    redis.call('ZADD', P .. 'leases', 0, m)
+    redis.call('ZADD', P .. 'lease-exp', int(exp), m)
+    if owner and owner ~= id then redis.call('SREM', P .. 'origin-leases:' .. owner, m) end
+    redis.call('SADD', held, m)
+    if not live then
+      local view = '{"app":' .. js(app) .. ',"name":' .. js(name) .. ref .. ',"since":' .. int(s) .. ',"token":' .. int(token)
+      if owner and owner ~= id then
+        publish('stream.moved', view .. ',"from":' .. js(owner) .. ',"reason":"expired"}')
+      else
+        publish('stream.claimed', view .. '}')
+      end
+    end
+    out[#out + 1] = 'reclaimed'; out[#out + 1] = int(token); out[#out + 1] = ''; out[#out + 1] = note
+  end
+end
+flushZ()
+-- Leases held for this origin that it no longer lists: its publisher left (or a claim landed after it did).
+local released = 0
+for _, m in ipairs(redis.call('SMEMBERS', held)) do
+  if not listed[m] then
+    if redis.call('HGET', P .. 'lease:' .. m, 'originId') == id then
+      dropLease(m, 'not-held')
+      released = released + 1
+    else
+      redis.call('SREM', held, m)
+    end
+  end
+end
+out[4] = released
+return out
+`,
+);
+
 /** ARGV: P, id. Returns 1 if it was registered. Drops its leases; announces origin.down. */
 export const REMOVE_ORIGIN = script(
   'remove_origin',
@@ -343,6 +486,7 @@ return n
 
 export const ALL_SCRIPTS: readonly ScriptDef[] = [
   UPSERT_ORIGIN,
+  HEARTBEAT,
   REMOVE_ORIGIN,
   CLAIM,
   RENEW,

@@ -1,8 +1,8 @@
 import Redis, { type RedisOptions } from 'ioredis';
-import { CascadeError, OriginNotFoundError } from '../../common/errors';
+import { CascadeError, OriginNotFoundError, StaleIncarnationError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { redactUrl } from '../../common/logger';
-import { DISCOVERY_EVENT_TYPES, type DiscoveryEvent, type StreamMoveReason } from '../types';
+import { DISCOVERY_EVENT_TYPES, type DiscoveryEvent, type HeartbeatLeaseResult, type HeartbeatLeaseStatus, type StreamMoveReason } from '../types';
 import { originFields } from '../views';
 import { EventFanout } from './fanout';
 import * as L from './redis-scripts';
@@ -12,6 +12,8 @@ import {
   type ClaimOptions,
   type ClaimResult,
   type DiscoveryStore,
+  type HeartbeatInput,
+  type HeartbeatOutcome,
   type Lease,
   type OriginRecord,
   type OriginRecordInput,
@@ -26,6 +28,8 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** A command without an answer fails (STORE_UNAVAILABLE) after this long. Default 500. */
   commandTimeoutMs?: number;
+  /** The batched origin heartbeat (one script for all of an origin's leases) may take this long. Default 5000. */
+  heartbeatTimeoutMs?: number;
   /** TCP connect timeout. Default 1000. */
   connectTimeoutMs?: number;
   /** How long `connect()` / `subscribe()` wait for Redis before going on degraded. Default 2000. */
@@ -41,7 +45,7 @@ const SWEEP_BATCH = 500;
 /** Reply errors that mean "Redis cannot serve now", not "our script is wrong". */
 const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|OOM|NOREPLICAS|MISCONF)\b/;
 
-type ScriptFn = (...args: Array<string | number>) => Promise<unknown>;
+type ScriptFn = (...args: Array<string | number | string[]>) => Promise<unknown>;
 
 /**
  * `DiscoveryStore` on Redis (ioredis). Every write is one Lua script (redis-scripts.ts has the key
@@ -55,6 +59,9 @@ export class RedisStore implements DiscoveryStore {
   readonly prefix: string;
   private readonly redis: Redis;
   private sub?: Redis;
+  /** Heartbeats run here: a longer command timeout, and lookups on `redis` never queue behind one. */
+  private readonly bulk: Redis;
+  private readonly heartbeatTimeoutMs: number;
   private subscribed = false;
   private readonly fanout = new EventFanout();
   private readonly log?: Logger;
@@ -71,9 +78,13 @@ export class RedisStore implements DiscoveryStore {
     this.log = opts.logger?.child({ component: 'redis-store' });
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 2000;
     this.url = opts.url;
+    this.heartbeatTimeoutMs = opts.heartbeatTimeoutMs ?? 5000;
     this.redis = new Redis(opts.url, this.redisOptions(opts));
     for (const s of L.ALL_SCRIPTS) this.redis.defineCommand(s.name, { numberOfKeys: 0, lua: s.lua });
     this.watch(this.redis, 'commands');
+    this.bulk = this.redis.duplicate({ commandTimeout: this.heartbeatTimeoutMs });
+    for (const s of L.ALL_SCRIPTS) this.bulk.defineCommand(s.name, { numberOfKeys: 0, lua: s.lua });
+    this.watch(this.bulk, 'heartbeats');
   }
 
   private redisOptions(opts: RedisStoreOptions): RedisOptions {
@@ -111,7 +122,7 @@ export class RedisStore implements DiscoveryStore {
 
   async connect(): Promise<void> {
     if (this.closed) throw unavailable('the redis store is closed');
-    await this.whenReady(this.redis);
+    await Promise.all([this.whenReady(this.redis), this.whenReady(this.bulk)]);
   }
 
   /** Waits for the connection to be ready, at most readyTimeoutMs; never throws. */
@@ -126,6 +137,40 @@ export class RedisStore implements DiscoveryStore {
     const view = originFields(reg);
     const rec = await this.script(L.UPSERT_ORIGIN, reg.id, JSON.stringify(view), Math.max(1, Math.round(ttlMs)), view.state);
     return parseOrigin(String(rec));
+  }
+
+  async heartbeat(input: HeartbeatInput, originTtlMs: number, leaseTtlMs: number): Promise<HeartbeatOutcome> {
+    const reg = input.origin;
+    const view = originFields(reg);
+    // One flat argument list (ioredis flattens nested arrays): no spread of 40,000 arguments.
+    const leaseArgs: string[] = [];
+    for (const l of input.leases) leaseArgs.push(l.app, l.name, l.token !== undefined ? String(l.token) : '', l.since !== undefined ? String(Math.round(l.since)) : '');
+    const r = (await this.script(
+      L.HEARTBEAT,
+      reg.id,
+      JSON.stringify(view),
+      Math.max(1, Math.round(originTtlMs)),
+      view.state,
+      reg.incarnation,
+      Math.round(reg.startedAt),
+      Math.max(1, Math.round(leaseTtlMs)),
+      TOKEN_TTL_MS,
+      LEASE_GRACE_MS,
+      leaseArgs,
+    )) as Array<string | number>;
+    if (r[0] === 'stale') throw new StaleIncarnationError(reg.id, { incarnation: String(r[1]), startedAt: Number(r[2]) });
+    const leases: HeartbeatLeaseResult[] = input.leases.map((l, i) => {
+      const [status, token, owner, note] = r.slice(4 + i * 4, 8 + i * 4).map(String);
+      return {
+        app: l.app,
+        name: l.name,
+        status: status as HeartbeatLeaseStatus,
+        ...(token !== '' ? { token: Number(token) } : {}),
+        ...(owner !== '' ? { owner } : {}),
+        ...(note === 'TOKEN_AHEAD' ? { note } : {}),
+      };
+    });
+    return { origin: parseOrigin(String(r[1])), leases, released: Number(r[3]), restarted: Number(r[2]) === 1 };
   }
 
   async removeOrigin(id: string): Promise<boolean> {
@@ -269,7 +314,7 @@ export class RedisStore implements DiscoveryStore {
     if (this.closed) return;
     this.closed = true;
     this.fanout.clear();
-    await Promise.all([this.redis, this.sub].filter((c): c is Redis => c !== undefined).map(quit));
+    await Promise.all([this.redis, this.sub, this.bulk].filter((c): c is Redis => c !== undefined).map(quit));
   }
 
   /** `P<suffix>` */
@@ -277,10 +322,12 @@ export class RedisStore implements DiscoveryStore {
     return this.prefix + suffix;
   }
 
-  private async script(def: L.ScriptDef, ...args: Array<string | number>): Promise<unknown> {
-    const fn = (this.redis as unknown as Record<string, ScriptFn>)[def.name];
-    return this.run(() => fn.call(this.redis, this.prefix, ...args));
+  private async script(def: L.ScriptDef, ...args: Array<string | number | string[]>): Promise<unknown> {
+    const conn = def === L.HEARTBEAT ? this.bulk : this.redis;
+    const fn = (conn as unknown as Record<string, ScriptFn>)[def.name];
+    return this.run(() => fn.call(conn, this.prefix, ...args));
   }
+
 
   private async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.closed) throw unavailable('the redis store is closed');

@@ -1,4 +1,4 @@
-import type { DiscoveryEvent, OriginRegistration, OriginView, StreamMoveReason } from '../types';
+import type { DiscoveryEvent, HeartbeatLease, HeartbeatLeaseResult, OriginRegistration, OriginView, StreamMoveReason } from '../types';
 
 /**
  * The storage behind discovery. `MemoryStore` (one process, local runs and tests) and `RedisStore`
@@ -30,6 +30,15 @@ export interface DiscoveryStore {
    */
   connect(): Promise<void>;
   upsertOrigin(reg: OriginRecordInput, ttlMs: number): Promise<OriginRecord>;
+  /**
+   * Leases v2, one atomic operation (docs/discovery.md "Leases v2"): registers the origin (a later-started
+   * incarnation drops the previous one's leases, `origin-restarted`; an earlier-started one throws
+   * `StaleIncarnationError` and changes nothing), then per listed lease: renews it if held with that token;
+   * re-claims it under a new token (above the given one) if the store does not hold it live for anyone or
+   * holds another token of this origin; reports `fenced` if a live other origin holds it; `absent` for a
+   * token-less entry not held. Leases held for the origin but not listed are released (`not-held`).
+   */
+  heartbeat(input: HeartbeatInput, originTtlMs: number, leaseTtlMs: number): Promise<HeartbeatOutcome>;
   /** true if it was registered. Drops its leases. */
   removeOrigin(id: string): Promise<boolean>;
   getOrigin(id: string): Promise<OriginRecord | null>;
@@ -74,6 +83,22 @@ export interface ClaimOptions {
 /** What a store upserts: the `PUT /v1/origins/:id` body plus the id from the path. */
 export interface OriginRecordInput extends OriginRegistration {
   id: string;
+  incarnation?: string;
+  startedAt?: number;
+}
+
+/** What `heartbeat` takes: the registration (with incarnation) and every lease the origin serves. */
+export interface HeartbeatInput {
+  origin: OriginRecordInput & { incarnation: string; startedAt: number };
+  leases: readonly HeartbeatLease[];
+}
+
+export interface HeartbeatOutcome {
+  origin: OriginRecord;
+  /** One per input lease, in input order. */
+  leases: HeartbeatLeaseResult[];
+  released: number;
+  restarted: boolean;
 }
 
 /** An origin as stored: its wire view plus when the registration expires. */

@@ -1,6 +1,6 @@
-import { CascadeError } from '../../../common/errors';
-import type { DiscoveryStore, Lease, OriginRecordInput } from '../../../discovery/store/types';
-import type { DiscoveryEvent } from '../../../discovery/types';
+import { CascadeError, StaleIncarnationError } from '../../../common/errors';
+import type { DiscoveryStore, HeartbeatOutcome, Lease, OriginRecordInput } from '../../../discovery/store/types';
+import type { DiscoveryEvent, HeartbeatLease } from '../../../discovery/types';
 
 /**
  * The clock a contract run uses. An injected clock (`fakeClock`, MemoryStore) moves time without
@@ -452,6 +452,142 @@ export function runStoreContract(name: string, makeStore: MakeStore, opts: Store
         expect((await store.getAvoids('live', 's1')).map((e) => e.originId)).toEqual(['b']);
         await past(2 * U);
         expect(await store.getAvoids('live', 's1')).toEqual([]);
+      });
+    });
+
+    describe('heartbeat (leases v2)', () => {
+      const T0 = 1_700_000_000_000;
+      function beat(id: string, leases: HeartbeatLease[], incarnation = 'i1', startedAt = T0): Promise<HeartbeatOutcome> {
+        return store.heartbeat({ origin: { ...reg(id), incarnation, startedAt }, leases }, TTL, LEASE);
+      }
+
+      it('registers with its incarnation and renews a held lease', async () => {
+        const first = await beat('a', []);
+        expect(first).toMatchObject({ origin: { id: 'a', incarnation: 'i1', startedAt: T0, state: 'active' }, leases: [], released: 0, restarted: false });
+        const lease = await claimOk('live', 's1', 'a');
+        await justBefore(LEASE);
+        const t = clock.now();
+        const r = await beat('a', [{ app: 'live', name: 's1', token: lease.token }]);
+        expect(r.leases).toEqual([{ app: 'live', name: 's1', status: 'renewed', token: lease.token }]);
+        expect((await store.getStream('live', 's1'))?.expiresAt).toEqual(near(t + LEASE));
+        expect((await store.getOrigin('a'))?.incarnation).toBe('i1');
+      });
+
+      it('re-claims a lease the store lost, under a token above the one the origin held', async () => {
+        const rec = await recordEvents();
+        const since = clock.now() - 60_000;
+        const r = await beat('a', [{ app: 'live', name: 's1', token: 41, since }]);
+        expect(r.leases[0]).toMatchObject({ status: 'reclaimed', note: 'TOKEN_AHEAD' });
+        expect(r.leases[0].token).toBeGreaterThan(41);
+        expect(await store.getStream('live', 's1')).toMatchObject({ originId: 'a', token: r.leases[0].token, since });
+        const events = await rec.waitFor(2);
+        expect(events.map((e) => e.type)).toEqual(['origin.up', 'stream.claimed']);
+        // The next claim of any stream still gets a larger token: tokens never go back.
+        expect((await claimOk('live', 's2', 'a')).token).toBeGreaterThan(r.leases[0].token!);
+        rec.stop();
+      });
+
+      it('re-claims after an outage longer than both TTLs, keeping since', async () => {
+        await beat('a', []);
+        const lease = await claimOk('live', 's1', 'a');
+        await past(TTL);
+        const r = await beat('a', [{ app: 'live', name: 's1', token: lease.token, since: lease.since }]);
+        expect(r.leases[0].status).toBe('reclaimed');
+        expect(r.leases[0].note).toBeUndefined();
+        expect(r.leases[0].token).toBeGreaterThan(lease.token);
+        expect(await store.getStream('live', 's1')).toMatchObject({ originId: 'a', since: lease.since });
+      });
+
+      it('fences a stream a live other origin holds, and leaves that lease alone', async () => {
+        await beat('a', []);
+        await store.upsertOrigin(reg('b'), TTL);
+        const theirs = await claimOk('live', 's1', 'b');
+        const r = await beat('a', [{ app: 'live', name: 's1', token: 3 }]);
+        expect(r.leases).toEqual([{ app: 'live', name: 's1', status: 'fenced', token: theirs.token, owner: 'b' }]);
+        expect(await store.getStream('live', 's1')).toMatchObject({ originId: 'b', token: theirs.token });
+      });
+
+      it('takes over a lease whose owner expired', async () => {
+        await store.upsertOrigin(reg('b'), TTL);
+        const theirs = await claimOk('live', 's1', 'b');
+        await past(TTL);
+        const r = await beat('a', [{ app: 'live', name: 's1', token: 2 }]);
+        expect(r.leases[0].status).toBe('reclaimed');
+        expect(r.leases[0].token).toBeGreaterThan(theirs.token);
+        expect((await store.getStream('live', 's1'))?.originId).toBe('a');
+      });
+
+      it('re-issues a token when the origin holds another token of its own lease', async () => {
+        await beat('a', []);
+        const lease = await claimOk('live', 's1', 'a');
+        const rec = await recordEvents();
+        const r = await beat('a', [{ app: 'live', name: 's1', token: lease.token - 1 }]);
+        expect(r.leases[0].status).toBe('reclaimed');
+        expect(r.leases[0].token).toBeGreaterThan(lease.token);
+        expect((await store.getStream('live', 's1'))?.since).toBe(lease.since);
+        await claimOk('live', 'marker', 'a');
+        expect((await rec.waitFor(1)).map((e) => e.type)).toEqual(['stream.claimed']); // only the marker's
+        rec.stop();
+      });
+
+      it('releases leases the origin no longer lists (ghosts), keeps token-less entries it holds', async () => {
+        await beat('a', []);
+        const kept = await claimOk('live', 'kept', 'a');
+        const pending = await claimOk('live', 'pending', 'a');
+        const ghost = await claimOk('live', 'ghost', 'a');
+        const rec = await recordEvents();
+        const r = await beat('a', [
+          { app: 'live', name: 'kept', token: kept.token },
+          { app: 'live', name: 'pending' },
+          { app: 'live', name: 'unclaimed' },
+        ]);
+        expect(r.leases.map((l) => [l.name, l.status, l.token])).toEqual([
+          ['kept', 'renewed', kept.token],
+          ['pending', 'renewed', pending.token],
+          ['unclaimed', 'absent', undefined],
+        ]);
+        expect(r.released).toBe(1);
+        expect(await store.getStream('live', 'ghost')).toBeNull();
+        expect(await store.getStream('live', 'unclaimed')).toBeNull();
+        const events = await rec.waitFor(1);
+        expect(events).toEqual([{ type: 'stream.released', data: { app: 'live', name: 'ghost', originId: 'a', token: ghost.token, reason: 'not-held' } }]);
+        rec.stop();
+      });
+
+      it('a later-started incarnation drops the previous one\'s leases at once', async () => {
+        await beat('a', [], 'old', T0);
+        const lease = await claimOk('live', 's1', 'a');
+        const rec = await recordEvents();
+        const r = await beat('a', [], 'new', T0 + 5000);
+        expect(r.restarted).toBe(true);
+        expect(await store.getStream('live', 's1')).toBeNull();
+        const events = await rec.waitFor(3);
+        expect(events).toEqual([
+          { type: 'stream.released', data: { app: 'live', name: 's1', originId: 'a', token: lease.token, reason: 'origin-restarted' } },
+          { type: 'origin.down', data: { id: 'a', reason: 'restarted' } },
+          expect.objectContaining({ type: 'origin.up', data: expect.objectContaining({ id: 'a', incarnation: 'new' }) }),
+        ]);
+        rec.stop();
+      });
+
+      it('refuses an earlier-started incarnation and changes nothing', async () => {
+        await beat('a', [], 'new', T0 + 5000);
+        const lease = await claimOk('live', 's1', 'a');
+        const err = await beat('a', [], 'old', T0).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StaleIncarnationError);
+        expect((err as CascadeError).code).toBe('STALE_INCARNATION');
+        expect((err as CascadeError).details).toMatchObject({ originId: 'a', current: { incarnation: 'new', startedAt: T0 + 5000 } });
+        expect(await store.getStream('live', 's1')).toMatchObject({ originId: 'a', token: lease.token });
+        expect((await store.getOrigin('a'))?.incarnation).toBe('new');
+      });
+
+      it('renews 10,000 leases in one call', async () => {
+        const leases: HeartbeatLease[] = Array.from({ length: 10_000 }, (_, i) => ({ app: 'live', name: `s${i}`, token: 1 }));
+        const first = await beat('a', leases);
+        expect(first.leases.every((l) => l.status === 'reclaimed')).toBe(true);
+        const second = await beat('a', first.leases.map((l) => ({ app: l.app, name: l.name, token: l.token })));
+        expect(second.leases.every((l) => l.status === 'renewed')).toBe(true);
+        expect(await store.countStreams()).toBe(10_000);
       });
     });
 
