@@ -4,6 +4,7 @@ import {
   DiscoveryUnavailableError,
   LeaseLostError,
   OriginNotFoundError,
+  StaleIncarnationError,
   StreamOwnedElsewhereError,
   isErrorCode,
 } from '../common/errors';
@@ -13,6 +14,8 @@ import {
   type DiscoveryEvent,
   type DiscoveryEventType,
   type HealthView,
+  type HeartbeatRequest,
+  type HeartbeatResult,
   type LeaseView,
   type OriginRegistration,
   type OriginView,
@@ -83,6 +86,28 @@ export class HttpDiscoveryClient {
 
   async registerOrigin(id: string, reg: OriginRegistration): Promise<RegisterOriginResult> {
     return (await this.call('PUT', `/v1/origins/${seg(id)}`, reg, true)).body as RegisterOriginResult;
+  }
+
+  /**
+   * Leases v2: registration, load, incarnation and every lease in one request (`timeoutMs`: an origin
+   * with thousands of streams may need longer than a lookup).
+   * @throws StaleIncarnationError when a later-started process holds this origin id (stop serving)
+   */
+  async heartbeat(id: string, req: HeartbeatRequest, timeoutMs = Math.max(this.timeoutMs, 5000)): Promise<HeartbeatResult> {
+    const res = await this.call(
+      'POST',
+      `/v1/origins/${seg(id)}/heartbeat`,
+      req,
+      true,
+      (status, body) => {
+        if (status !== 409 || body.code !== 'STALE_INCARNATION') return undefined;
+        const current = (body as { current?: { incarnation?: unknown; startedAt?: unknown } }).current;
+        return new StaleIncarnationError(id, { incarnation: String(current?.incarnation ?? ''), startedAt: Number(current?.startedAt ?? 0) });
+      },
+      'json',
+      timeoutMs,
+    );
+    return res.body as HeartbeatResult;
   }
 
   async deregisterOrigin(id: string): Promise<void> {
@@ -283,6 +308,7 @@ export class HttpDiscoveryClient {
     write = false,
     onError?: (status: number, body: ErrorBodyLike) => Error | null | undefined,
     expect: 'json' | 'text' = 'json',
+    timeoutMs = this.timeoutMs,
   ): Promise<{ status: number; body: unknown }> {
     if (this.closed) throw new DiscoveryUnavailableError('discovery client is closed', { method, path });
     const headers: Record<string, string> = { accept: expect === 'text' ? 'text/plain, application/json' : 'application/json' };
@@ -297,9 +323,9 @@ export class HttpDiscoveryClient {
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         dispatcher: this.agent,
-        signal: AbortSignal.timeout(this.timeoutMs),
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
+        signal: AbortSignal.timeout(timeoutMs),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
       status = res.statusCode;
       text = await res.body.text();

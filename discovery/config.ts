@@ -25,6 +25,12 @@ export const DiscoveryConfigSchema = Type.Object({
     description: 'How often expired origins (with their leases) and expired leases are deleted and announced (origin.down, stream.released).',
   }),
   logLevel: Level,
+  heartbeatBodyLimit: Type.Integer({
+    default: 8 * 1024 * 1024,
+    minimum: 1024,
+    maximum: 64 * 1024 * 1024,
+    description: 'Largest accepted origin heartbeat body in bytes (it lists every lease of the origin: 10,000 streams need about 1 MiB).',
+  }),
   bodyLimit: Type.Integer({ default: 65536, minimum: 1024, maximum: 16 * 1024 * 1024, description: 'Largest accepted request body in bytes (413 above).' }),
   apiTokens: Type.Array(Type.String({ minLength: 1 }), {
     default: [],

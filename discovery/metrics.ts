@@ -19,6 +19,7 @@ export class DiscoveryMetrics {
   readonly httpDuration: Histogram<'method' | 'route'>;
   readonly claims: Counter<'result'>;
   readonly renewFailures: Counter<'reason'>;
+  readonly heartbeatLeases: Counter<'status'>;
   readonly sseClients: Gauge;
   readonly staleReads: Counter<'route'>;
 
@@ -47,6 +48,12 @@ export class DiscoveryMetrics {
       name: 'cascade_discovery_lease_renew_failures_total',
       help: 'Lease renewals that failed: lease_lost (fenced or expired), store_unavailable, error.',
       labelNames: ['reason'],
+      registers,
+    });
+    this.heartbeatLeases = new Counter({
+      name: 'cascade_discovery_heartbeat_leases_total',
+      help: 'Leases in origin heartbeats by outcome: renewed, reclaimed (the store had lost them), fenced (a live other owner), absent, released (held but no longer listed), restarted (dropped with an older incarnation).',
+      labelNames: ['status'],
       registers,
     });
     this.sseClients = new Gauge({ name: 'cascade_discovery_sse_clients', help: 'Open /v1/events streams.', registers });

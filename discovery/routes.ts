@@ -23,17 +23,16 @@ import {
   apiHostPort,
   authHooks,
   bracket,
-  checkApi,
   decodeCursor,
   encodeCursor,
   hostAndPort,
   intParam,
   markStale,
-  normalizeBaseUrl,
   selfHostPort,
   streamOf,
   type AuthHook,
 } from './http';
+import { heartbeatRoute, registrationInput } from './heartbeat-route';
 import { HttpLiveness, type LivenessChecker } from './liveness';
 import { DiscoveryMetrics } from './metrics';
 import { placeStream, type PlacementOptions } from './placement/place';
@@ -137,7 +136,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
       ...write,
       schema: {
         tags: ['origins'],
-        summary: 'Register an origin or heartbeat (every ~2 s, with load)',
+        summary: 'Register an origin (legacy heartbeat without leases; origins use POST /v1/origins/:id/heartbeat)',
         ...writeDoc,
         params: S.OriginParams,
         body: S.OriginRegistrationSchema,
@@ -145,24 +144,12 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
       },
     },
     async (request) => {
-      const { id } = request.params;
-      const body = request.body;
-      const record = await store.upsertOrigin(
-        {
-          id,
-          rtmp: normalizeBaseUrl(body.rtmp, 'rtmp'),
-          http: normalizeBaseUrl(body.http, 'http'),
-          ...(body.api !== undefined ? { api: checkApi(body.api) } : {}),
-          ...(body.region !== undefined ? { region: body.region } : {}),
-          ...(body.capacity !== undefined ? { capacity: body.capacity } : {}),
-          state: body.state ?? 'active',
-          load: body.load ?? {},
-        },
-        config.originTtlMs,
-      );
+      const record = await store.upsertOrigin(registrationInput(request.params.id, request.body), config.originTtlMs);
       return { origin: originView(record), ttlMs: config.originTtlMs };
     },
   );
+
+  await app.register(heartbeatRoute, { store, config, metrics, ...(auth.write ? { write: auth.write } : {}) });
 
   app.delete<{ Params: Static<typeof S.OriginParams> }>(
     '/v1/origins/:id',

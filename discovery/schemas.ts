@@ -55,6 +55,8 @@ export const OriginViewSchema = Type.Object({
   state: OriginStateSchema,
   load: OriginLoadSchema,
   updatedAt: Type.Number(),
+  incarnation: Type.Optional(Type.String()),
+  startedAt: Type.Optional(Type.Number()),
 });
 
 export const RegisterOriginResultSchema = Type.Object({ origin: OriginViewSchema, ttlMs: Type.Integer() });
@@ -83,6 +85,44 @@ export const StreamListSchema = Type.Object({ streams: Type.Array(StreamOwnerVie
 
 export const ClaimBody = Type.Object({ originId: OriginId }, { additionalProperties: false });
 export const LeaseBody = Type.Object({ originId: OriginId, token: Token }, { additionalProperties: false });
+
+/** Most leases one heartbeat may carry (an origin with more streams is a configuration error). */
+export const MAX_HEARTBEAT_LEASES = 20_000;
+
+export const HeartbeatLeaseSchema = Type.Object(
+  { app: StreamPart, name: StreamPart, token: Type.Optional(Token), since: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })) },
+  { additionalProperties: false },
+);
+
+export const HeartbeatBody = Type.Object(
+  {
+    incarnation: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'Boot id of the origin process.' }),
+    startedAt: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'ms epoch the process started.' }),
+    registration: OriginRegistrationSchema,
+    leases: Type.Array(HeartbeatLeaseSchema, { maxItems: MAX_HEARTBEAT_LEASES, description: 'Every stream the origin serves (no token: claim in flight).' }),
+  },
+  { additionalProperties: false },
+);
+
+const HeartbeatLeaseStatusSchema = Type.Union([Type.Literal('renewed'), Type.Literal('reclaimed'), Type.Literal('fenced'), Type.Literal('absent')]);
+
+export const HeartbeatResultSchema = Type.Object({
+  origin: OriginViewSchema,
+  ttlMs: Type.Integer(),
+  leaseTtlMs: Type.Integer(),
+  leases: Type.Array(
+    Type.Object({
+      app: Type.String(),
+      name: Type.String(),
+      status: HeartbeatLeaseStatusSchema,
+      token: Type.Optional(Type.Integer()),
+      owner: Type.Optional(Type.String()),
+      note: Type.Optional(Type.Literal('TOKEN_AHEAD')),
+    }),
+  ),
+  released: Type.Integer(),
+  restarted: Type.Boolean(),
+});
 
 export const HealthSchema = Type.Object({
   status: Type.Literal('ok'),
@@ -227,6 +267,8 @@ assertSame<typeof OriginViewSchema, T.OriginView>(true);
 assertSame<typeof StreamOwnerViewSchema, T.StreamOwnerView>(true);
 assertSame<typeof LeaseViewSchema, T.LeaseView>(true);
 assertSame<typeof RegisterOriginResultSchema, T.RegisterOriginResult>(true);
+assertSame<typeof HeartbeatBody, T.HeartbeatRequest>(true);
+assertSame<typeof HeartbeatResultSchema, T.HeartbeatResult>(true);
 assertSame<typeof OriginLoadSchema, T.OriginLoad>(true);
 assertSame<typeof StreamPageSchema, T.StreamPage>(true);
 assertSame<typeof PlacementBody, T.PlacementRequest>(true);

@@ -376,6 +376,7 @@ describe('operations: /healthz, /metrics, /docs', () => {
         '/v1/events',
         '/v1/origins',
         '/v1/origins/{id}',
+        '/v1/origins/{id}/heartbeat',
         '/v1/placement',
         '/v1/publish-url/{app}/{name}',
         '/v1/streams',
