@@ -209,6 +209,16 @@ export class EdgeStream {
     for (const msg of this.hub.snapshot()) feed.push(msg);
   }
 
+  /**
+   * Discovery says the owner changed (or our upstream's process restarted): drop the upstream now and
+   * pull again, as if it had ended (viewers stay; timestamps rebased; the first retry is immediate).
+   */
+  repull(reason: string): void {
+    if (this.state !== 'live' || !this.client) return;
+    this.log.info({ reason, upstream: this.upstream ? redactUrl(this.upstream) : null }, 'ownership changed: re-pulling now');
+    this.client.close();
+  }
+
   /** The upstream ended: keep viewers, re-pull with backoff until the grace period runs out. */
   private onUpstreamLost(client: RtmpClient): void {
     if (this.isClosed() || client !== this.client) return;

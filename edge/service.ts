@@ -10,7 +10,8 @@ import { registerNodeApi } from '../mediaserver/node-api';
 import { registerEdgeMetrics, type EdgeMetrics } from '../mediaserver/metrics';
 import { sendJson } from '../mediaserver/nms-host';
 import type { RtmpServerSession, StreamRequest } from '../protocol/rtmp/server-session';
-import { HttpDiscoveryClient } from '../discovery/client';
+import { HttpDiscoveryClient, type EventSubscription } from '../discovery/client';
+import { OwnershipWatch } from './ownership-watch';
 import { EdgeStream } from './edge-stream';
 import { RtmpServer } from './rtmp-server';
 import { flvViewer, rtmpViewer } from './viewers';
@@ -35,6 +36,8 @@ export class EdgeService implements Service {
   private readonly gateways = new Set<GatewayPublish>();
   private roundRobin = 0;
   private readonly discovery: HttpDiscoveryClient;
+  private readonly watch = new OwnershipWatch((key) => this.streams.get(key));
+  private events?: EventSubscription;
   private stopped = false;
 
   constructor(private readonly config: EdgeConfig, private readonly log: Logger) {
@@ -67,6 +70,21 @@ export class EdgeService implements Service {
   async start(): Promise<void> {
     await this.rtmp.listen(this.config.rtmpPort, this.config.host);
     await this.http.listen({ host: this.config.host, port: this.config.httpPort });
+    // Ownership events make re-pulls immediate; without them (discovery down) TCP and retries still work.
+    let failing = false;
+    this.events = this.discovery.subscribeEvents(
+      (e) => {
+        failing = false;
+        this.watch.onEvent(e);
+      },
+      {
+        types: ['stream.claimed', 'stream.moved', 'stream.released', 'origin.up', 'origin.draining'],
+        onError: (err) => {
+          if (!failing) this.log.info({ err: err.message }, 'discovery events unavailable; re-pulls rely on the upstream connection meanwhile');
+          failing = true;
+        },
+      },
+    );
     this.log.info({ rtmp: `rtmp://${this.config.host}:${this.config.rtmpPort}`, http: `http://${this.config.host}:${this.config.httpPort}`, origins: this.config.origins }, 'edge listening');
   }
 
@@ -77,6 +95,7 @@ export class EdgeService implements Service {
     this.stopped = true;
     for (const s of [...this.streams.values()]) s.close('edge stopping');
     for (const g of [...this.gateways]) g.close('edge stopping');
+    await this.events?.close();
     await this.rtmp.close();
     await this.http.close();
     await this.discovery.close();
@@ -98,7 +117,9 @@ export class EdgeService implements Service {
         log: this.log,
         onEvent: (e, n) => (e === 'drops' ? this.metrics.drops.inc(n) : this.metrics.streamEvent(e, n)),
         onClosed: (s) => {
-          if (this.streams.get(key) === s) this.streams.delete(key);
+          if (this.streams.get(key) !== s) return;
+          this.streams.delete(key);
+          this.watch.forget(key);
         },
       });
       this.streams.set(key, stream);

@@ -5,7 +5,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Service } from '../common/lifecycle';
 import type { Logger } from '../common/logger';
 import { redactUrl } from '../common/logger';
-import { StreamOwnedElsewhereError, LeaseLostError } from '../common/errors';
 import { HttpDiscoveryClient } from '../discovery/client';
 import { NmsHost, BaseSession, isRtmpSession, sendJson, RtmpSession } from '../mediaserver/nms-host';
 import { createMediaHttpApp } from '../mediaserver/http-app';
@@ -22,13 +21,7 @@ import { isValidStreamPart } from '../common/lifecycle';
 import { PublisherHold, ViewerHold } from './media-hold';
 import { parseQuery, verifySignedQuery, type StreamQuery } from './signed-url';
 import { Webhooks, type HookClient } from './webhooks';
-
-interface HeldLease {
-  app: string;
-  name: string;
-  token: number;
-  session: BaseSession;
-}
+import { LeaseKeeper } from './lease-keeper';
 
 /** A publisher that passed every check (signature, on_publish); its lease may still be pending. */
 interface Publisher {
@@ -72,7 +65,7 @@ export class OriginService implements Service {
   readonly hooks: Webhooks;
   private readonly feeds = new Map<string, HlsFeed>();
   private readonly discovery: HttpDiscoveryClient;
-  private readonly leases = new Map<string, HeldLease>();
+  readonly leases: LeaseKeeper;
   /** Admitted publishers by session id. */
   private readonly publishers = new Map<string, Publisher>();
   /** Admitted players by session id (their on_stop goes out when they leave). */
@@ -86,7 +79,6 @@ export class OriginService implements Service {
   private draining?: Promise<void>;
   private heartbeat?: NodeJS.Timeout;
   private stopped = false;
-  private registered = false;
 
   constructor(private readonly config: OriginConfig, private readonly log: Logger) {
     this.log = log.child({ origin: config.id });
@@ -96,9 +88,26 @@ export class OriginService implements Service {
     this.http = createMediaHttpApp(this.nms, this.flvGate, this.log);
     // 503 while draining: balancers and readiness probes stop sending new publishers here.
     this.http.get('/healthz', async (_req, reply) =>
-      reply.status(this.overload.draining ? 503 : 200).send({ status: this.overload.draining ? 'draining' : 'ok', role: 'origin', id: config.id, registered: this.registered }),
+      reply
+        .status(this.overload.draining || this.leases.isReplaced ? 503 : 200)
+        .send({ status: this.leases.isReplaced ? 'replaced' : this.overload.draining ? 'draining' : 'ok', role: 'origin', id: config.id, registered: this.leases.registered, incarnation: this.leases.incarnation }),
     );
     this.registerOverloadRoutes();
+    this.leases = new LeaseKeeper(this.discovery, {
+      originId: config.id,
+      log: this.log,
+      registration: () => ({
+        rtmp: this.rtmpUrl,
+        http: this.httpUrl,
+        ...(this.config.region ? { region: this.config.region } : {}),
+        state: this.overload.draining ? 'draining' : 'active',
+        capacity: this.capacity,
+        load: { weight: this.overload.snapshot().weight, publishers: this.leases.size, viewers: countViewers(this.nms) },
+      }),
+      onFenced: (app, name, holder, owner) => this.onFenced(app, name, holder as RtmpSession, owner),
+      onReplaced: () => this.onReplaced(),
+      onHeartbeatFailure: () => this.metrics.leaseRenewFailures.inc(),
+    });
     this.overload = new OverloadController(
       { streams: () => this.streamLoads(), shed: (app, name, reason) => this.shed(app, name, reason) },
       this.capacity,
@@ -160,8 +169,8 @@ export class OriginService implements Service {
   async start(): Promise<void> {
     await this.nms.start();
     await this.http.listen({ host: this.config.host, port: this.config.httpPort });
-    await this.tick();
-    this.heartbeat = setInterval(() => void this.tick(), this.config.heartbeatMs);
+    await this.leases.beat();
+    this.heartbeat = setInterval(() => void this.leases.beat(), this.config.heartbeatMs);
     this.overload.start();
     this.log.info(
       {
@@ -191,7 +200,7 @@ export class OriginService implements Service {
     const deadline = Date.now() + deadlineMs;
     this.overload.draining = true;
     this.log.info({ publishers: this.publishers.size, deadlineMs }, 'draining');
-    await this.tick();
+    await this.leases.beat();
     while (this.publishers.size > 0 && Date.now() < deadline) {
       const next = [...this.publishers.values()].sort((a, b) => this.viewersOf(a) - this.viewersOf(b))[0];
       await this.shed(next.app, next.name, 'draining').catch((err: unknown) => this.log.warn({ err: String(err) }, 'drain: shed failed'));
@@ -206,11 +215,15 @@ export class OriginService implements Service {
     this.stopped = true;
     clearInterval(this.heartbeat);
     this.overload.stop();
-    // Leases first: edges find the stream gone (or its new owner) without waiting for the TTL.
-    await Promise.allSettled([...this.leases.values()].map((l) => this.discovery.releaseStream(l.app, l.name, this.config.id, l.token)));
-    if (this.leases.size > 0) this.log.info({ streams: [...this.leases.keys()] }, 'leases released on shutdown');
-    this.leases.clear();
-    await this.discovery.deregisterOrigin(this.config.id).catch(() => undefined);
+    // Leases first: deregistering drops them all in one request, so edges find the stream gone (or its
+    // new owner) without waiting for the TTL. Not after a newer process took our id: its leases are its own.
+    const streams = this.leases.clear();
+    if (!this.leases.isReplaced) {
+      await this.discovery.deregisterOrigin(this.config.id).then(
+        () => streams.length > 0 && this.log.info({ streams }, 'leases released on shutdown'),
+        (err: unknown) => this.log.warn({ err: String(err), streams: streams.length }, 'deregister failed on shutdown; the leases expire with the registration'),
+      );
+    }
     // Every admitted client gets its closing notification now; the session events that follow find nothing.
     for (const p of this.publishers.values()) this.hooks.notify('on_unpublish', p.client);
     for (const c of this.viewers.values()) this.hooks.notify('on_stop', c);
@@ -222,37 +235,21 @@ export class OriginService implements Service {
     await this.hooks.close();
   }
 
-  /** Heartbeat: (re-)register with current load, then renew every lease. */
-  private async tick(): Promise<void> {
-    try {
-      await this.discovery.registerOrigin(this.config.id, {
-        rtmp: this.rtmpUrl,
-        http: this.httpUrl,
-        region: this.config.region || undefined,
-        state: this.overload.draining ? 'draining' : 'active',
-        capacity: this.capacity,
-        load: { weight: this.overload.snapshot().weight, publishers: this.leases.size, viewers: countViewers(this.nms) },
-      });
-      if (!this.registered) this.log.info({ discovery: this.config.discoveryUrl }, 'registered in discovery');
-      this.registered = true;
-    } catch (err) {
-      if (this.registered) this.log.warn({ err: String(err) }, 'discovery heartbeat failed; still serving owned streams');
-      this.registered = false;
-      return;
-    }
-    for (const [key, lease] of this.leases) {
-      try {
-        await this.discovery.renewStream(lease.app, lease.name, this.config.id, lease.token);
-      } catch (err) {
-        this.metrics.leaseRenewFailures.inc();
-        if (err instanceof LeaseLostError) {
-          this.log.warn({ stream: key, token: lease.token }, 'lease lost (fenced by a newer owner): stop serving the stream');
-          this.leases.delete(key);
-          lease.session.close();
-        } else {
-          this.log.warn({ stream: key, err: String(err) }, 'lease renew failed; retrying');
-        }
-      }
+  /** A live other origin holds a stream we serve (found on reconciliation): move our publisher off. */
+  private onFenced(app: string, name: string, session: RtmpSession, owner: string): void {
+    this.metrics.leaseRenewFailures.inc();
+    if (session.socket.destroyed) return;
+    this.nms.sendStatus(session, 'error', 'NetStream.Publish.BadName', `${app}/${name} is live on ${owner}; this publisher was disconnected`);
+    this.log.warn({ stream: `${app}/${name}`, session: session.id, owner }, 'publisher disconnected: the stream is live on another origin (lease fenced)');
+    session.close();
+  }
+
+  /** A later-started process took our origin id: it owns our streams now; stop serving them. */
+  private onReplaced(): void {
+    clearInterval(this.heartbeat);
+    for (const p of [...this.publishers.values()]) {
+      this.nms.sendStatus(p.session, 'error', 'NetStream.Publish.Rejected', `${this.config.id} was replaced by a newer process; re-publish`);
+      p.session.close();
     }
   }
 
@@ -333,22 +330,25 @@ export class OriginService implements Service {
       if (msg.type === 8 || msg.type === 9) pub.frames++;
       feed.push(msg);
     });
-    this.discovery.claimStream(app, name, this.config.id).then(
-      (lease) => {
-        this.leases.set(`${app}/${name}`, { app, name, token: lease.token, session });
-        log.info({ token: lease.token }, 'stream claimed');
-      },
-      (err: unknown) => {
-        if (err instanceof StreamOwnedElsewhereError) {
-          const owner = (err.details?.owner as { origin?: { id?: string } } | undefined)?.origin?.id ?? 'another origin';
-          this.refusePublisher(session, log, 'owned_elsewhere', 'NetStream.Publish.BadName', `${app}/${name} is already live on ${owner}`);
-          log.warn({ owner }, 'publish refused: stream owned by another origin');
-        } else {
+    void this.leases.claim(app, name, session).then((outcome) => {
+      switch (outcome.kind) {
+        case 'held':
+          log.info({ token: outcome.token }, 'stream claimed');
+          return;
+        case 'owned-elsewhere':
+          this.refusePublisher(session, log, 'owned_elsewhere', 'NetStream.Publish.BadName', `${app}/${name} is already live on ${outcome.owner}`);
+          log.warn({ owner: outcome.owner }, 'publish refused: stream owned by another origin');
+          return;
+        case 'unavailable':
+          // Decided (docs/discovery.md): no provisional publishes while discovery is down, so two origins
+          // never serve one name; streams already live keep playing and the encoder retries.
           this.refusePublisher(session, log, 'discovery_unavailable', 'NetStream.Publish.Rejected', 'discovery unavailable, try again');
-          log.error({ err: String(err) }, 'publish refused: cannot claim the stream');
-        }
-      },
-    );
+          log.error({ err: String(outcome.error) }, 'publish refused: cannot claim the stream');
+          return;
+        case 'gone':
+          return;
+      }
+    });
   }
 
   private onUnpublish(session: BaseSession): void {
@@ -363,14 +363,7 @@ export class OriginService implements Service {
       this.feeds.delete(session.id);
       this.hls.close(session.streamApp, session.streamName, feed);
     }
-    const key = `${session.streamApp}/${session.streamName}`;
-    const lease = this.leases.get(key);
-    if (!lease || lease.session !== session) return;
-    this.leases.delete(key);
-    this.discovery.releaseStream(lease.app, lease.name, this.config.id, lease.token).then(
-      () => this.log.info({ stream: key }, 'stream released'),
-      (err: unknown) => this.log.warn({ stream: key, err: String(err) }, 'release failed; the lease will expire'),
-    );
+    this.leases.release(session.streamApp, session.streamName, session);
   }
 
   // ------------------------------------------------------------------ players
@@ -589,12 +582,7 @@ export class OriginService implements Service {
     this.metrics.sheds.inc();
     await this.discovery.avoid(app, name, this.config.id, Math.max(this.config.shedCooldownMs, 1000)).catch((err: unknown) => log.warn({ err: String(err) }, 'avoid mark failed'));
     const target = await this.discovery.place({ app, stream: name }).catch(() => null);
-    const key = `${app}/${name}`;
-    const lease = this.leases.get(key);
-    if (lease && lease.session === pub.session) {
-      this.leases.delete(key);
-      await this.discovery.releaseStream(app, name, this.config.id, lease.token).catch(() => undefined);
-    }
+    await this.leases.drop(app, name, pub.session);
     const to = target && target.origin.id !== this.config.id ? target : null;
     if (to && reconnectCapable(pub.session)) {
       this.nms.sendCommandOnStream0(pub.session, 'onStatus', {
@@ -619,17 +607,14 @@ export class OriginService implements Service {
 
   /** Streams for the node API: SRS fields are derived there; these are the Cascade extras. */
   private streamSources(): Array<NodeStreamSource & { token: number | null; owner: string }> {
-    return [...this.publishers.values()].map((p) => {
-      const lease = this.leases.get(`${p.app}/${p.name}`);
-      return {
-        app: p.app,
-        name: p.name,
-        since: p.since,
-        frames: p.frames,
-        token: lease && lease.session === p.session ? lease.token : null,
-        owner: this.config.id,
-      };
-    });
+    return [...this.publishers.values()].map((p) => ({
+      app: p.app,
+      name: p.name,
+      since: p.since,
+      frames: p.frames,
+      token: this.leases.tokenOf(p.app, p.name, p.session),
+      owner: this.config.id,
+    }));
   }
 
   /** Ingest rate and players of each admitted stream (metrics, weight load). */

@@ -10,7 +10,12 @@ export interface NodeHandle {
 
 export interface TestCluster {
   discoveryUrl: string;
+  /** Replaced by `restartDiscovery()`. */
   discovery: TestProcess;
+  /** Starts discovery again on the same port with the same flags (after a test killed it). */
+  restartDiscovery(): Promise<TestProcess>;
+  /** Starts origin i (0-based) again with the same id, ports and flags: a new incarnation. */
+  restartOrigin(i: number): Promise<TestProcess>;
   origins: NodeHandle[];
   edge: NodeHandle;
   all(): TestProcess[];
@@ -18,25 +23,34 @@ export interface TestCluster {
 }
 
 /** discovery (memory) + N origins + one edge, each its own process on free ports. */
-export async function startCluster(opts: { origins?: number; edgeFlags?: string[]; originFlags?: string[] } = {}): Promise<TestCluster> {
+export async function startCluster(opts: { origins?: number; edgeFlags?: string[]; originFlags?: string[]; discoveryFlags?: string[] } = {}): Promise<TestCluster> {
   const started: TestProcess[] = [];
   try {
     const dport = await freePort();
     const discoveryUrl = `http://127.0.0.1:${dport}`;
-    const discovery = await startService('discovery', ['--port', String(dport)], `${discoveryUrl}/healthz`);
-    started.push(discovery);
+    const startDiscovery = async (): Promise<TestProcess> => {
+      const p = await startService('discovery', ['--port', String(dport), ...(opts.discoveryFlags ?? [])], `${discoveryUrl}/healthz`);
+      started.push(p);
+      return p;
+    };
+    const discovery = await startDiscovery();
     const origins: NodeHandle[] = [];
+    const originStarts: Array<() => Promise<TestProcess>> = [];
     for (let i = 1; i <= (opts.origins ?? 2); i++) {
       const [rp, hp] = [await freePort(), await freePort()];
       const id = `origin-${i}`;
-      const proc = await startService(
-        'origin',
-        ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--discovery-url', discoveryUrl, '--heartbeat-ms', '500', ...(opts.originFlags ?? [])],
-        `http://127.0.0.1:${hp}/healthz`,
-        id,
-      );
-      started.push(proc);
-      origins.push({ id, proc, rtmp: `rtmp://127.0.0.1:${rp}`, http: `http://127.0.0.1:${hp}` });
+      const startOrigin = async (): Promise<TestProcess> => {
+        const p = await startService(
+          'origin',
+          ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--discovery-url', discoveryUrl, '--heartbeat-ms', '500', ...(opts.originFlags ?? [])],
+          `http://127.0.0.1:${hp}/healthz`,
+          id,
+        );
+        started.push(p);
+        return p;
+      };
+      originStarts.push(startOrigin);
+      origins.push({ id, proc: await startOrigin(), rtmp: `rtmp://127.0.0.1:${rp}`, http: `http://127.0.0.1:${hp}` });
     }
     const [erp, ehp] = [await freePort(), await freePort()];
     const edgeProc = await startService(
@@ -47,9 +61,11 @@ export async function startCluster(opts: { origins?: number; edgeFlags?: string[
     );
     started.push(edgeProc);
     const edge = { id: 'edge-1', proc: edgeProc, rtmp: `rtmp://127.0.0.1:${erp}`, http: `http://127.0.0.1:${ehp}` };
-    return {
+    const cluster: TestCluster = {
       discoveryUrl,
       discovery,
+      restartDiscovery: async () => (cluster.discovery = await startDiscovery()),
+      restartOrigin: async (i) => (origins[i].proc = await originStarts[i]()),
       origins,
       edge,
       all: () => started,
@@ -57,6 +73,7 @@ export async function startCluster(opts: { origins?: number; edgeFlags?: string[
         await Promise.all(started.map((p) => p.stop()));
       },
     };
+    return cluster;
   } catch (err) {
     await Promise.all(started.map((p) => p.stop()));
     throw err;
