@@ -111,6 +111,11 @@ describe('two discovery replicas on one Redis', () => {
     expect((await ca.listStreams({ origin: 'o1' })).map((s) => s.name)).toEqual(['r1']);
 
     // o1 is at 21/24 = 0.875 (over high-water 0.85): both replicas send new publishers to o2, and to r1's owner for r1.
+    // Heartbeat both first, as origins do: the registrations live only 800 ms here, less than the steps
+    // above may take on a loaded machine.
+    await ca.registerOrigin('o1', { rtmp: 'rtmp://127.0.0.1:19361', http: alive.url, capacity: 24, load: { weight: 21 } });
+    await cb.registerOrigin('o2', { rtmp: 'rtmp://127.0.0.1:19362', http: alive.url, capacity: 24, load: { weight: 2 } });
+    expect(await cb.renewStream('live', 'r1', 'o1', lease.token)).toMatchObject({ token: lease.token });
     expect((await ca.place({ app: 'live', stream: 'new' })).origin.id).toBe('o2');
     expect(await cb.publishUrl('live', 'new')).toBe('rtmp://127.0.0.1:19362/live/new');
     expect(await cb.publishUrl('live', 'r1')).toBe('rtmp://127.0.0.1:19361/live/r1');
