@@ -24,7 +24,7 @@ export const OriginConfigSchema = Type.Object({
   weightPerMbit: Type.Number({ default: 1, minimum: 0, description: 'Weight units per started Mbit/s of ingest (DESIGN.md section 4).' }),
   reconnectWaitMs: Type.Integer({ default: 5000, minimum: 0, description: 'After an E-RTMP reconnect request, how long the publisher may keep streaming here before it is disconnected.' }),
   drainDeadlineMs: Type.Integer({ default: 30000, minimum: 0, description: 'SIGTERM / POST /api/v1/drain: publishers are moved off one at a time within this deadline, then the origin exits.' }),
-  heartbeatMs: Type.Integer({ default: 2000, minimum: 100, description: 'Registration heartbeat and lease renew interval.' }),
+  heartbeatMs: Type.Integer({ default: 2000, minimum: 100, description: 'Heartbeat interval: one request carries the registration, load, incarnation and every lease (leases v2).' }),
   redirectWaitMs: Type.Integer({ default: 3000, minimum: 0, description: 'After an RTMP 302, how long to wait for the player to close before closing it.' }),
   ...HlsConfigFields,
   logLevel: Type.String({ default: 'info', description: 'pino log level.' }),
