@@ -2,12 +2,18 @@ import { request } from 'undici';
 
 /** Is the owner of a stream still there? Asked on a conflicting claim (DESIGN.md section 3). */
 export interface LivenessChecker {
-  /** true when the origin does not answer (refused, reset, timeout) or another origin answers at its address. */
-  isDead(origin: { id: string; http: string }): Promise<boolean>;
+  /**
+   * true when the origin is provably gone: its address refuses or resets the connection, another origin
+   * id answers there (the port was reused), or another incarnation of it answers (it restarted, so the
+   * lease belonged to a process that no longer exists). A timeout is *not* proof: a stalled origin (GC
+   * pause, SIGSTOP, an overloaded box) keeps its lease until its registration expires, so it never
+   * resumes to find its stream taken and fight for it.
+   */
+  isDead(origin: { id: string; http: string; incarnation?: string }): Promise<boolean>;
 }
 
 export interface HttpLivenessOptions {
-  /** An owner silent for this long is dead. Default 300. */
+  /** Give up on an answer after this long (the owner then counts as alive: stalled, not dead). Default 300. */
   timeoutMs?: number;
   /**
    * A live answer is trusted this long, so a flood of conflicting claims makes few probes. Keep it
@@ -34,20 +40,20 @@ export class HttpLiveness implements LivenessChecker {
     this.aliveCacheMs = opts.aliveCacheMs ?? 100;
   }
 
-  isDead(origin: { id: string; http: string }): Promise<boolean> {
+  isDead(origin: { id: string; http: string; incarnation?: string }): Promise<boolean> {
     const url = `${origin.http.replace(/\/+$/, '')}/healthz`;
-    const key = `${origin.id} ${url}`;
+    const key = `${origin.id} ${origin.incarnation ?? ''} ${url}`;
     const until = this.aliveUntil.get(key);
     if (until !== undefined && until > Date.now()) return Promise.resolve(false);
     let probe = this.inflight.get(key);
     if (!probe) {
-      probe = this.probe(origin.id, url).finally(() => this.inflight.delete(key));
+      probe = this.probe(origin, url, key).finally(() => this.inflight.delete(key));
       this.inflight.set(key, probe);
     }
     return probe;
   }
 
-  private async probe(id: string, url: string): Promise<boolean> {
+  private async probe(origin: { id: string; incarnation?: string }, url: string, key: string): Promise<boolean> {
     try {
       const res = await request(url, {
         method: 'GET',
@@ -58,11 +64,11 @@ export class HttpLiveness implements LivenessChecker {
         bodyTimeout: this.timeoutMs,
       });
       const body = await readSome(res.body);
-      if (answersAsAnother(body, id)) return true;
-      this.remember(`${id} ${url}`);
+      if (answersAsAnother(body, origin)) return true;
+      this.remember(key);
       return false;
-    } catch {
-      return true;
+    } catch (err) {
+      return isGone(err);
     }
   }
 
@@ -86,12 +92,28 @@ async function readSome(body: AsyncIterable<Buffer> & { destroy(): unknown }): P
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** A JSON health answer with a string `id` other than ours: the port now belongs to another origin. */
-function answersAsAnother(text: string, id: string): boolean {
+/**
+ * A JSON health answer with a string `id` other than ours (the port now belongs to another origin), or
+ * with our id and another `incarnation` than the lease holder's (the origin restarted).
+ */
+function answersAsAnother(text: string, origin: { id: string; incarnation?: string }): boolean {
   try {
-    const body = JSON.parse(text) as { id?: unknown };
-    return typeof body?.id === 'string' && body.id !== id;
+    const body = JSON.parse(text) as { id?: unknown; incarnation?: unknown };
+    if (typeof body?.id === 'string' && body.id !== origin.id) return true;
+    return origin.incarnation !== undefined && typeof body?.incarnation === 'string' && body.incarnation !== origin.incarnation;
   } catch {
     return false;
   }
+}
+
+/** Connection-level errors that mean nothing listens there any more; timeouts and the rest do not. */
+const GONE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'UND_ERR_SOCKET', 'ENOTFOUND']);
+
+function isGone(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && GONE_CODES.has(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
