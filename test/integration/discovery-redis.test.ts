@@ -25,7 +25,7 @@ function config(overrides: Partial<DiscoveryConfig>): DiscoveryConfig {
 }
 
 function replica(url: string, prefix: string, overrides: Partial<DiscoveryConfig> = {}): DiscoveryService {
-  const store = new RedisStore({ url, prefix, logger: log, readyTimeoutMs: 1000, commandTimeoutMs: 300 });
+  const store = new RedisStore({ url, prefix, logger: log, readyTimeoutMs: 1000, commandTimeoutMs: 2000 });
   return new DiscoveryService({ config: config({ redisUrl: url, redisPrefix: prefix, ...overrides }), store, logger: log });
 }
 

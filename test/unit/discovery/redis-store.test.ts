@@ -8,7 +8,9 @@ const prefixes: string[] = [];
 
 async function openStore(prefix = randomPrefix()): Promise<RedisStore> {
   prefixes.push(prefix);
-  const store = new RedisStore({ url: SHARED_REDIS_URL, prefix, logger: pino({ level: 'silent' }) });
+  // A generous command timeout: the contract tests behaviour, and a loaded machine can starve Redis for
+  // longer than the production default of 500 ms (the degraded-mode tests use their own short ones).
+  const store = new RedisStore({ url: SHARED_REDIS_URL, prefix, commandTimeoutMs: 5000, logger: pino({ level: 'silent' }) });
   await store.connect();
   return store;
 }
