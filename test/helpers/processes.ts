@@ -1,7 +1,9 @@
 import { spawn, ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
-const ENTRY = path.resolve(__dirname, '..', '..', 'dist', 'bin', 'cascade.js');
+/** The repository root: two levels up from test/helpers/, three from dist/test/helpers/ (the chaos runner loads the compiled helpers). */
+const ROOT = ((up) => (path.basename(up) === 'dist' ? path.dirname(up) : up))(path.resolve(__dirname, '..', '..'));
+const ENTRY = path.join(ROOT, 'dist', 'bin', 'cascade.js');
 
 /** A process started by a test: output kept for assertions, killed by PID in `stop()`. */
 export class TestProcess {
