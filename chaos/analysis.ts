@@ -154,6 +154,12 @@ export function relistedAfter(
   return Math.max(0, sorted[lastBad + 1].at - healAt);
 }
 
+/** The most telling line of a failed start: a config problem (`/key: ...`), else an `...Error:` line, else the last line. */
+export function firstErrorLine(output: string): string {
+  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.find((l) => /^\/\w+: /.test(l)) ?? lines.find((l) => /^\w*Error\b/.test(l)) ?? lines[lines.length - 1] ?? '(no output)';
+}
+
 // ------------------------------------------------------------------ the table
 
 export type ScenarioStatus = 'measured' | 'skipped' | 'error';

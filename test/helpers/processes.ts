@@ -60,14 +60,20 @@ export async function startService(role: 'discovery' | 'origin' | 'edge', flags:
     env: { ...process.env, CASCADE_LOG_LEVEL: process.env.CASCADE_LOG_LEVEL ?? 'info' },
   });
   const tp = new TestProcess(name, proc);
-  await waitFor(async () => {
-    if (!tp.running) throw new Error(`${name} exited during start:\n${tp.text}`);
-    try {
-      return (await fetch(health, { signal: AbortSignal.timeout(1000) })).ok;
-    } catch {
-      return false;
-    }
-  }, 20_000, `${name} healthy at ${health}`);
+  try {
+    await waitFor(async () => {
+      if (!tp.running) throw new Error(`${name} exited during start:\n${tp.text}`);
+      try {
+        return (await fetch(health, { signal: AbortSignal.timeout(1000) })).ok;
+      } catch {
+        return false;
+      }
+    }, 20_000, `${name} healthy at ${health}`);
+  } catch (err) {
+    // Never leave a process that did not come up behind: the caller has no handle to stop it.
+    await tp.stop('SIGKILL');
+    throw err;
+  }
   return tp;
 }
 

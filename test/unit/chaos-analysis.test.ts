@@ -1,4 +1,5 @@
 import {
+  firstErrorLine,
   intersectWindows,
   listsEveryOwner,
   liveWindows,
@@ -136,5 +137,20 @@ describe('renderTable', () => {
       '| redis-sigstop-10s | 1/2 | 0/2 | 12.3 s | not within 20.0 s | 0 ms | origin-1: lease lost ×1; a\\|b |',
       '| sentinel-failover | — | — | — | — | — | skipped: discovery rejects redis-sentinel:// URLs |',
     ]);
+  });
+});
+
+describe('firstErrorLine', () => {
+  test.each<[string, string, string]>([
+    [
+      'a config problem wins over the stack',
+      'dist/common/config.js:69\n        throw new ConfigError(`invalid`);\n\nConfigError: invalid configuration:\n  /redisUrl: Expected string to match \'^rediss?://\' (got "redis-sentinel://h:1/x")\n    at loadConfig (x.js:1:1)\n',
+      '/redisUrl: Expected string to match \'^rediss?://\' (got "redis-sentinel://h:1/x")',
+    ],
+    ['else the error line', 'boom\nError: listen EADDRINUSE: address already in use 127.0.0.1:8090\n    at x', 'Error: listen EADDRINUSE: address already in use 127.0.0.1:8090'],
+    ['else the last line', 'starting\nsomething odd\n', 'something odd'],
+    ['no output at all', '', '(no output)'],
+  ])('%s', (_what, output, expected) => {
+    expect(firstErrorLine(output)).toBe(expected);
   });
 });
