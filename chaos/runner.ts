@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { waitFor } from '../test/helpers/processes';
 import { ChaosPublisher, ChaosViewer, Sampler } from './actors';
-import { listsEveryOwner, longestDualServing, maxArrivalGap, relistedAfter, type ScenarioRow } from './analysis';
+import { firstErrorLine, listsEveryOwner, longestDualServing, maxArrivalGap, relistedAfter, type ScenarioRow } from './analysis';
 import { ChaosCluster, DiscoveryStartError, type ClusterTiming, type Member } from './cluster';
 import type { FaultContext, ScenarioSpec } from './scenarios';
 
@@ -238,7 +238,10 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions = {}): Pr
     if (err instanceof DiscoveryStartError && spec.store === 'sentinel' && /redisUrl|redis-url|sentinel/i.test(err.output)) {
       return result({ status: 'skipped', notes: [`discovery does not start with --redis-url ${cluster.sentinel?.url ?? 'redis-sentinel://…'} yet (${err.message}); it runs once Sentinel URLs land`] });
     }
-    return result({ status: 'error', notes: [err instanceof Error ? err.message.split('\n')[0] : String(err)], details: { error: String(err instanceof Error ? err.stack : err) } });
+    const message = err instanceof Error ? err.message : String(err);
+    const [first, ...rest] = message.split('\n');
+    const why = rest.length > 0 ? ` ${firstErrorLine(rest.join('\n'))}` : '';
+    return result({ status: 'error', notes: [`${first}${why}`], details: { error: String(err instanceof Error ? err.stack : err) } });
   } finally {
     clearTimeout(timer);
     await sampler?.stop();
