@@ -12,6 +12,7 @@ import {
   type ScenarioRow,
   type Window,
 } from '../../chaos/analysis';
+import { SCENARIOS, selectScenarios } from '../../chaos/scenarios';
 
 describe('maxArrivalGap', () => {
   test.each<[string, number[], number, number, number]>([
@@ -152,5 +153,30 @@ describe('firstErrorLine', () => {
     ['no output at all', '', '(no output)'],
   ])('%s', (_what, output, expected) => {
     expect(firstErrorLine(output)).toBe(expected);
+  });
+});
+
+describe('the scenario list', () => {
+  test('names are unique, every brief fault is there, and --only keeps suite order', () => {
+    const names = SCENARIOS.map((s) => s.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toEqual([
+      'owner-sigkill',
+      'edge-sigkill',
+      'discovery-sigkill-memory',
+      'discovery-sigkill-redis',
+      'redis-restart-empty',
+      'redis-flushall',
+      'redis-sigstop-10s',
+      'discovery-sigstop-10s',
+      'origin-stall-3s',
+      'sentinel-failover',
+    ]);
+    expect(selectScenarios(['redis-flushall', 'owner-sigkill']).map((s) => s.name)).toEqual(['owner-sigkill', 'redis-flushall']);
+    expect(selectScenarios(undefined)).toHaveLength(SCENARIOS.length);
+  });
+
+  test('an unknown name is refused with the known ones', () => {
+    expect(() => selectScenarios(['owner-sigkill', 'nope'])).toThrow(/unknown scenario\(s\) nope; known: owner-sigkill, /);
   });
 });
