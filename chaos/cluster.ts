@@ -170,6 +170,22 @@ export class ChaosCluster {
     return m.history.reduce((n, p) => n + p.logs().filter((l) => typeof l.msg === 'string' && pattern.test(l.msg)).length, 0);
   }
 
+  /** The output of every process, by member (and store) name; runs of a restarted member one after the other. */
+  outputs(): Record<string, string> {
+    const out: Record<string, string> = {};
+    const add = (name: string, procs: readonly TestProcess[]): void => {
+      if (procs.length > 0) out[name] = procs.map((p, i) => `${procs.length > 1 ? `----- run ${i + 1}\n` : ''}${p.text}`).join('\n');
+    };
+    for (const m of this.members()) add(m.name, m.history);
+    if (this.redis) add('redis', this.redis.history);
+    if (this.sentinel) {
+      add('redis-master', this.sentinel.master.history);
+      add('redis-replica', this.sentinel.replica.history);
+      if (this.sentinel.proc) add('sentinel', [this.sentinel.proc]);
+    }
+    return out;
+  }
+
   /** Ends every process this cluster started (thawing frozen ones first) and removes the temp dir. */
   async stop(): Promise<void> {
     const procs = this.members().flatMap((m) => m.history);

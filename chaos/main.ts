@@ -89,11 +89,18 @@ async function main(): Promise<number> {
     loadavg: os.loadavg(),
     timing: { ...timing, note: 'absent keys: the product defaults (origin heartbeat 2000 ms, discovery lease and origin TTL 6000 ms)' },
   };
+  const logDir = path.join(outDir, `${stamp}-logs`);
+  for (const r of results) {
+    for (const [member, text] of Object.entries(r.logs ?? {})) {
+      fs.mkdirSync(path.join(logDir, r.scenario), { recursive: true });
+      fs.writeFileSync(path.join(logDir, r.scenario, `${member}.log`), text);
+    }
+  }
   const jsonFile = path.join(outDir, `${stamp}.json`);
-  fs.writeFileSync(jsonFile, JSON.stringify({ ...meta, table, scenarios: results }, null, 2) + '\n');
+  fs.writeFileSync(jsonFile, JSON.stringify({ ...meta, table, scenarios: results.map(({ logs: _logs, ...r }) => r) }, null, 2) + '\n');
   const md = [`# Chaos run ${meta.startedAt}`, '', `Revision ${meta.revision}, node ${meta.node}, ${meta.cpus} CPUs.`, '', table, ''].join('\n');
   fs.writeFileSync(path.join(outDir, `${stamp}.md`), md);
-  process.stdout.write(`\n${table}\n\nResults: ${path.relative(process.cwd(), jsonFile)}\n`);
+  process.stdout.write(`\n${table}\n\nResults: ${path.relative(process.cwd(), jsonFile)} (process logs in ${path.relative(process.cwd(), logDir)}/)\n`);
   return results.some((r) => r.status === 'error') ? 1 : 0;
 }
 

@@ -5,6 +5,7 @@
  * gone, also when something failed on the way.
  */
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { waitFor } from '../test/helpers/processes';
 import { ChaosPublisher, ChaosViewer, Sampler } from './actors';
 import { firstErrorLine, listsEveryOwner, longestDualServing, maxArrivalGap, relistedAfter, type ScenarioRow } from './analysis';
@@ -33,6 +34,8 @@ export interface ScenarioResult extends ScenarioRow {
   healedAt?: number;
   endAt?: number;
   details: Record<string, unknown>;
+  /** Output of every process of the cluster (a restarted member's runs one after the other), by member name. */
+  logs?: Record<string, string>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -147,6 +150,7 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions = {}): Pr
     };
     log(`${spec.name}: fault`);
     times.faultAt = Date.now();
+    const loadAtFault = os.loadavg()[0];
     await spec.fault(ctx);
     const healedAt = (times.healedAt = Date.now());
     log(`${spec.name}: healed after ${healedAt - times.faultAt} ms, observing`);
@@ -213,6 +217,8 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions = {}): Pr
       details: {
         streams: names,
         healMs: healedAt - faultAt,
+        /** 1-minute load average when the fault was injected (the box may be shared). */
+        loadAtFault,
         settled: settledSince !== undefined,
         viewers: gaps,
         publishers: cuts,
@@ -226,9 +232,10 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions = {}): Pr
   };
 
   let timer: NodeJS.Timeout | undefined;
+  let outcome: ScenarioResult;
   try {
     const hardTimeoutMs = opts.hardTimeoutMs ?? 150_000;
-    return await Promise.race([
+    outcome = await Promise.race([
       body(),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`scenario did not finish within ${hardTimeoutMs / 1000} s`)), hardTimeoutMs);
@@ -236,12 +243,13 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions = {}): Pr
     ]);
   } catch (err) {
     if (err instanceof DiscoveryStartError && spec.store === 'sentinel' && /redisUrl|redis-url|sentinel/i.test(err.output)) {
-      return result({ status: 'skipped', notes: [`discovery does not start with --redis-url ${cluster.sentinel?.url ?? 'redis-sentinel://…'} yet (${err.message}); it runs once Sentinel URLs land`] });
+      outcome = result({ status: 'skipped', notes: [`discovery does not start with --redis-url ${cluster.sentinel?.url ?? 'redis-sentinel://…'} yet (${err.message}); it runs once Sentinel URLs land`] });
+    } else {
+      const message = err instanceof Error ? err.message : String(err);
+      const [first, ...rest] = message.split('\n');
+      const why = rest.length > 0 ? ` ${firstErrorLine(rest.join('\n'))}` : '';
+      outcome = result({ status: 'error', notes: [`${first}${why}`], details: { error: String(err instanceof Error ? err.stack : err) } });
     }
-    const message = err instanceof Error ? err.message : String(err);
-    const [first, ...rest] = message.split('\n');
-    const why = rest.length > 0 ? ` ${firstErrorLine(rest.join('\n'))}` : '';
-    return result({ status: 'error', notes: [`${first}${why}`], details: { error: String(err instanceof Error ? err.stack : err) } });
   } finally {
     clearTimeout(timer);
     await sampler?.stop();
@@ -251,4 +259,5 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions = {}): Pr
     await cluster.registry.close();
     log(`${spec.name}: cleaned up after ${Math.round((Date.now() - started) / 1000)} s`);
   }
+  return { ...outcome, logs: cluster.outputs() };
 }
