@@ -1,7 +1,9 @@
 import { spawn, ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
-const ENTRY = path.resolve(__dirname, '..', '..', 'dist', 'bin', 'cascade.js');
+/** The repository root: two levels up from test/helpers/, three from dist/test/helpers/ (the chaos runner loads the compiled helpers). */
+const ROOT = ((up) => (path.basename(up) === 'dist' ? path.dirname(up) : up))(path.resolve(__dirname, '..', '..'));
+const ENTRY = path.join(ROOT, 'dist', 'bin', 'cascade.js');
 
 /** A process started by a test: output kept for assertions, killed by PID in `stop()`. */
 export class TestProcess {
@@ -58,14 +60,20 @@ export async function startService(role: 'discovery' | 'origin' | 'edge', flags:
     env: { ...process.env, CASCADE_LOG_LEVEL: process.env.CASCADE_LOG_LEVEL ?? 'info' },
   });
   const tp = new TestProcess(name, proc);
-  await waitFor(async () => {
-    if (!tp.running) throw new Error(`${name} exited during start:\n${tp.text}`);
-    try {
-      return (await fetch(health, { signal: AbortSignal.timeout(1000) })).ok;
-    } catch {
-      return false;
-    }
-  }, 20_000, `${name} healthy at ${health}`);
+  try {
+    await waitFor(async () => {
+      if (!tp.running) throw new Error(`${name} exited during start:\n${tp.text}`);
+      try {
+        return (await fetch(health, { signal: AbortSignal.timeout(1000) })).ok;
+      } catch {
+        return false;
+      }
+    }, 20_000, `${name} healthy at ${health}`);
+  } catch (err) {
+    // Never leave a process that did not come up behind: the caller has no handle to stop it.
+    await tp.stop('SIGKILL');
+    throw err;
+  }
   return tp;
 }
 
