@@ -4,10 +4,9 @@
  * cut, two viewers through the edge, a private redis-server where Redis is involved). Every process is
  * gone when runScenario returns, also on failure.
  *
- * Hard expectations are what holds on main today. What needs "leases v2" (DESIGN.md section 13: a
- * lease absent after the store lost its state is re-claimed, never a reason to cut a publisher) is a
- * `test.todo` plus a SOFT line in the output saying whether it already holds; the lead turns those into
- * hard expectations once v2 has landed.
+ * Leases v2 (docs/discovery.md): a lease absent after the store lost its state is re-claimed by the
+ * origin's next heartbeat, never a reason to cut a publisher. Time bounds are the issue's goals made
+ * generous for a loaded machine; the measured figures are printed (and tabled by `npm run chaos`).
  */
 import { runScenario, type ScenarioResult } from '../../chaos/runner';
 import { SCENARIOS } from '../../chaos/scenarios';
@@ -24,11 +23,6 @@ async function run(name: string): Promise<ScenarioResult> {
   const r = await runScenario(spec(name), { log: process.env.CASCADE_TEST_LOG ? (l) => console.log(l) : undefined });
   console.log(`${name}: ${JSON.stringify({ status: r.status, publishersLost: r.publishersLost, viewersDisconnected: r.viewersDisconnected, maxViewerGapMs: r.maxViewerGapMs, relistedMs: r.relistedMs, dualServingMs: r.dualServingMs, notes: r.notes })}`);
   return r;
-}
-
-/** An expectation for after leases v2: reported, not enforced (yet). */
-function soft(what: string, holds: boolean, measured: string): void {
-  console.log(`SOFT (needs leases v2) ${holds ? 'HOLDS' : 'does not hold yet'}: ${what} — measured ${measured}`);
 }
 
 /** Publisher cuts of one stream after the fault. */
@@ -89,20 +83,20 @@ describe.each([
     expect(r.viewersDisconnected).toBe(0);
   });
 
-  test('discovery lists every stream on its live owner again within the observation, and no two origins served one stream', () => {
-    // Today this recovers only because the cut encoders re-push; see the todo below for the real bound.
+  test('no publisher is cut: the origins re-claim what the store lost', () => {
+    expect(r.publishersLost).toBe(0);
+    expect(cutsOf(r, 0)).toEqual([]);
+    expect(cutsOf(r, 1)).toEqual([]);
+  });
+
+  test('discovery lists every stream on its owner again within 8 s of the heal, and no two origins served one stream', () => {
     expect(r.relistedMs).not.toBeNull();
+    expect(r.relistedMs!).toBeLessThan(8000);
     expect(r.dualServingMs).toBe(0);
   });
 
-  test('reports (soft) the leases-v2 invariants', () => {
-    soft(`${name}: no publisher lost`, r.publishersLost === 0, `${r.publishersLost}/${r.publishers} lost`);
-    soft(`${name}: every stream listed on its owner again within 8 s of the heal`, r.relistedMs !== null && r.relistedMs < 8000, `${r.relistedMs} ms`);
-    soft(`${name}: viewer gap below 1 s (nothing to fail over)`, (r.maxViewerGapMs ?? Infinity) < 1000, `${r.maxViewerGapMs} ms`);
+  test('the viewers see no real gap (goal < 1.5 s; bounded generously here)', () => {
+    expect(r.maxViewerGapMs).not.toBeNull();
+    expect(r.maxViewerGapMs!).toBeLessThan(3000);
   });
-
-  // Leases v2 (DESIGN.md section 13): an absent lease is re-claimed by the origin's next heartbeat.
-  test.todo(`${name}: no publisher is cut (publishersLost === 0) — needs leases v2`);
-  test.todo(`${name}: every stream is listed on its owner again within 5–8 s of the heal without any re-push — needs leases v2`);
-  test.todo(`${name}: the viewer gap stays at the baseline (< 1 s) — needs leases v2`);
 });
