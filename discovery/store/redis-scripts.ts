@@ -59,6 +59,20 @@ local function dropOriginLeases(id, reason)
   end
   redis.call('DEL', set)
 end
+-- Writes a registration (reg: the view JSON without updatedAt) with PX ttl and its index entry, and
+-- announces origin.up / origin.draining when the state differs from prevState. Returns the record JSON.
+local function writeOrigin(id, reg, ttl, state, prevState, now)
+  local body = string.sub(reg, 1, -2) .. ',"updatedAt":' .. int(now)
+  local rec = body .. ',"expiresAt":' .. int(now + ttl) .. '}'
+  redis.call('SET', P .. 'origin:' .. id, rec, 'PX', ttl)
+  redis.call('ZADD', P .. 'origins', int(now + ttl), id)
+  if state == 'draining' and prevState ~= 'draining' then
+    publish('origin.draining', body .. '}')
+  elseif state == 'active' and prevState ~= 'active' then
+    publish('origin.up', body .. '}')
+  end
+  return rec
+end
 -- An origin whose key is gone but is still indexed expired and was not swept yet: finish the job.
 local function expireOrigin(id)
   if redis.call('ZREM', P .. 'origins', id) == 1 then
@@ -97,16 +111,7 @@ else
   expireOrigin(id)
   dropOriginLeases(id, 'origin-down')
 end
-local body = string.sub(reg, 1, -2) .. ',"updatedAt":' .. int(now)
-local rec = body .. ',"expiresAt":' .. int(now + ttl) .. '}'
-redis.call('SET', okey, rec, 'PX', ttl)
-redis.call('ZADD', P .. 'origins', int(now + ttl), id)
-if state == 'draining' and prevState ~= 'draining' then
-  publish('origin.draining', body .. '}')
-elseif state == 'active' and prevState ~= 'active' then
-  publish('origin.up', body .. '}')
-end
-return rec
+return writeOrigin(id, reg, ttl, state, prevState, now)
 `,
 );
 
@@ -144,15 +149,7 @@ if prev then
 else
   expireOrigin(id)
 end
-local body = string.sub(reg, 1, -2) .. ',"updatedAt":' .. int(now)
-local rec = body .. ',"expiresAt":' .. int(now + ttl) .. '}'
-redis.call('SET', okey, rec, 'PX', ttl)
-redis.call('ZADD', P .. 'origins', int(now + ttl), id)
-if state == 'draining' and prevState ~= 'draining' then
-  publish('origin.draining', body .. '}')
-elseif state == 'active' and prevState ~= 'active' then
-  publish('origin.up', body .. '}')
-end
+local rec = writeOrigin(id, reg, ttl, state, prevState, now)
 local o = cjson.decode(rec)
 local ref = ',"origin":{"id":' .. js(id) .. ',"rtmp":' .. js(o.rtmp) .. ',"http":' .. js(o.http) .. '}'
 local maxk = P .. 'token-max'
