@@ -61,6 +61,7 @@ export const heartbeatRoute: FastifyPluginAsync<HeartbeatRouteOptions> = async (
         if (err instanceof StaleIncarnationError) log.warn({ current: err.details?.current }, 'heartbeat refused: a later-started process holds this origin id');
         throw err;
       }
+      if (outcome.unknown) log.info({ leases: leases.length }, 'origin registered by its heartbeat (new, or discovery had lost or expired it)');
       if (outcome.restarted) {
         metrics.heartbeatLeases.inc({ status: 'restarted' });
         log.info('origin restarted (new incarnation): the previous process\'s leases were dropped');

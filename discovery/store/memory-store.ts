@@ -91,7 +91,7 @@ export class MemoryStore implements DiscoveryStore {
       this.deleteLease(key, 'not-held');
       released++;
     }
-    return { origin: cloneOrigin(record), leases, released, restarted };
+    return { origin: cloneOrigin(record), leases, released, restarted, unknown: previous === undefined };
   }
 
   /** One lease of a heartbeat (the rules are on `DiscoveryStore.heartbeat`). */

@@ -120,7 +120,8 @@ return writeOrigin(id, reg, ttl, state, prevState, now)
  * ARGV: P, id, reg (the OriginView JSON without updatedAt, with incarnation and startedAt), ttlMs, state,
  * incarnation, startedAt, leaseMs, tokenTtlMs, graceMs, then 4 per lease: app, name, token ('' none), since ('' none).
  * Returns {'stale', incarnation, startedAt} (nothing changed) or
- * {'ok', record JSON, restarted 0|1, released, then 4 per lease: status, token or '', owner or '', note or ''}.
+ * {'ok', record JSON, restarted 0|1, released, unknown 0|1 (no live registration before), then 4 per lease:
+ * status, token or '', owner or '', note or ''}.
  */
 export const HEARTBEAT = script(
   'heartbeat',
@@ -154,7 +155,9 @@ local o = cjson.decode(rec)
 local ref = ',"origin":{"id":' .. js(id) .. ',"rtmp":' .. js(o.rtmp) .. ',"http":' .. js(o.http) .. '}'
 local maxk = P .. 'token-max'
 local held = P .. 'origin-leases:' .. id
-local out = {'ok', rec, restarted, 0}
+local unknown = 0
+if not prev then unknown = 1 end
+local out = {'ok', rec, restarted, 0, unknown}
 local listed = {}
 -- Renewals all get the same expiry: their lease-exp entries are written in batched ZADDs (one call per
 -- 500 leases instead of one per lease), and each hash's leak-guard PEXPIRE is refreshed only when less

@@ -160,7 +160,7 @@ export class RedisStore implements DiscoveryStore {
     )) as Array<string | number>;
     if (r[0] === 'stale') throw new StaleIncarnationError(reg.id, { incarnation: String(r[1]), startedAt: Number(r[2]) });
     const leases: HeartbeatLeaseResult[] = input.leases.map((l, i) => {
-      const [status, token, owner, note] = r.slice(4 + i * 4, 8 + i * 4).map(String);
+      const [status, token, owner, note] = r.slice(5 + i * 4, 9 + i * 4).map(String);
       return {
         app: l.app,
         name: l.name,
@@ -170,7 +170,7 @@ export class RedisStore implements DiscoveryStore {
         ...(note === 'TOKEN_AHEAD' ? { note } : {}),
       };
     });
-    return { origin: parseOrigin(String(r[1])), leases, released: Number(r[3]), restarted: Number(r[2]) === 1 };
+    return { origin: parseOrigin(String(r[1])), leases, released: Number(r[3]), restarted: Number(r[2]) === 1, unknown: Number(r[4]) === 1 };
   }
 
   async removeOrigin(id: string): Promise<boolean> {

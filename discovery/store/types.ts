@@ -99,6 +99,8 @@ export interface HeartbeatOutcome {
   leases: HeartbeatLeaseResult[];
   released: number;
   restarted: boolean;
+  /** No live registration existed (a new origin, or discovery lost or expired it): registered by this heartbeat. */
+  unknown: boolean;
 }
 
 /** An origin as stored: its wire view plus when the registration expires. */

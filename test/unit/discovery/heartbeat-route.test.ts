@@ -138,15 +138,16 @@ describe('heartbeat auth and logs', () => {
     expect((await beat('o1', [], {}, { authorization: 'Bearer w-secret' })).statusCode).toBe(200);
   });
 
-  it('logs fenced streams, tokens from the future and stale incarnations', async () => {
+  it('logs unknown origins, fenced streams, tokens from the future and stale incarnations', async () => {
     const cap = capturingLogger('info');
     t = await makeApp({}, cap.logger);
     await beatOk('o2', [{ app: 'live', name: 'b', token: 1 }]);
     await beatOk('o1', [{ app: 'live', name: 'b', token: 1 }, { app: 'live', name: 'c', token: 99 }], { startedAt: T0 + 1 });
     await beat('o1', [], { incarnation: 'boot-0', startedAt: T0 });
-    const msgs = cap.lines.map((l) => JSON.parse(l) as { msg: string; stream?: string });
+    const msgs = cap.lines.map((l) => JSON.parse(l) as { msg: string; stream?: string; origin?: string });
     expect(msgs).toEqual(
       expect.arrayContaining([
+        expect.objectContaining({ msg: 'origin registered by its heartbeat (new, or discovery had lost or expired it)', origin: 'o1' }),
         expect.objectContaining({ msg: 'heartbeat lease fenced: a live other origin holds it', stream: 'live/b' }),
         expect.objectContaining({ msg: expect.stringContaining('token above any this store issued'), stream: 'live/c' }),
         expect.objectContaining({ msg: 'heartbeat refused: a later-started process holds this origin id' }),

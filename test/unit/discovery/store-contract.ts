@@ -463,11 +463,12 @@ export function runStoreContract(name: string, makeStore: MakeStore, opts: Store
 
       it('registers with its incarnation and renews a held lease', async () => {
         const first = await beat('a', []);
-        expect(first).toMatchObject({ origin: { id: 'a', incarnation: 'i1', startedAt: T0, state: 'active' }, leases: [], released: 0, restarted: false });
+        expect(first).toMatchObject({ origin: { id: 'a', incarnation: 'i1', startedAt: T0, state: 'active' }, leases: [], released: 0, restarted: false, unknown: true });
         const lease = await claimOk('live', 's1', 'a');
         await justBefore(LEASE);
         const t = clock.now();
         const r = await beat('a', [{ app: 'live', name: 's1', token: lease.token }]);
+        expect(r.unknown).toBe(false);
         expect(r.leases).toEqual([{ app: 'live', name: 's1', status: 'renewed', token: lease.token }]);
         expect((await store.getStream('live', 's1'))?.expiresAt).toEqual(near(t + LEASE));
         expect((await store.getOrigin('a'))?.incarnation).toBe('i1');
