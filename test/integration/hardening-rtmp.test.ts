@@ -71,7 +71,7 @@ async function snapshot(url: string): Promise<StreamSnapshot> {
   }
 }
 
-/** Whether the RTMP port answers C0+C1 with S0+S1+S2 within 3 s. */
+/** Whether the RTMP port answers C0+C1 with S0+S1+S2 (within a generous 10 s: the box may be busy). */
 function answersHandshake(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port });
@@ -81,7 +81,7 @@ function answersHandshake(port: number): Promise<boolean> {
       s.destroy();
       resolve(ok);
     };
-    const t = setTimeout(() => done(false), 3000);
+    const t = setTimeout(() => done(false), 10_000);
     s.on('connect', () => s.write(handshake().subarray(0, 1537)));
     s.on('data', (d) => {
       got += d.length;
