@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { loadConfig, parseFlags } from '../common/config';
+import { ConfigError, loadConfig, parseFlags } from '../common/config';
 import { DEFAULT_PORTS, PortPlan, canListen } from './ports';
 import { StartError, Supervisor } from './supervisor';
 
@@ -9,9 +9,24 @@ const LocalConfigSchema = Type.Object({
   origins: Type.Integer({ default: 2, minimum: 1, maximum: 16, description: 'Number of origins.' }),
   edges: Type.Integer({ default: 1, minimum: 1, maximum: 16, description: 'Number of edges.' }),
   host: Type.String({ default: '127.0.0.1', description: 'Address every service binds to and advertises.' }),
-  redis: Type.String({ default: '', description: 'redis://host:port/db for the discovery store (empty: in-memory store).' }),
+  redis: Type.String({
+    default: '',
+    description: 'Discovery store: redis://host:port/db, rediss://…, redis-sentinel://h:p[,h:p…]/MASTER_NAME or redis-cluster://h:p[,h:p…] (empty: in-memory store).',
+  }),
   capacity: Type.Integer({ default: 0, minimum: 0, description: 'Weight capacity of every origin (0: cores × 12).' }),
 });
+
+/** The URL schemes discovery's Redis store takes (DESIGN.md section 10). */
+const REDIS_SCHEMES = ['redis', 'rediss', 'redis-sentinel', 'redis-cluster'];
+
+/** `--redis`: only the scheme is checked here; discovery checks the rest when it starts. */
+export function checkRedisUrl(url: string): void {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
+  if (scheme !== undefined && REDIS_SCHEMES.includes(scheme)) return;
+  throw new ConfigError(
+    `--redis takes redis://host:port/db, rediss://host:port/db, redis-sentinel://host:port[,host:port…]/MASTER_NAME or redis-cluster://host:port[,host:port…]; got ${scheme === undefined ? 'no scheme' : `${scheme}://`}`,
+  );
+}
 
 interface Planned {
   name: string;
@@ -26,6 +41,7 @@ interface Planned {
  */
 export async function mainLocal(argv: string[]): Promise<void> {
   const cfg = loadConfig(LocalConfigSchema, { flags: parseFlags(argv) });
+  if (cfg.redis) checkRedisUrl(cfg.redis);
   const host = cfg.host;
   const plan = new PortPlan(host, cfg.portOffset);
   const discoveryPort = plan.fixed(DEFAULT_PORTS.discoveryHttp);

@@ -1,3 +1,5 @@
+import { ConfigError } from '../../common/config';
+import { checkRedisUrl } from '../../local/cluster';
 import { RESTART_POLICY, decideRestart, type ExitFacts, type RestartDecision } from '../../local/restart-policy';
 
 const s = 1000;
@@ -31,5 +33,34 @@ describe('local launcher restart policy (250 ms doubling to 10 s, reset after 30
     expect(decideRestart(policy, { ...at(1), streak: 2, healthyForMs: 0 })).toEqual({ action: 'restart', delayMs: 35, streak: 3 });
     expect(decideRestart(policy, { ...at(1), streak: 2, healthyForMs: 1000 })).toEqual({ action: 'restart', delayMs: 10, streak: 1 });
     expect(decideRestart(policy, { ...at(1, 5.999), streak: 1, healthyForMs: 0 })).toEqual({ action: 'give-up', exits: 2 });
+  });
+});
+
+describe('local launcher --redis', () => {
+  test.each([
+    'redis://127.0.0.1:6379/0',
+    'redis://:secret@10.0.0.5:6379',
+    'rediss://cache.example:6380/1',
+    'redis-sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster',
+    'redis-sentinel://sentinel:26379/mymaster',
+    'redis-cluster://10.0.0.1:7000,10.0.0.2:7000',
+  ])('takes %s', (url) => {
+    expect(() => checkRedisUrl(url)).not.toThrow();
+  });
+
+  test.each([
+    ['http://127.0.0.1:6379', /got http:\/\//],
+    ['127.0.0.1:6379', /got no scheme/],
+    ['localhost', /got no scheme/],
+    ['redis-sentinal://h:26379/m', /got redis-sentinal:\/\//],
+    ['REDIS-CLUSTER://h:7000', /got REDIS-CLUSTER:\/\//],
+  ])('refuses %s with a clear error', (url, got) => {
+    expect(() => checkRedisUrl(url)).toThrow(ConfigError);
+    expect(() => checkRedisUrl(url)).toThrow(/--redis takes redis:\/\/host:port\/db, .*redis-sentinel:\/\/host:port\[,host:port…\]\/MASTER_NAME or redis-cluster:\/\//);
+    expect(() => checkRedisUrl(url)).toThrow(got);
+  });
+
+  test('the password of a refused URL is not echoed', () => {
+    expect(() => checkRedisUrl('http://:hunter2@h:6379')).toThrow(/^(?!.*hunter2)/s);
   });
 });
