@@ -22,7 +22,8 @@ async function main(): Promise<void> {
       case 'edge':
         return (await import('../edge/main')).mainEdge(argv);
       case 'local':
-        return (await import('../local/cluster')).mainLocal(argv);
+        // awaited: its ConfigError must reach the catch below
+        return await (await import('../local/cluster')).mainLocal(argv);
       default:
         process.stderr.write(`${USAGE}\n`);
         process.exit(role === undefined || role === '--help' ? 0 : 2);

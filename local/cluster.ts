@@ -1,22 +1,31 @@
-import { spawn, ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { loadConfig, parseFlags } from '../common/config';
+import { ConfigError, loadConfig, parseFlags } from '../common/config';
 import { DEFAULT_PORTS, PortPlan, canListen } from './ports';
+import { StartError, Supervisor } from './supervisor';
 
 const LocalConfigSchema = Type.Object({
   portOffset: Type.Integer({ default: 0, minimum: -1000, maximum: 50000, description: 'Added to every default port.' }),
   origins: Type.Integer({ default: 2, minimum: 1, maximum: 16, description: 'Number of origins.' }),
   edges: Type.Integer({ default: 1, minimum: 1, maximum: 16, description: 'Number of edges.' }),
   host: Type.String({ default: '127.0.0.1', description: 'Address every service binds to and advertises.' }),
-  redis: Type.String({ default: '', description: 'redis://host:port/db for the discovery store (empty: in-memory store).' }),
+  redis: Type.String({
+    default: '',
+    description: 'Discovery store: redis://host:port/db, rediss://…, redis-sentinel://h:p[,h:p…]/MASTER_NAME or redis-cluster://h:p[,h:p…] (empty: in-memory store).',
+  }),
   capacity: Type.Integer({ default: 0, minimum: 0, description: 'Weight capacity of every origin (0: cores × 12).' }),
 });
 
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  health: string;
+/** The URL schemes discovery's Redis store takes (DESIGN.md section 10). */
+const REDIS_SCHEMES = ['redis', 'rediss', 'redis-sentinel', 'redis-cluster'];
+
+/** `--redis`: only the scheme is checked here; discovery checks the rest when it starts. */
+export function checkRedisUrl(url: string): void {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
+  if (scheme !== undefined && REDIS_SCHEMES.includes(scheme)) return;
+  throw new ConfigError(
+    `--redis takes redis://host:port/db, rediss://host:port/db, redis-sentinel://host:port[,host:port…]/MASTER_NAME or redis-cluster://host:port[,host:port…]; got ${scheme === undefined ? 'no scheme' : `${scheme}://`}`,
+  );
 }
 
 interface Planned {
@@ -26,9 +35,13 @@ interface Planned {
   health: string;
 }
 
-/** `npm start`: discovery (memory store) + origins + edges as child processes, then the URLs to use. */
+/**
+ * `npm start`: discovery (memory store) + origins + edges as supervised child processes, then the
+ * URLs to use. Runs until Ctrl-C / SIGTERM (exit 0); a member that exits is restarted (local/supervisor.ts).
+ */
 export async function mainLocal(argv: string[]): Promise<void> {
   const cfg = loadConfig(LocalConfigSchema, { flags: parseFlags(argv) });
+  if (cfg.redis) checkRedisUrl(cfg.redis);
   const host = cfg.host;
   const plan = new PortPlan(host, cfg.portOffset);
   const discoveryPort = plan.fixed(DEFAULT_PORTS.discoveryHttp);
@@ -74,30 +87,36 @@ export async function mainLocal(argv: string[]): Promise<void> {
     process.exit(1);
   }
 
-  const children: Child[] = [];
-  let stopping = false;
-  const stopAll = async (code: number): Promise<never> => {
-    stopping = true;
-    await Promise.all(children.map((c) => stopChild(c.proc)));
-    process.exit(code);
+  const say = (line: string): void => void process.stderr.write(`cascade local: ${line}\n`);
+  const supervisor = new Supervisor({
+    say,
+    onAllGivenUp: () => {
+      say('every member was given up; exiting');
+      process.exit(1);
+    },
+  });
+  const onSignal = (): void => {
+    // A second signal: exit at once (SIGKILL to whatever is still running).
+    if (supervisor.stopping) process.exit(1);
+    void supervisor.stop().then(() => process.exit(0));
   };
-  process.on('SIGINT', () => void (stopping ? process.exit(1) : stopAll(0)));
-  process.on('SIGTERM', () => void (stopping ? process.exit(1) : stopAll(0)));
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+  // Whatever ends the launcher, no member outlives it.
+  process.on('exit', () => supervisor.killNow());
 
   const entry = path.resolve(__dirname, '..', 'bin', 'cascade.js');
-  for (const p of planned) {
-    const proc = spawn(process.execPath, [entry, p.role, ...p.flags], { stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
-    const child = { name: p.name, proc, health: p.health };
-    children.push(child);
-    proc.on('exit', (code, signal) => {
-      if (stopping) return;
-      process.stderr.write(`cascade local: ${p.name} exited (${signal ?? code}); stopping the cluster\n`);
-      void stopAll(1);
-    });
+  const spec = (p: Planned) => ({ name: p.name, args: [entry, p.role, ...p.flags], health: p.health });
+  try {
     // Discovery first: origins register with it as they start.
-    if (p.role === 'discovery') await waitHealthy(child);
+    await supervisor.start([planned.filter((p) => p.role === 'discovery').map(spec), planned.filter((p) => p.role !== 'discovery').map(spec)]);
+  } catch (err) {
+    if (!(err instanceof StartError)) throw err;
+    if (supervisor.stopping) return; // Ctrl-C during the start: the signal handler exits
+    say(`${err.message}; stopping the cluster`);
+    await supervisor.stop();
+    process.exit(1);
   }
-  await Promise.all(children.map(waitHealthy));
+  if (supervisor.stopping) return;
 
   const o = planned.filter((p) => p.role === 'origin');
   const lines = [
@@ -113,7 +132,7 @@ export async function mainLocal(argv: string[]): Promise<void> {
     `  ffplay ${edgeUrls[0].rtmp}/live/demo`,
     `  ffplay ${edgeUrls[0].http}/live/demo.flv`,
     '',
-    'Ctrl-C stops everything.',
+    'A member that exits is restarted (with backoff; one that keeps crashing is given up). Ctrl-C stops everything.',
     '',
   ];
   process.stdout.write(lines.join('\n'));
@@ -124,31 +143,4 @@ async function findBusyPorts(planned: Planned[], host: string): Promise<number[]
   const busy: number[] = [];
   for (const port of ports) if (!(await canListen(port, host))) busy.push(port);
   return busy;
-}
-
-async function waitHealthy(child: Child): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.proc.exitCode !== null) throw new Error(`${child.name} exited during start`);
-    try {
-      const res = await fetch(child.health, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${child.name} did not become healthy at ${child.health}`);
-}
-
-function stopChild(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => proc.kill('SIGKILL'), 5000);
-    proc.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    proc.kill('SIGTERM');
-  });
 }

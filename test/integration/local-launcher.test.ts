@@ -1,9 +1,10 @@
+import net from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { TestProcess, waitFor } from '../helpers/processes';
+import { TestProcess, run, waitFor } from '../helpers/processes';
 import { canListen } from '../../local/ports';
 
-jest.setTimeout(60_000);
+jest.setTimeout(180_000);
 
 const DEFAULTS = [1935, 1936, 1937, 8080, 8081, 8082, 8090];
 
@@ -17,12 +18,73 @@ async function freeOffset(): Promise<number> {
   throw new Error('no free port offset found');
 }
 
+const ENTRY = path.resolve(__dirname, '..', '..', 'dist', 'bin', 'cascade.js');
+
+function startLauncher(offset: number, env: NodeJS.ProcessEnv = process.env): TestProcess {
+  return new TestProcess('local', spawn(process.execPath, [ENTRY, 'local', '--port-offset', String(offset)], { stdio: ['ignore', 'pipe', 'pipe'], env }));
+}
+
+/** The launcher's children by member name (`--id NAME`, or the role: discovery), from `ps`. */
+async function members(launcherPid: number): Promise<Map<string, number>> {
+  const { stdout } = await run('ps', ['--ppid', String(launcherPid), '-o', 'pid=,args=']);
+  const found = new Map<string, number>();
+  for (const line of stdout.split('\n')) {
+    const m = /^\s*(\d+)\s.*cascade\.js (\w+)(?: --id (\S+))?/.exec(line);
+    if (m) found.set(m[3] ?? m[2], Number(m[1]));
+  }
+  return found;
+}
+
+/** PIDs of every process of the cluster at this offset, whoever its parent is now. */
+async function clusterProcesses(offset: number): Promise<number[]> {
+  const { stdout } = await run('ps', ['-eo', 'pid=,args=']);
+  const discovery = `127.0.0.1:${8090 + offset}`;
+  return stdout
+    .split('\n')
+    .filter((l) => l.includes('cascade.js') && (l.includes(`--discovery-url http://${discovery}`) || l.includes(`--port ${8090 + offset}`)))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Polls these /healthz URLs back to back until stopped; every miss is recorded. */
+function watchHealth(urls: string[]): { misses: string[]; rounds: () => number; stop: () => Promise<void> } {
+  const misses: string[] = [];
+  let rounds = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      for (const url of urls) {
+        const res = await fetch(url, { signal: AbortSignal.timeout(10_000) }).catch((err: Error) => err);
+        if (res instanceof Error || res.status !== 200) misses.push(`${url}: ${res instanceof Error ? res.message : res.status}`);
+        else await res.arrayBuffer();
+      }
+      rounds++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    misses,
+    rounds: () => rounds,
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
 test('`cascade local --port-offset N` starts discovery, two origins and an edge, prints URLs, and SIGTERM stops all with exit 0', async () => {
   const offset = await freeOffset();
-  const entry = path.resolve(__dirname, '..', '..', 'dist', 'bin', 'cascade.js');
-  const launcher = new TestProcess('local', spawn(process.execPath, [entry, 'local', '--port-offset', String(offset)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const launcher = startLauncher(offset);
   try {
-    await waitFor(() => launcher.text.includes('Cascade local cluster is up'), 30_000, 'the banner');
+    await waitFor(() => launcher.text.includes('Cascade local cluster is up'), 60_000, 'the banner');
     expect(launcher.text).toContain(`rtmp://127.0.0.1:${1935 + offset}/live/demo`);
     expect(launcher.text).toContain(`http://127.0.0.1:${8080 + offset}/live/demo.flv`);
     expect(launcher.text).toContain(`rtmp://127.0.0.1:${1937 + offset}/live/demo`);
@@ -43,11 +105,9 @@ test('`cascade local --port-offset N` starts discovery, two origins and an edge,
 
 test('a busy port is reported clearly and the launcher exits non-zero', async () => {
   const offset = await freeOffset();
-  const net = await import('node:net');
   const blocker = net.createServer().listen(8081 + offset, '127.0.0.1');
   await new Promise((r) => blocker.once('listening', r));
-  const entry = path.resolve(__dirname, '..', '..', 'dist', 'bin', 'cascade.js');
-  const launcher = new TestProcess('local', spawn(process.execPath, [entry, 'local', '--port-offset', String(offset)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const launcher = startLauncher(offset);
   try {
     expect(await launcher.waitExit()).toBe(1);
     expect(launcher.text).toContain(`${8081 + offset}`);
@@ -55,5 +115,103 @@ test('a busy port is reported clearly and the launcher exits non-zero', async ()
   } finally {
     blocker.close();
     await launcher.stop('SIGKILL');
+  }
+});
+
+test('a member that fails during the start stops the cluster: exit 1, one clear line, nothing left running', async () => {
+  const offset = await freeOffset();
+  // Only the origins read this key: discovery starts and is healthy, then both origins refuse their config.
+  const launcher = startLauncher(offset, { ...process.env, CASCADE_DRAIN_DEADLINE_MS: '-1' });
+  try {
+    expect(await launcher.waitExit()).toBe(1);
+    expect(launcher.text).toMatch(/cascade local: origin-[12] exited during start \(code 2\); stopping the cluster\n/);
+    expect(launcher.text).not.toContain('Cascade local cluster is up');
+    expect(launcher.text).not.toContain('restarting');
+    expect(await clusterProcesses(offset)).toEqual([]);
+    const free = await Promise.all(DEFAULTS.map((p) => canListen(p + offset, '127.0.0.1')));
+    expect(free.every(Boolean)).toBe(true);
+  } finally {
+    await launcher.stop('SIGKILL');
+    for (const p of await clusterProcesses(offset)) process.kill(p, 'SIGKILL');
+  }
+});
+
+test('a member that exits is restarted alone while the others keep answering; a crash loop is given up alone; SIGTERM still stops all', async () => {
+  const offset = await freeOffset();
+  const launcher = startLauncher(offset);
+  const pid = launcher.proc.pid as number;
+  const seen = new Set<number>();
+  let blocker: net.Server | undefined;
+  let watch: ReturnType<typeof watchHealth> | undefined;
+  const url = (port: number): string => `http://127.0.0.1:${port + offset}/healthz`;
+  const healthy = async (port: number): Promise<boolean> => (await fetch(url(port), { signal: AbortSignal.timeout(5000) }).catch(() => null))?.status === 200;
+  try {
+    await waitFor(() => launcher.text.includes('Cascade local cluster is up'), 60_000, 'the banner');
+    const before = await members(pid);
+    expect([...before.keys()].sort()).toEqual(['discovery', 'edge-1', 'origin-1', 'origin-2']);
+    before.forEach((p) => seen.add(p));
+
+    // discovery, origin-1 and edge-1 answer throughout; origin-2 is killed, reported and restarted.
+    watch = watchHealth([url(8090), url(8081), url(8080)]);
+    process.kill(before.get('origin-2') as number, 'SIGKILL');
+    await waitFor(() => launcher.text.includes('cascade local: origin-2 exited (SIGKILL); restarting in 0.25 s (restart 1)\n'), 30_000, 'the exit line');
+    await waitFor(() => launcher.text.includes('cascade local: origin-2 is back (restart 1)\n'), 60_000, 'the back line');
+    expect(await healthy(8082)).toBe(true);
+    const after = await members(pid);
+    expect(after.get('origin-2')).not.toBe(before.get('origin-2'));
+    for (const name of ['discovery', 'origin-1', 'edge-1']) expect(after.get(name)).toBe(before.get(name));
+    after.forEach((p) => seen.add(p));
+    await waitFor(
+      async () => {
+        const body = (await (await fetch(`http://127.0.0.1:${8090 + offset}/v1/origins`)).json()) as { origins: Array<{ id: string }> };
+        return body.origins.some((o) => o.id === 'origin-2');
+      },
+      30_000,
+      'origin-2 registered with discovery again',
+    );
+
+    // Kill it again and hold its RTMP port: every restart fails at once, and the 5th exit in 60 s gives it up.
+    process.kill(after.get('origin-2') as number, 'SIGKILL');
+    const port = 1937 + offset;
+    await waitFor(
+      () =>
+        new Promise<boolean>((resolve) => {
+          const srv = net.createServer();
+          srv.once('error', () => resolve(false));
+          srv.listen(port, '127.0.0.1', () => {
+            blocker = srv;
+            resolve(true);
+          });
+        }),
+      10_000,
+      `origin-2's RTMP port ${port} to be ours`,
+      10,
+    );
+    await waitFor(() => launcher.text.includes('origin-2 exited (code 1) and keeps crashing'), 60_000, 'the give-up line');
+    expect(launcher.text).toContain('cascade local: origin-2 exited (code 1) and keeps crashing (5 exits in 60 s); giving up on it, the rest keep running\n');
+    for (const n of [2, 3, 4]) expect(launcher.text).toMatch(new RegExp(`cascade local: origin-2 exited \\((SIGKILL|code 1)\\); restarting in [0-9.]+ s \\(restart ${n}\\)\n`));
+    const left = await members(pid);
+    expect([...left.keys()].sort()).toEqual(['discovery', 'edge-1', 'origin-1']);
+
+    await watch.stop();
+    expect(watch.misses).toEqual([]);
+    expect(watch.rounds()).toBeGreaterThan(0);
+    expect(launcher.running).toBe(true);
+
+    // origin-1 dies and SIGTERM follows at once: the pending restart is cancelled, everything stops, exit 0.
+    process.kill(left.get('origin-1') as number, 'SIGKILL');
+    expect(await launcher.stop('SIGTERM', 20_000)).toBe(0);
+    expect(launcher.text).not.toContain('origin-1 is back');
+    expect([...seen].filter(alive)).toEqual([]);
+    expect(await clusterProcesses(offset)).toEqual([]);
+    blocker?.close();
+    blocker = undefined;
+    const free = await Promise.all(DEFAULTS.map((p) => canListen(p + offset, '127.0.0.1')));
+    expect(free.every(Boolean)).toBe(true);
+  } finally {
+    await watch?.stop();
+    blocker?.close();
+    await launcher.stop('SIGKILL');
+    for (const p of await clusterProcesses(offset)) process.kill(p, 'SIGKILL');
   }
 });
