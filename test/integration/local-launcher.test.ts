@@ -1,7 +1,9 @@
 import net from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { TestProcess, run, waitFor } from '../helpers/processes';
+import { TestProcess, run, startCommand, waitFor } from '../helpers/processes';
+import { ffmpegPublishArgs } from '../helpers/media';
+import { analyse, rtmpViewer, type ViewerRecord } from '../helpers/viewers';
 import { canListen } from '../../local/ports';
 
 jest.setTimeout(180_000);
@@ -211,6 +213,61 @@ test('a member that exits is restarted alone while the others keep answering; a 
   } finally {
     await watch?.stop();
     blocker?.close();
+    await launcher.stop('SIGKILL');
+    for (const p of await clusterProcesses(offset)) process.kill(p, 'SIGKILL');
+  }
+});
+
+test('a stream live under `npm start`: discovery SIGKILLed is brought back and lists the stream again; the owner SIGKILLed, the re-push to origin-1 is accepted at once; publisher and edge viewer stay', async () => {
+  const offset = await freeOffset();
+  const launcher = startLauncher(offset);
+  const pid = launcher.proc.pid as number;
+  const encoders: TestProcess[] = [];
+  const discovery = `http://127.0.0.1:${8090 + offset}`;
+  const ownerOf = async (name: string): Promise<string | null> => {
+    const res = await fetch(`${discovery}/v1/streams/live/${name}`, { signal: AbortSignal.timeout(2000) }).catch(() => null);
+    return res?.status === 200 ? ((await res.json()) as { origin: { id: string } }).origin.id : null;
+  };
+  const publish = (port: number, name: string): TestProcess => {
+    const p = startCommand('ffmpeg', ['-hide_banner', '-loglevel', 'error', ...ffmpegPublishArgs(`rtmp://127.0.0.1:${port + offset}/live/${name}`)], 'encoder');
+    encoders.push(p);
+    return p;
+  };
+  let viewer: ViewerRecord | undefined;
+  try {
+    await waitFor(() => launcher.text.includes('Cascade local cluster is up'), 60_000, 'the banner');
+    const name = `ls${process.pid}`;
+    const encoder = publish(1937, name);
+    await waitFor(async () => (await ownerOf(name)) === 'origin-2', 30_000, 'origin-2 to own the stream');
+    viewer = await rtmpViewer(`rtmp://127.0.0.1:${1935 + offset}/live/${name}`);
+    const v = viewer;
+    await waitFor(() => analyse(v).videoFrames > 30, 20_000, 'video at the edge viewer');
+
+    // Discovery (memory store) dies: the launcher restarts it, the origins' heartbeats rebuild its state.
+    process.kill((await members(pid)).get('discovery') as number, 'SIGKILL');
+    const killedAt = Date.now();
+    await waitFor(() => launcher.text.includes('cascade local: discovery is back'), 60_000, 'discovery back');
+    await waitFor(async () => (await ownerOf(name)) === 'origin-2', 30_000, 'the stream listed on origin-2 again');
+    console.log(`npm start, discovery SIGKILL: stream listed on its owner again ${Date.now() - killedAt} ms after the kill`);
+    expect(encoder.running).toBe(true);
+    expect(v.closed).toBe(false);
+
+    // The owner dies: its encoder re-pushes to origin-1, which is accepted at once (the dead owner's lease is broken).
+    process.kill((await members(pid)).get('origin-2') as number, 'SIGKILL');
+    await encoder.waitExit();
+    const repushAt = Date.now();
+    publish(1936, name);
+    await waitFor(async () => (await ownerOf(name)) === 'origin-1', 30_000, 'origin-1 to own the stream');
+    console.log(`npm start, owner SIGKILL: the re-push owned by origin-1 ${Date.now() - repushAt} ms after it started`);
+    const frames = analyse(v).videoFrames;
+    await waitFor(() => analyse(v).videoFrames > frames + 30, 30_000, 'video to resume at the edge viewer');
+    expect(v.closed).toBe(false);
+    expect(analyse(v).monotonic).toBe(true);
+    await waitFor(() => launcher.text.includes('cascade local: origin-2 is back'), 60_000, 'origin-2 back');
+    expect(await launcher.stop('SIGTERM', 20_000)).toBe(0);
+  } finally {
+    viewer?.stop();
+    await Promise.all(encoders.map((e) => e.stop('SIGKILL')));
     await launcher.stop('SIGKILL');
     for (const p of await clusterProcesses(offset)) process.kill(p, 'SIGKILL');
   }
