@@ -343,11 +343,11 @@ class HeartbeatFleet {
   }
 
   /**
-   * Figures of the requests started in [from, to) (epoch ms; default: all).
-   * @param {number} [from] @param {number} [to]
+   * Figures of the requests started (`by: 'end'`: answered) in [from, to) (epoch ms; default: all).
+   * @param {number} [from] @param {number} [to] @param {'t'|'end'} [by]
    */
-  summary(from = -Infinity, to = Infinity) {
-    const recs = this.records.filter((r) => r.t >= from && r.t < to);
+  summary(from = -Infinity, to = Infinity, by = 't') {
+    const recs = this.records.filter((r) => r[by] >= from && r[by] < to);
     const sent = recs.filter((r) => !r.skipped);
     return {
       requests: sent.length,
@@ -407,4 +407,67 @@ function statusSummary(recs, streams = null) {
   };
 }
 
-module.exports = { HeartbeatFleet, SimOrigin, LegacyOrigin, errorKind };
+/**
+ * What an edge does while the origins heartbeat: `GET /v1/streams/:app/:name` every `everyMs` (one at a
+ * time, on one keep-alive connection; a tick with the previous lookup in flight is skipped). Each
+ * lookup is one Redis script call on discovery's ordinary connection, so it waits whenever Redis runs
+ * a heartbeat script; an answer from discovery's stale cache (store unreachable) carries
+ * `x-cascade-stale`.
+ */
+class LookupProbe {
+  /** @param {string} baseUrl @param {() => string} path @param {{ everyMs?: number, timeoutMs?: number }} [opts] */
+  constructor(baseUrl, path, opts = {}) {
+    this.baseUrl = baseUrl;
+    this.path = path;
+    this.everyMs = opts.everyMs ?? 50;
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    /** @type {Array<{ t: number, ms: number, status: number | null, stale: boolean, error?: string }>} */
+    this.records = [];
+    /** @type {NodeJS.Timeout | null} */
+    this.timer = null;
+    /** @type {Promise<void> | null} */
+    this.inFlight = null;
+  }
+
+  start() {
+    this.timer = setInterval(() => {
+      if (this.inFlight) return;
+      this.inFlight = this.once().finally(() => {
+        this.inFlight = null;
+      });
+    }, this.everyMs);
+  }
+
+  async once() {
+    const t = Date.now();
+    const p0 = performance.now();
+    try {
+      const res = await fetch(this.baseUrl + this.path(), { signal: AbortSignal.timeout(this.timeoutMs) });
+      await res.arrayBuffer();
+      this.records.push({ t, ms: performance.now() - p0, status: res.status, stale: res.headers.get('x-cascade-stale') !== null });
+    } catch (err) {
+      this.records.push({ t, ms: performance.now() - p0, status: null, stale: false, error: errorKind(err) });
+    }
+  }
+
+  async stop() {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.inFlight;
+  }
+
+  /** Lookups started in [from, to): latency of the answered ones, statuses, stale answers, errors. @param {number} [from] @param {number} [to] */
+  summary(from = -Infinity, to = Infinity) {
+    const recs = this.records.filter((r) => r.t >= from && r.t < to);
+    const answered = recs.filter((r) => r.status !== null);
+    return {
+      lookups: recs.length,
+      latencyMs: latency(answered.map((r) => r.ms)),
+      statuses: countBy(answered.map((r) => String(r.status))),
+      stale: answered.filter((r) => r.stale).length,
+      errors: countBy(recs.filter((r) => r.status === null).map((r) => r.error ?? 'other')),
+    };
+  }
+}
+
+module.exports = { HeartbeatFleet, SimOrigin, LegacyOrigin, LookupProbe, errorKind };

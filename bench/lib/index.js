@@ -10,7 +10,7 @@ const { ProcSampler, readProc } = require('./procstat');
 const { encodeAmfMark, decodeAmfMark, withSeiMark, decodeSeiMark } = require('./marks');
 const { FlvTagStream } = require('./flv-stream');
 const { percentile, freePort, nowMs } = require('./util');
-const { HeartbeatFleet, SimOrigin, LegacyOrigin } = require('./control-plane');
+const { HeartbeatFleet, SimOrigin, LegacyOrigin, LookupProbe } = require('./control-plane');
 
 module.exports = {
   Publisher,
@@ -30,6 +30,7 @@ module.exports = {
   HeartbeatFleet,
   SimOrigin,
   LegacyOrigin,
+  LookupProbe,
   percentile,
   freePort,
   nowMs,

@@ -7,8 +7,8 @@
  * timeout 500 ms, 5 s for heartbeats). Phases, in this order so that no phase runs while another
  * phase's leases expire:
  *
- *   0. idle: discovery and redis-server with nothing to do (discovery still sweeps every 500 ms), so
- *      per-request CPU can also be given above idle ("marginal");
+ *   0. idle: discovery and redis-server with no fleet (discovery still sweeps every 500 ms; the lookup
+ *      probe runs), so per-request CPU can be given above idle ("marginal");
  *   1. baseline: the fleet of the largest size and its schedule (N simulated origins, one request each
  *      every 2 s, staggered) sending `GET /healthz` — a trivial request with one Redis round trip (PING);
  *   2. old vs new, one origin × S streams: the old origin's heartbeat (`PUT /v1/origins/:id`, then one
@@ -23,14 +23,17 @@
  *      all its leases renewed again. A size that never reaches steady state is measured anyway and
  *      flagged; its state loss is skipped.
  *
- * Windows report client-side latency, errors and timeouts, lease statuses, discovery and
+ * Meanwhile a lookup probe (what edges do) sends `GET /v1/streams/live/:name` 10 times a second: a
+ * lookup is one Redis script call on discovery's ordinary connection, so it waits while Redis runs a
+ * heartbeat script. Windows report client-side latency, errors and timeouts, lease statuses, discovery and
  * redis-server CPU (/proc) and RSS, Redis INFO cpu and commandstats (EVALSHA: one heartbeat is one
  * script call), the server-side mean from discovery's request-duration histogram, and the client's
  * event-loop delay (the simulated origins run in the bench process).
  */
+const os = require('node:os');
 const { performance } = require('node:perf_hooks');
 const { startCascadeProcess, startRedis, redisServerVersion } = require('../lib/systems');
-const { HeartbeatFleet, SimOrigin, LegacyOrigin } = require('../lib/control-plane');
+const { HeartbeatFleet, SimOrigin, LegacyOrigin, LookupProbe } = require('../lib/control-plane');
 const { redisCall, redisStats, redisDelta } = require('../lib/redis');
 const { readSchedCpuS } = require('../lib/procstat');
 const { freePort, log, round, sleep } = require('../lib/util');
@@ -38,6 +41,8 @@ const { ratio } = require('../lib/stats');
 
 const INTERVAL_MS = 2000; // the product's origin heartbeat (origin/config.ts heartbeatMs)
 const HEARTBEAT_ROUTE = '/v1/origins/:id/heartbeat';
+/** The lookup probe's period (10 lookups a second). */
+const LOOKUP_EVERY_MS = 100;
 /** A Redis busy with a backlog of long scripts answers INFO late. */
 const STATS_TIMEOUT_MS = 30000;
 
@@ -101,18 +106,33 @@ function leaseCounterDelta(a, b) {
   return out;
 }
 
+/** The lookup probe of a phase: a stream of the fleet (200) or one nobody holds (404). @param {string} base @param {number} origins @param {number} streams */
+function lookupProbe(base, origins, streams) {
+  const pick = (/** @type {number} */ n) => Math.floor(Math.random() * n);
+  return new LookupProbe(base, () => (origins > 0 ? `/v1/streams/live/sim${origins}-${1 + pick(origins)}-s${pick(streams)}` : `/v1/streams/live/nobody-s${pick(streams)}`), { everyMs: LOOKUP_EVERY_MS });
+}
+
 /**
- * Discovery and redis-server with nothing to do but discovery's sweep: their CPU share, subtracted
- * from the windows for the marginal CPU per request.
- * @param {any} ctx @param {number} seconds
+ * Discovery and redis-server with no fleet: only discovery's sweep and the lookup probe. Their CPU
+ * share is subtracted from the windows for the CPU per request "above idle"; the probe's latencies are
+ * the lookups' reference.
+ * @param {any} ctx @param {{ base: string }} env @param {number} seconds
  */
-async function idlePhase(ctx, seconds) {
-  await sleep(1000);
-  ctx.sampler.mark('cp-idle-a');
-  await sleep(seconds * 1000);
-  ctx.sampler.mark('cp-idle-b');
+async function idlePhase(ctx, env, seconds) {
+  const probe = lookupProbe(env.base, 0, 1000);
+  probe.start();
+  let a = 0;
+  try {
+    await sleep(1000);
+    ctx.sampler.mark('cp-idle-a');
+    a = Date.now();
+    await sleep(seconds * 1000);
+    ctx.sampler.mark('cp-idle-b');
+  } finally {
+    await probe.stop();
+  }
   const win = ctx.sampler.window('cp-idle-a', 'cp-idle-b');
-  return { seconds: round(win.seconds, 1), discoveryCores: win.procs.discovery?.avgShare ?? 0, redisCores: win.procs['redis-server']?.avgShare ?? 0 };
+  return { seconds: round(win.seconds, 1), discoveryCores: win.procs.discovery?.avgShare ?? 0, redisCores: win.procs['redis-server']?.avgShare ?? 0, lookups: probe.summary(a, Date.now()) };
 }
 
 /**
@@ -128,6 +148,7 @@ async function fleetPhase(ctx, env, kind, p, origins, idle) {
   const fleet = new HeartbeatFleet({ baseUrl: env.base, origins, streams: p.streams, intervalMs: INTERVAL_MS, kind, rampMs, idPrefix: kind === 'healthz' ? 'probe' : `sim${origins}` });
   const name = `cp-${kind}-${origins}`;
   const tag = `control-plane ${kind} × ${origins}`;
+  const probe = lookupProbe(env.base, kind === 'heartbeat' ? origins : 0, p.streams);
   let wsT = 0;
   let weT = 0;
   /** @type {any} */
@@ -135,6 +156,7 @@ async function fleetPhase(ctx, env, kind, p, origins, idle) {
   /** @type {any} */
   let recovery = null;
   fleet.start();
+  probe.start();
   try {
     const limit = fleet.t0 + rampMs + p.convergeLimitS * 1000;
     let convergedAt = null;
@@ -147,20 +169,23 @@ async function fleetPhase(ctx, env, kind, p, origins, idle) {
     weT = wsT + p.rounds * INTERVAL_MS;
     await sleep(wsT - Date.now());
     ctx.sampler.mark(`${name}-ws`);
+    const loadAvg = [round(os.loadavg()[0], 2)];
     fleet.resetLoopDelay();
     const [r0, m0] = await Promise.all([stats(env), scrapeMetrics(env.base)]);
     await sleep(weT - Date.now());
     ctx.sampler.mark(`${name}-we`);
+    loadAvg.push(round(os.loadavg()[0], 2));
     const loopDelayMs = fleet.loopDelay();
     const [r1, m1] = await Promise.all([stats(env), scrapeMetrics(env.base)]);
-    m = { rd: delta(r0, r1), m0, m1, loopDelayMs, steadyAfterS };
+    m = { rd: delta(r0, r1), m0, m1, loopDelayMs, steadyAfterS, loadAvg };
     if (kind === 'heartbeat' && p.recoveryLimitS > 0) {
-      if (steadyAfterS !== null) recovery = await statePhase(ctx, env, fleet, p, origins);
+      if (steadyAfterS !== null) recovery = await statePhase(ctx, env, fleet, probe, p, origins);
       else log(`${tag}: state loss skipped (no steady state to lose)`);
     }
   } finally {
-    await fleet.stop();
+    await Promise.all([fleet.stop(), probe.stop()]);
   }
+  const lookups = probe.summary(wsT, weT);
   const win = ctx.sampler.window(`${name}-ws`, `${name}-we`);
   const s = fleet.summary(wsT, weT);
   const before = fleet.summary(-Infinity, recovery ? recovery.flushedAt : Infinity);
@@ -182,6 +207,7 @@ async function fleetPhase(ctx, env, kind, p, origins, idle) {
     steadyState: m.steadyAfterS !== null,
     windowS: round(win.seconds, 2),
     rounds: p.rounds,
+    loadAvg1mAtWindowStartEnd: m.loadAvg,
     requests: s.requests,
     ok: s.ok,
     skippedTicks: s.skippedTicks,
@@ -215,6 +241,7 @@ async function fleetPhase(ctx, env, kind, p, origins, idle) {
         : null,
     },
     client: { cores: bench?.avgShare ?? null, peakCores: bench?.peakShare ?? null, loopDelayMs: m.loopDelayMs },
+    lookups,
     recovery,
   };
 }
@@ -225,9 +252,9 @@ async function fleetPhase(ctx, env, kind, p, origins, idle) {
  * (tokens above those the origins hold); followed until every origin has had a heartbeat with every
  * lease renewed again, or the limit.
  * @param {any} ctx @param {{ base: string, redisPort: number }} env @param {HeartbeatFleet} fleet
- * @param {{ recoveryLimitS: number }} p @param {number} origins
+ * @param {LookupProbe} probe @param {{ recoveryLimitS: number }} p @param {number} origins
  */
-async function statePhase(ctx, env, fleet, p, origins) {
+async function statePhase(ctx, env, fleet, probe, p, origins) {
   const name = `cp-state-${origins}`;
   ctx.sampler.mark(`${name}-a`);
   const r0 = await stats(env);
@@ -239,7 +266,8 @@ async function statePhase(ctx, env, fleet, p, origins) {
   ctx.sampler.mark(`${name}-b`);
   const r1 = await stats(env);
   const win = ctx.sampler.window(`${name}-a`, `${name}-b`);
-  const s = fleet.summary(flushedAt, Infinity);
+  // Heartbeats answered after the flush (one in flight during it may already have re-claimed).
+  const s = fleet.summary(flushedAt, Infinity, 'end');
   const rd = delta(r0, r1);
   const recovery = {
     flushedAt,
@@ -258,6 +286,7 @@ async function statePhase(ctx, env, fleet, p, origins) {
     discoveryPeakCores: win.procs.discovery?.peakShare ?? null,
     redisCpuS: win.procs['redis-server']?.cpuS ?? null,
     evalsha: rd ? (rd.commands.evalsha ?? { calls: 0, usec: 0, usecPerCall: null }) : null,
+    lookups: probe.summary(flushedAt, Date.now()),
   };
   log(
     `control-plane state loss × ${origins}: ${recovery.converged ? `every origin renewed in full again after ${recovery.recoveredS} s` : `⚠ not recovered within ${p.recoveryLimitS} s`}; ${s.requests} heartbeats, errors ${JSON.stringify(s.errors)}, reclaimed ${s.all.statuses.reclaimed}`,
@@ -387,8 +416,8 @@ async function run(ctx) {
     const env = { base, redisPort: redis.port, discoveryPid: disc.pid, redisPid: redis.proc.pid };
     log(`control-plane: redis-server ${redisVersion} on ${redis.port}, discovery on ${port}; ${sizes.join(' then ')} origins × ${p.streams} streams, one request per origin every ${INTERVAL_MS} ms, ${p.rounds} rounds per window`);
 
-    phases.idle = await idlePhase(ctx, p.idleS);
-    log(`  → idle: discovery ${phases.idle.discoveryCores} cores, redis-server ${phases.idle.redisCores} cores`);
+    phases.idle = await idlePhase(ctx, env, p.idleS);
+    log(`  → idle (lookup probe only): discovery ${phases.idle.discoveryCores} cores, redis-server ${phases.idle.redisCores} cores, lookup p50 ${phases.idle.lookups.latencyMs.p50} ms`);
 
     phases.healthz = await fleetPhase(ctx, env, 'healthz', p, baselineOrigins, phases.idle);
     log(`  → GET /healthz × ${baselineOrigins}: ${phases.healthz.requests} requests, p50 ${phases.healthz.latencyMs.p50} ms, p99 ${phases.healthz.latencyMs.p99} ms, discovery ${phases.healthz.discovery?.cpuUsPerRequest} CPU-µs/request`);
@@ -437,6 +466,7 @@ function report(p, phases, redisVersion) {
     comparisons.push(
       row(kase, 'latency p50 ms', h.latencyMs.p50, peerB, b.latencyMs.p50),
       row(kase, 'latency p99 ms', h.latencyMs.p99, peerB, b.latencyMs.p99),
+      row(kase, 'lookup p99 ms meanwhile (GET /v1/streams, 10/s)', h.lookups.latencyMs.p99, peerB, b.lookups.latencyMs.p99),
       row(kase, 'discovery CPU-µs / request above idle', h.discovery?.marginalCpuUsPerRequest, peerB, b.discovery?.marginalCpuUsPerRequest),
       row(kase, 'redis CPU-µs / request above idle', h.redis.marginalCpuUsPerRequest, peerB, b.redis.marginalCpuUsPerRequest),
     );
@@ -464,7 +494,9 @@ function report(p, phases, redisVersion) {
     `${x.redis.cpuUsPerRequest} (${x.redis.marginalCpuUsPerRequest})`,
     x.redis.evalsha ? `${x.redis.evalsha.calls} × ${x.redis.evalsha.usecPerCall ?? '–'}` : '–',
     x.redis.usedMemoryMB,
+    `${lat(x.lookups.latencyMs)} (${x.lookups.lookups}; stale ${x.lookups.stale}, errors ${errs(x.lookups.errors)})`,
     `${x.client.cores} (loop p99 ${x.client.loopDelayMs?.p99} ms)`,
+    x.loadAvg1mAtWindowStartEnd?.join(' → '),
   ];
   const tables = [
     {
@@ -483,7 +515,9 @@ function report(p, phases, redisVersion) {
         'redis CPU-µs / req (above idle)',
         'EVALSHA calls × µs/call',
         'redis used MB',
+        'lookups meanwhile p50 / p95 / p99 / max ms (count; stale, errors)',
         'client cores',
+        'load avg 1 min',
       ],
       rows: [...fleets.map((h) => fleetRow(h, `heartbeat, ${h.origins} × ${p.streams} leases`)), fleetRow(b, `GET /healthz, ${b.origins} origins (baseline)`)],
     },
@@ -512,17 +546,20 @@ function report(p, phases, redisVersion) {
   const redisHb = c.batched.redisCpuMsPerRound ?? 0;
   const notes = [
     `Discovery: \`cascade discovery --store redis\` with product defaults (origin and lease TTL 6 s, sweep every 500 ms, Redis command timeout 500 ms, 5 s for heartbeats; log level ${process.env.BENCH_CASCADE_LOG_LEVEL ?? 'info'}) on a private redis-server ${redisVersion} (\`--save "" --appendonly no\`). Simulated origins: the product's HttpDiscoveryClient (heartbeat timeout 5 s), one keep-alive connection each, in the bench process; a tick that finds the origin's previous heartbeat still in flight is skipped and counted.`,
-    `Order: idle (${idle.seconds} s), baseline, old-vs-new, then each fleet size with its state loss — no phase runs while another's leases expire. Per-request CPU "above idle" subtracts the idle share (discovery ${idle.discoveryCores}, redis-server ${idle.redisCores} cores) over the window.`,
+    `Order: idle (${idle.seconds} s), baseline, old-vs-new, then each fleet size with its state loss — no phase runs while another's leases expire. Per-request CPU: all of the process's CPU in the window ÷ the fleet's requests, and in parentheses above idle — less the idle share (sweep and lookup probe: discovery ${idle.discoveryCores}, redis-server ${idle.redisCores} cores) over the window.`,
     `One heartbeat of ${p.streams} renewals alone (old-vs-new phase) costs discovery ${discHb} + redis ${redisHb} CPU-ms: one discovery process (one JavaScript thread) can then serve at most ≈ ${discHb ? round(1000 / discHb, 0) : '–'} such heartbeats per second ≈ ${discHb ? round((2 * 1000) / discHb, 0) : '–'} origins × ${p.streams} at one heartbeat per 2 s, and Redis (one thread) ≈ ${redisHb ? round((2 * 1000) / redisHb, 0) : '–'} (CPU time of this machine's cores; the other load on it slows it somewhat too). A re-claim heartbeat of ${p.streams} (first one, or after a state loss): ${c.batchedFirst.ms} ms, discovery ${c.batchedFirst.discoveryCpuMs} + redis ${c.batchedFirst.redisCpuMs} CPU-ms.`,
     `EVALSHA µs/call is Redis' own timing of the script call (wall clock while it runs: it grows when redis-server waits for a CPU); the windows' EVALSHA also counts discovery's sweep (the baseline row: sweeps alone). Per-round CPU in the old-vs-new table is read from /proc/PID/task/*/schedstat (ns resolution); the old API setup (register + ${p.streams} claims at concurrency 32) took ${c.legacySetupMs} ms.`,
   ];
+  notes.push(
+    `Lookups meanwhile: a probe sends \`GET /v1/streams/live/:name\` every ${LOOKUP_EVERY_MS} ms (one at a time) in every phase — a stream of the fleet (200) during heartbeat windows, a stream nobody holds (404) otherwise; one Redis script call on discovery's ordinary connection either way, so it waits while Redis runs a heartbeat script. With no fleet (idle): p50 / p99 / max ${idle.lookups.latencyMs.p50} / ${idle.lookups.latencyMs.p99} / ${idle.lookups.latencyMs.max} ms. "stale": answered from discovery's stale cache (store unreachable).`,
+  );
   for (const h of fleets) {
     const leases = (h.origins * p.streams).toLocaleString('en');
     const rv = h.recovery;
     notes.push(
       `${h.origins} × ${p.streams} (${leases} leases): ${h.steadyState ? `steady after ${h.steadyAfterS} s` : `⚠ never had every lease of every origin renewed (within ${p.rampS + p.convergeLimitS} s), measured anyway`}; per lease (whole request ÷ ${p.streams}) discovery ${round((h.discovery?.cpuUsPerRequest ?? 0) / p.streams, 2)} CPU-µs, redis ${round((h.redis.cpuUsPerRequest ?? 0) / p.streams, 2)}; discovery ${h.discovery?.cores} cores on average (peak ${h.discovery?.peakCores} in a second), redis-server ${h.redis.cores} (INFO cpu ${h.redis.infoCpuS} s vs /proc ${h.redis.procCpuS} s); server-side mean ${h.serverSideMeanMs} ms; bench process ${h.client.cores} cores (peak ${h.client.peakCores}), event-loop delay p99 ${h.client.loopDelayMs?.p99} ms (latencies include building and parsing the ${p.streams}-lease JSON).` +
         (rv
-          ? ` State loss: ${rv.converged ? `every origin had all its leases renewed again after ${rv.recoveredS} s` : `⚠ not every origin had all its leases renewed again within ${rv.limitS} s`}; ${rv.requests} heartbeats, ${rv.statuses.reclaimed.toLocaleString('en')} re-claims for ${leases} leases (TOKEN_AHEAD ${rv.tokenAhead}), errors ${errs(rv.errors)}, skipped ticks ${rv.skippedTicks}; discovery ${rv.discoveryCpuS} CPU-s (peak ${rv.discoveryPeakCores} cores), redis ${rv.redisCpuS} CPU-s.`
+          ? ` State loss: ${rv.converged ? `every origin had all its leases renewed again after ${rv.recoveredS} s` : `⚠ not every origin had all its leases renewed again within ${rv.limitS} s`}; ${rv.requests} heartbeats answered after the flush, ${rv.statuses.reclaimed.toLocaleString('en')} re-claims for ${leases} leases (TOKEN_AHEAD ${rv.tokenAhead}), errors ${errs(rv.errors)}, skipped ticks ${rv.skippedTicks}; discovery ${rv.discoveryCpuS} CPU-s (peak ${rv.discoveryPeakCores} cores), redis ${rv.redisCpuS} CPU-s; lookups meanwhile p50 / p99 / max ${rv.lookups.latencyMs.p50} / ${rv.lookups.latencyMs.p99} / ${rv.lookups.latencyMs.max} ms (${rv.lookups.lookups}; stale ${rv.lookups.stale}, errors ${errs(rv.lookups.errors)}).`
           : ''),
     );
     if (h.client.peakCores !== null && h.client.peakCores > 0.9) notes.push(`⚠ ${h.origins} origins: the bench process peaked at ${h.client.peakCores} cores in the window: latencies may be limited by the client.`);
