@@ -188,7 +188,8 @@ async function fleetPhase(ctx, env, kind, p, origins, idle) {
   const lookups = probe.summary(wsT, weT);
   const win = ctx.sampler.window(`${name}-ws`, `${name}-we`);
   const s = fleet.summary(wsT, weT);
-  const before = fleet.summary(-Infinity, recovery ? recovery.flushedAt : Infinity);
+  // Heartbeats answered before the flush (one in flight during it re-claims: it counts after).
+  const before = fleet.summary(-Infinity, recovery ? recovery.flushedAt : Infinity, 'end');
   const disc = win.procs.discovery;
   const redisProc = win.procs['redis-server'];
   const bench = win.procs.bench;
@@ -359,9 +360,12 @@ async function comparePhase(env, p) {
     }
   };
   let setupMs = 0;
+  let warmup;
   let first;
   try {
     setupMs = await legacy.setup();
+    // At once, so that no lease waits longer than its TTL (6 s) for its first renewal; not measured.
+    warmup = await legacy.round();
     first = await measureRound(env, heartbeat); // re-claims every lease: not one of the rounds
     for (let r = 0; r < p.rounds; r++) {
       legacyRounds.push(await measureRound(env, () => legacy.round()));
@@ -376,6 +380,7 @@ async function comparePhase(env, p) {
   return {
     streams: p.streams,
     legacySetupMs: round(setupMs, 0),
+    legacyWarmup: { ms: round(warmup.ms, 0), errors: warmup.errors },
     batchedFirst: { ms: round(first.ms, 1), discoveryCpuMs: round(first.discoveryCpuS * 1000, 1), redisCpuMs: round(first.redisCpuS * 1000, 1), statuses: first.statuses, errors: first.errors },
     legacy: roundSummary(legacyRounds, `old API: PUT + ${p.streams} sequential renews`),
     batched: roundSummary(batchedRounds, `leases v2: one heartbeat of ${p.streams}`),
@@ -445,6 +450,25 @@ async function run(ctx) {
   return report(p, phases, redisVersion);
 }
 
+/**
+ * What one heartbeat of S renewals costs (alone, and in the largest steady fleet above idle), and what
+ * the largest fleet size then needs of discovery's and Redis' single threads.
+ * @param {any} p @param {any} c @param {any[]} fleets
+ */
+function capacityNote(p, c, fleets) {
+  const steady = fleets.filter((h) => h.steadyState).at(-1);
+  const largest = Math.max(...p.sizes);
+  const rate = largest / (INTERVAL_MS / 1000);
+  const discMs = steady ? steady.discovery.marginalCpuUsPerRequest / 1000 : c.batched.discoveryCpuMsPerRound;
+  const redisMs = steady ? steady.redis.marginalCpuUsPerRequest / 1000 : c.batched.redisCpuMsPerRound;
+  return (
+    `One heartbeat of ${p.streams} renewals costs discovery ${c.batched.discoveryCpuMsPerRound} + redis ${c.batched.redisCpuMsPerRound} CPU-ms alone (old-vs-new phase)` +
+    (steady ? `, ${round(discMs, 1)} + ${round(redisMs, 1)} CPU-ms above idle in the steady fleet of ${steady.origins}` : '') +
+    `: at ${rate} heartbeats/s (${largest} origins every 2 s) discovery needs ≈ ${round((discMs * rate) / 1000, 2)} cores and redis-server ≈ ${round((redisMs * rate) / 1000, 2)} — each one thread, so each must stay well below one core, and both got only what the machine's other load left them (load average in the table).` +
+    ` A re-claim heartbeat of ${p.streams} (an origin's first, or after a state loss): ${c.batchedFirst.ms} ms, discovery ${c.batchedFirst.discoveryCpuMs} + redis ${c.batchedFirst.redisCpuMs} CPU-ms.`
+  );
+}
+
 /** Ratio rows, tables and notes of one run. @param {any} p @param {Record<string, any>} phases @param {string} redisVersion */
 function report(p, phases, redisVersion) {
   const { healthz: b, compare: c, idle, fleets } = phases;
@@ -494,7 +518,7 @@ function report(p, phases, redisVersion) {
     `${x.redis.cpuUsPerRequest} (${x.redis.marginalCpuUsPerRequest})`,
     x.redis.evalsha ? `${x.redis.evalsha.calls} × ${x.redis.evalsha.usecPerCall ?? '–'}` : '–',
     x.redis.usedMemoryMB,
-    `${lat(x.lookups.latencyMs)} (${x.lookups.lookups}; stale ${x.lookups.stale}, errors ${errs(x.lookups.errors)})`,
+    `${lat(x.lookups.latencyMs)} (${Object.entries(x.lookups.statuses).map(([k, v]) => `${v} × ${k}`).join(', ')}; stale ${x.lookups.stale}, errors ${errs(x.lookups.errors)})`,
     `${x.client.cores} (loop p99 ${x.client.loopDelayMs?.p99} ms)`,
     x.loadAvg1mAtWindowStartEnd?.join(' → '),
   ];
@@ -515,7 +539,7 @@ function report(p, phases, redisVersion) {
         'redis CPU-µs / req (above idle)',
         'EVALSHA calls × µs/call',
         'redis used MB',
-        'lookups meanwhile p50 / p95 / p99 / max ms (count; stale, errors)',
+        'lookups meanwhile p50 / p95 / p99 / max ms (statuses; stale, errors)',
         'client cores',
         'load avg 1 min',
       ],
@@ -542,13 +566,11 @@ function report(p, phases, redisVersion) {
     },
   ];
 
-  const discHb = c.batched.discoveryCpuMsPerRound ?? 0;
-  const redisHb = c.batched.redisCpuMsPerRound ?? 0;
   const notes = [
     `Discovery: \`cascade discovery --store redis\` with product defaults (origin and lease TTL 6 s, sweep every 500 ms, Redis command timeout 500 ms, 5 s for heartbeats; log level ${process.env.BENCH_CASCADE_LOG_LEVEL ?? 'info'}) on a private redis-server ${redisVersion} (\`--save "" --appendonly no\`). Simulated origins: the product's HttpDiscoveryClient (heartbeat timeout 5 s), one keep-alive connection each, in the bench process; a tick that finds the origin's previous heartbeat still in flight is skipped and counted.`,
     `Order: idle (${idle.seconds} s), baseline, old-vs-new, then each fleet size with its state loss — no phase runs while another's leases expire. Per-request CPU: all of the process's CPU in the window ÷ the fleet's requests, and in parentheses above idle — less the idle share (sweep and lookup probe: discovery ${idle.discoveryCores}, redis-server ${idle.redisCores} cores) over the window.`,
-    `One heartbeat of ${p.streams} renewals alone (old-vs-new phase) costs discovery ${discHb} + redis ${redisHb} CPU-ms: one discovery process (one JavaScript thread) can then serve at most ≈ ${discHb ? round(1000 / discHb, 0) : '–'} such heartbeats per second ≈ ${discHb ? round((2 * 1000) / discHb, 0) : '–'} origins × ${p.streams} at one heartbeat per 2 s, and Redis (one thread) ≈ ${redisHb ? round((2 * 1000) / redisHb, 0) : '–'} (CPU time of this machine's cores; the other load on it slows it somewhat too). A re-claim heartbeat of ${p.streams} (first one, or after a state loss): ${c.batchedFirst.ms} ms, discovery ${c.batchedFirst.discoveryCpuMs} + redis ${c.batchedFirst.redisCpuMs} CPU-ms.`,
-    `EVALSHA µs/call is Redis' own timing of the script call (wall clock while it runs: it grows when redis-server waits for a CPU); the windows' EVALSHA also counts discovery's sweep (the baseline row: sweeps alone). Per-round CPU in the old-vs-new table is read from /proc/PID/task/*/schedstat (ns resolution); the old API setup (register + ${p.streams} claims at concurrency 32) took ${c.legacySetupMs} ms.`,
+    capacityNote(p, c, fleets),
+    `EVALSHA µs/call is Redis' own timing of the script call (wall clock while it runs: it grows when redis-server waits for a CPU); the windows' EVALSHA also counts discovery's sweep (the baseline row: sweeps alone). Per-round CPU in the old-vs-new table is read from /proc/PID/task/*/schedstat (ns resolution); the old API setup (register + ${p.streams} claims at concurrency 32) took ${c.legacySetupMs} ms, its unmeasured first round right after ${c.legacyWarmup.ms} ms (errors ${errs(c.legacyWarmup.errors)}).`,
   ];
   notes.push(
     `Lookups meanwhile: a probe sends \`GET /v1/streams/live/:name\` every ${LOOKUP_EVERY_MS} ms (one at a time) in every phase — a stream of the fleet (200) during heartbeat windows, a stream nobody holds (404) otherwise; one Redis script call on discovery's ordinary connection either way, so it waits while Redis runs a heartbeat script. With no fleet (idle): p50 / p99 / max ${idle.lookups.latencyMs.p50} / ${idle.lookups.latencyMs.p99} / ${idle.lookups.latencyMs.max} ms. "stale": answered from discovery's stale cache (store unreachable).`,
@@ -559,7 +581,7 @@ function report(p, phases, redisVersion) {
     notes.push(
       `${h.origins} × ${p.streams} (${leases} leases): ${h.steadyState ? `steady after ${h.steadyAfterS} s` : `⚠ never had every lease of every origin renewed (within ${p.rampS + p.convergeLimitS} s), measured anyway`}; per lease (whole request ÷ ${p.streams}) discovery ${round((h.discovery?.cpuUsPerRequest ?? 0) / p.streams, 2)} CPU-µs, redis ${round((h.redis.cpuUsPerRequest ?? 0) / p.streams, 2)}; discovery ${h.discovery?.cores} cores on average (peak ${h.discovery?.peakCores} in a second), redis-server ${h.redis.cores} (INFO cpu ${h.redis.infoCpuS} s vs /proc ${h.redis.procCpuS} s); server-side mean ${h.serverSideMeanMs} ms; bench process ${h.client.cores} cores (peak ${h.client.peakCores}), event-loop delay p99 ${h.client.loopDelayMs?.p99} ms (latencies include building and parsing the ${p.streams}-lease JSON).` +
         (rv
-          ? ` State loss: ${rv.converged ? `every origin had all its leases renewed again after ${rv.recoveredS} s` : `⚠ not every origin had all its leases renewed again within ${rv.limitS} s`}; ${rv.requests} heartbeats answered after the flush, ${rv.statuses.reclaimed.toLocaleString('en')} re-claims for ${leases} leases (TOKEN_AHEAD ${rv.tokenAhead}), errors ${errs(rv.errors)}, skipped ticks ${rv.skippedTicks}; discovery ${rv.discoveryCpuS} CPU-s (peak ${rv.discoveryPeakCores} cores), redis ${rv.redisCpuS} CPU-s; lookups meanwhile p50 / p99 / max ${rv.lookups.latencyMs.p50} / ${rv.lookups.latencyMs.p99} / ${rv.lookups.latencyMs.max} ms (${rv.lookups.lookups}; stale ${rv.lookups.stale}, errors ${errs(rv.lookups.errors)}).`
+          ? ` State loss: ${rv.converged ? `every origin had all its leases renewed again after ${rv.recoveredS} s` : `⚠ not every origin had all its leases renewed again within ${rv.limitS} s`}; ${rv.requests} heartbeats answered after the flush, ${rv.statuses.reclaimed.toLocaleString('en')} re-claims for ${leases} leases (TOKEN_AHEAD ${rv.tokenAhead}), errors ${errs(rv.errors)}, skipped ticks ${rv.skippedTicks}; discovery ${rv.discoveryCpuS} CPU-s (peak ${rv.discoveryPeakCores} cores), redis ${rv.redisCpuS} CPU-s; lookups meanwhile p50 / p99 / max ${rv.lookups.latencyMs.p50} / ${rv.lookups.latencyMs.p99} / ${rv.lookups.latencyMs.max} ms (${Object.entries(rv.lookups.statuses).map(([k, v]) => `${v} × ${k}`).join(', ')}; stale ${rv.lookups.stale}, errors ${errs(rv.lookups.errors)}).`
           : ''),
     );
     if (h.client.peakCores !== null && h.client.peakCores > 0.9) notes.push(`⚠ ${h.origins} origins: the bench process peaked at ${h.client.peakCores} cores in the window: latencies may be limited by the client.`);
