@@ -90,6 +90,8 @@ class SimOrigin {
     this.sent = 0;
     /** @type {Promise<void> | null} */
     this.inFlight = null;
+    /** when the request in flight started (epoch ms) */
+    this.inFlightT = 0;
   }
 
   /**
@@ -267,6 +269,7 @@ class HeartbeatFleet {
       this.records.push({ origin: i, seq: o.sent, t: Date.now(), end: Date.now(), ms: 0, ok: false, skipped: true });
       return;
     }
+    o.inFlightT = Date.now();
     o.inFlight = this.send(o, i).finally(() => {
       o.inFlight = null;
     });
@@ -316,6 +319,11 @@ class HeartbeatFleet {
   firstRoundDone() {
     const seen = new Set(this.records.filter((r) => r.seq === 0 && !r.skipped).map((r) => r.origin));
     return seen.size === this.origins.length;
+  }
+
+  /** Whether some origin still waits for an answer to a request it started before `t` (epoch ms). @param {number} t */
+  inFlightBefore(t) {
+    return this.origins.some((o) => o.inFlight !== null && o.inFlightT < t);
   }
 
   /** Resets the event-loop delay histogram of this (client) process, e.g. at a window start. */

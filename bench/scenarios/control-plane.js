@@ -179,6 +179,9 @@ async function fleetPhase(ctx, env, kind, p, origins, idle) {
     const [r1, m1] = await Promise.all([stats(env), scrapeMetrics(env.base)]);
     m = { rd: delta(r0, r1), m0, m1, loopDelayMs, steadyAfterS, loadAvg };
     if (kind === 'heartbeat' && p.recoveryLimitS > 0) {
+      // The window's heartbeats are answered before the state is lost (they would re-claim otherwise).
+      const deadline = Date.now() + 10000;
+      while (fleet.inFlightBefore(weT) && Date.now() < deadline) await sleep(20);
       if (steadyAfterS !== null) recovery = await statePhase(ctx, env, fleet, probe, p, origins);
       else log(`${tag}: state loss skipped (no steady state to lose)`);
     }
@@ -553,6 +556,7 @@ function report(p, phases, redisVersion) {
         return [
           [`${h.origins} × ${p.streams}`, `first of each origin (re-claims)`, h.firstHeartbeats.requests, h.firstHeartbeats.ok, errs(h.firstHeartbeats.errors), st(h.firstHeartbeats.statuses), '–', lat(h.firstHeartbeats.latencyMs)],
           [`${h.origins} × ${p.streams}`, 'every later one (until the state loss)', h.laterHeartbeats.requests, h.laterHeartbeats.ok, errs(h.laterHeartbeats.errors), st(h.laterHeartbeats.statuses), h.laterHeartbeats.allRenewed ? 'yes' : 'NO', lat(h.laterHeartbeats.latencyMs)],
+          [`${h.origins} × ${p.streams}`, `of those, in the window (${h.rounds} rounds)`, h.windowStatuses.requests, h.windowStatuses.ok, errs(h.windowStatuses.errors), st(h.windowStatuses.statuses), h.windowStatuses.allRenewed ? 'yes' : 'NO', lat(h.windowStatuses.latencyMs)],
           ...(rv
             ? [[`${h.origins} × ${p.streams}`, `after FLUSHALL (state loss), ${rv.measuredS} s`, rv.requests, rv.ok, errs(rv.errors), st(rv.statuses), rv.converged ? `again after ${rv.recoveredS} s` : `NO (not within ${rv.limitS} s)`, lat(rv.latencyMs)]]
             : []),
