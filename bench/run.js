@@ -2,7 +2,7 @@
 'use strict';
 /**
  * `npm run bench [-- --quick] [--only fanout,cold-edge] [--n 50,100] [--window-s 10] [--warm-s 3]
- *                 [--no-nginx] [--no-readme] [--out DIR] [--merge] [--report-only]`
+ *                 [--origins 10,50] [--streams 2000] [--no-nginx] [--no-readme] [--out DIR] [--merge] [--report-only]`
  *
  * Builds the root project when dist/ is missing, generates the test media once (bench/.cache),
  * starts the peers and the Cascade cluster on free ports, runs each scenario, stops every process by
@@ -18,14 +18,19 @@ const { ProcessRegistry } = require('./lib/procs');
 const { ProcSampler } = require('./lib/procstat');
 const { ensureMedia, describeMedia } = require('./lib/media');
 const { ensureNginx, makeTmp, nmsVersion } = require('./lib/systems');
-const { writeResults, updateReadme, ratioTable, RESULTS } = require('./lib/report');
+const { writeResults, updateReadme, updateReadmeScenario, ratioTable, RESULTS } = require('./lib/report');
 const { log } = require('./lib/util');
 
-const SCENARIOS = ['fanout', 'cluster', 'cold-edge', 'discovery-lookup', 'failover', 'shed'];
+const SCENARIOS = ['fanout', 'cluster', 'cold-edge', 'discovery-lookup', 'control-plane', 'failover', 'shed'];
+/** Scenarios that play no media: a run of only these neither generates the test media nor looks for nginx. */
+const NO_MEDIA = new Set(['discovery-lookup', 'control-plane', 'shed']);
 const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.join(',')}] [--n 50,100]
-                      [--window-s S] [--warm-s S] [--no-nginx] [--no-readme] [--out DIR] [--merge]
+                      [--window-s S] [--warm-s S] [--origins N] [--streams N] [--no-nginx] [--no-readme]
+                      [--out DIR] [--merge]
   --quick     N = 50 and 100, 10 s windows (about 5 minutes); without it the full run (N = 50 … 800)
   --only      run these scenarios only       --n        player counts (fanout; cluster takes the last)
+  --origins, --streams  control-plane: fleet sizes in simulated origins (default 10,50; --quick 10)
+              and leases per origin (2000); its windows are --window-s (default 60 s, --quick 20 s)
   --out DIR   write results there instead of bench/results (the README table is then left alone)
   --merge     with --only: keep today's results of the other scenarios in results/<date>.md (and README)
   --report-only  run nothing: rebuild results/<date>.md (and the README table) from today's JSON files
@@ -33,7 +38,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.join(',')}]
 
 function parseArgs(argv) {
   /** @type {Record<string, any>} */
-  const o = { quick: false, only: null, n: null, windowS: null, warmS: null, nginx: true, readme: true, out: null, merge: false, reportOnly: false };
+  const o = { quick: false, only: null, n: null, windowS: null, warmS: null, origins: null, streams: null, nginx: true, readme: true, out: null, merge: false, reportOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -47,6 +52,8 @@ function parseArgs(argv) {
     else if (a === '--n') o.n = next().split(',').map(Number);
     else if (a === '--window-s') o.windowS = Number(next());
     else if (a === '--warm-s') o.warmS = Number(next());
+    else if (a === '--origins') o.origins = next().split(',').map((x) => positiveInt(a, x));
+    else if (a === '--streams') o.streams = positiveInt(a, next());
     else if (a === '--no-nginx') o.nginx = false;
     else if (a === '--no-readme') o.readme = false;
     else if (a === '--out') o.out = path.resolve(next());
@@ -59,6 +66,21 @@ function parseArgs(argv) {
   }
   for (const s of o.only ?? []) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (one of ${SCENARIOS.join(', ')})`);
   return o;
+}
+
+/** @param {string} flag @param {string} x */
+function positiveInt(flag, x) {
+  const n = Number(x);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer, not ${x}`);
+  return n;
+}
+
+/** Whether a run used every scenario's default sizes (only then may it refresh the README's figures). */
+const defaultSizes = (opts) => !opts.n && !opts.windowS && !opts.warmS && !opts.origins && !opts.streams;
+
+/** Scenario sections of the README (`<!-- scenario:<id>:start -->` blocks) from these results. */
+function updateReadmeScenarios(run, scenarios) {
+  for (const s of scenarios) if (!s.merged && updateReadmeScenario(run, s)) log(`README: ${s.id} section updated`);
 }
 
 /** Which product build was measured: commit, uncommitted changes, dist/ build time (read-only git). */
@@ -105,6 +127,7 @@ function reportOnly(opts) {
   const run = { date, mode: prev.mode, startedAt: prev.startedAt, machine: prev.machine, media: prev.media, scenarios: [], durationS: 0 };
   const { files, comparisons, scenarios } = writeResults(run, dir, { mergeWith: SCENARIOS });
   if (prev.mode === 'quick' && opts.readme && !opts.out) updateReadme(run, comparisons, scenarios);
+  if (opts.readme && !opts.out) updateReadmeScenarios(run, scenarios.map((s) => ({ ...s, merged: false })));
   process.stdout.write(`\n${ratioTable(comparisons)}\n\nwrote ${files.map((f) => path.relative(process.cwd(), f)).join(', ')}\n`);
 }
 
@@ -124,8 +147,13 @@ async function main() {
     const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: __dirname, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('npm ci in bench/ failed');
   }
-  const media = ensureMedia();
-  const nginx = opts.nginx ? ensureNginx() : { available: false, note: 'nginx-rtmp skipped (--no-nginx)' };
+  const mediaNeeded = (opts.only ?? SCENARIOS).some((id) => !NO_MEDIA.has(id));
+  const media = mediaNeeded ? ensureMedia() : null;
+  const nginx = !mediaNeeded
+    ? { available: false, note: 'nginx-rtmp not needed by these scenarios' }
+    : opts.nginx
+      ? ensureNginx()
+      : { available: false, note: 'nginx-rtmp skipped (--no-nginx)' };
   if (!nginx.available) log(nginx.note);
 
   const reg = new ProcessRegistry();
@@ -188,9 +216,10 @@ async function main() {
     log(`warning: dist/ was rebuilt during the run (${after.distBuiltAt}); later scenarios may have run newer code`);
   }
   const date = new Date().toISOString().slice(0, 10);
-  const run = { date, mode, startedAt: new Date(started).toISOString(), machine, media: describeMedia(media), scenarios: results, durationS: (Date.now() - started) / 1000 };
+  const run = { date, mode, startedAt: new Date(started).toISOString(), machine, media: media ? describeMedia(media) : null, scenarios: results, durationS: (Date.now() - started) / 1000 };
   const { files, comparisons, scenarios } = writeResults(run, opts.out ?? undefined, opts.merge ? { mergeWith: SCENARIOS } : {});
   if (opts.quick && opts.readme && (!opts.only || opts.merge) && !opts.n && !opts.out) updateReadme(run, comparisons, scenarios);
+  if (opts.readme && !opts.out && defaultSizes(opts)) updateReadmeScenarios(run, scenarios);
   process.stdout.write(`\n${ratioTable(comparisons)}\n\n`);
   for (const s of results) {
     if (s.skipped) process.stdout.write(`- ${s.id}: skipped — ${s.skipped}\n`);

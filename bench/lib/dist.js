@@ -39,4 +39,6 @@ module.exports = {
   rtmpUrl: () => load('protocol/rtmp/url'),
   /** @returns {typeof import('../../protocol/amf0')} */
   amf0: () => load('protocol/amf0'),
+  /** @returns {typeof import('../../discovery/client')} */
+  discoveryClient: () => load('discovery/client'),
 };

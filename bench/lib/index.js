@@ -10,6 +10,7 @@ const { ProcSampler, readProc } = require('./procstat');
 const { encodeAmfMark, decodeAmfMark, withSeiMark, decodeSeiMark } = require('./marks');
 const { FlvTagStream } = require('./flv-stream');
 const { percentile, freePort, nowMs } = require('./util');
+const { HeartbeatFleet, SimOrigin, LegacyOrigin, LookupProbe } = require('./control-plane');
 
 module.exports = {
   Publisher,
@@ -26,6 +27,10 @@ module.exports = {
   withSeiMark,
   decodeSeiMark,
   FlvTagStream,
+  HeartbeatFleet,
+  SimOrigin,
+  LegacyOrigin,
+  LookupProbe,
   percentile,
   freePort,
   nowMs,

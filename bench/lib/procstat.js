@@ -32,6 +32,28 @@ function readProc(pid) {
 }
 
 /**
+ * CPU time of every live thread of a process in seconds, at nanosecond resolution: the sum of the
+ * first field of /proc/PID/task/TID/schedstat. For short windows (tens of ms) where whole clock ticks
+ * of /proc/PID/stat are too coarse; a thread that exits inside the window takes its time with it.
+ * @param {number} pid @returns {number | null}
+ */
+function readSchedCpuS(pid) {
+  try {
+    let ns = 0;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
+      } catch {
+        /* thread gone */
+      }
+    }
+    return ns / 1e9;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * @typedef {{ name: string, pid: number, role: 'server'|'load' }} Watched
  */
 class ProcSampler {
@@ -118,4 +140,4 @@ class ProcSampler {
 const round3 = (x) => Math.round(x * 1000) / 1000;
 const round1 = (x) => Math.round(x * 10) / 10;
 
-module.exports = { ProcSampler, readProc, clkTck };
+module.exports = { ProcSampler, readProc, readSchedCpuS, clkTck };

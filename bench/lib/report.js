@@ -43,18 +43,37 @@ function scenarioMarkdown(s) {
     return out.join('\n');
   }
   if (s.error) out.push(`**Failed:** ${s.error}`, '');
-  if (s.table) {
-    out.push(`| ${s.table.columns.join(' | ')} |`, `| ${s.table.columns.map(() => '---').join(' | ')} |`);
-    for (const row of s.table.rows) out.push(`| ${row.map(v).join(' | ')} |`);
+  out.push(...scenarioBody(s));
+  out.push('');
+  return out.join('\n');
+}
+
+/**
+ * A scenario's tables and notes: its own `tables` (each with a title), or its `table`, or the load
+ * table of its rows; then its notes and the rows' warnings.
+ * @returns {string[]} lines
+ */
+function scenarioBody(s) {
+  const out = [];
+  const own = (t) => {
+    out.push(`| ${t.columns.join(' | ')} |`, `| ${t.columns.map(() => '---').join(' | ')} |`);
+    for (const row of t.rows) out.push(`| ${row.map(v).join(' | ')} |`);
     out.push('');
+  };
+  if (s.tables) {
+    for (const t of s.tables) {
+      if (t.title) out.push(`${t.title}:`, '');
+      own(t);
+    }
+  } else if (s.table) {
+    own(s.table);
   } else if (s.rows && s.rows.length) {
     out.push(loadTable(s.rows), '');
   }
   for (const n of s.notes ?? []) out.push(`- ${n}`);
   const warns = (s.rows ?? []).flatMap((r) => (r.warnings ?? []).map((w) => `${r.system} ${r.proto ?? ''} N=${r.n ?? ''}: ${w}`));
   for (const w of warns) out.push(`- ⚠ ${w}`);
-  out.push('');
-  return out.join('\n');
+  return out;
 }
 
 function machineMarkdown(m) {
@@ -129,8 +148,9 @@ function writeResults(run, dir = RESULTS, opts = {}) {
     '',
     runsMarkdown(run.scenarios),
     '',
-    `Media: ${run.media.spec.size}@${run.media.spec.fps} H.264 ${run.media.spec.videoKbps} kbit/s CBR, GOP ${run.media.spec.gopFrames / run.media.spec.fps} s, AAC ${run.media.spec.audioKbps} kbit/s (${run.media.totalKbps ?? '?'} kbit/s total), looped in real time.`,
-    '',
+    ...(run.media
+      ? [`Media: ${run.media.spec.size}@${run.media.spec.fps} H.264 ${run.media.spec.videoKbps} kbit/s CBR, GOP ${run.media.spec.gopFrames / run.media.spec.fps} s, AAC ${run.media.spec.audioKbps} kbit/s (${run.media.totalKbps ?? '?'} kbit/s total), looped in real time.`, '']
+      : []),
     '## Ratio table',
     '',
     ratioTable(comparisons),
@@ -168,4 +188,39 @@ function updateReadme(run, comparisons, scenarios = run.scenarios) {
   return true;
 }
 
-module.exports = { writeResults, updateReadme, ratioTable, loadTable, RESULTS };
+/**
+ * Replaces the block between `<!-- scenario:<id>:start -->` and `<!-- scenario:<id>:end -->` in
+ * bench/README.md (a scenario's own section) with that scenario's latest figures: its run, its ratio
+ * rows, its tables and notes. Returns false when the README has no such block.
+ * @param {{ date: string, mode: string }} run @param {any} s a scenario result (with startedAt and machine)
+ */
+function updateReadmeScenario(run, s) {
+  if (!fs.existsSync(README) || s.skipped || s.error) return false;
+  const text = fs.readFileSync(README, 'utf8');
+  const start = `<!-- scenario:${s.id}:start -->`;
+  const end = `<!-- scenario:${s.id}:end -->`;
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  if (i < 0 || j < i) return false;
+  const comparisons = (s.comparisons ?? []).map((c) => ({ scenario: s.id, ...c }));
+  const mode = s.mode ?? run.mode;
+  const date = s.date ?? run.date;
+  const block = [
+    start,
+    '',
+    `${mode === 'quick' ? 'Quick' : 'Full'} run, ${date}. ${machineMarkdown(s.machine)}`,
+    '',
+    runsMarkdown([s]),
+    '',
+    ratioTable(comparisons),
+    '',
+    ...scenarioBody(s),
+    '',
+    `JSON: [results/${date}-${s.id}.json](results/${date}-${s.id}.json).`,
+    '',
+  ].join('\n');
+  fs.writeFileSync(README, text.slice(0, i) + block + text.slice(j));
+  return true;
+}
+
+module.exports = { writeResults, updateReadme, updateReadmeScenario, ratioTable, loadTable, RESULTS };

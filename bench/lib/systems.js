@@ -4,6 +4,7 @@
  *   - Cascade: discovery + origins + edges from ../dist (`cascade <role> --flags`)
  *   - node-media-server 4.4.3 standalone (peers/nms.js)
  *   - nginx with the RTMP module (generated config in a temp dir, `daemon off; master_process off;`)
+ *   - a private redis-server (discovery's store in the control-plane scenario; never the shared one)
  */
 const fs = require('node:fs');
 const os = require('node:os');
@@ -11,6 +12,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const dist = require('./dist');
 const { freePort, waitFor, httpOk, canConnect, log } = require('./util');
+const { redisCall } = require('./redis');
 
 const NMS_SCRIPT = path.join(__dirname, '..', 'peers', 'nms.js');
 const NGINX_RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
@@ -216,9 +218,48 @@ function nmsVersion() {
   }
 }
 
+/** The redis-server version, or null when there is none on PATH. */
+function redisServerVersion() {
+  const r = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  if (r.status !== 0) return null;
+  return /v=(\S+)/.exec(r.stdout)?.[1] ?? r.stdout.trim();
+}
+
+/**
+ * A private redis-server on a free port: no persistence (`--save "" --appendonly no`), its own dir
+ * under the run's temp dir, bound to 127.0.0.1, stopped by PID with the rest. The shared Redis at
+ * 127.0.0.1:6379 is never touched.
+ * @param {SysCtx} ctx
+ */
+async function startRedis(ctx, name = 'redis-server') {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(ctx.tmp, 'redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--logfile', ''];
+  const proc = ctx.reg.spawn(name, 'redis-server', args);
+  await waitFor(async () => {
+    if (!proc.running) throw new Error(`${name} exited during start:\n${proc.output.slice(-3000)}`);
+    try {
+      return (await redisCall(port, ['PING'], 500)) === 'PONG';
+    } catch {
+      return false;
+    }
+  }, 10000, `${name} answering PING on ${port}`);
+  ctx.sampler.watch(name, proc.pid, 'server');
+  return {
+    proc,
+    port,
+    url: `redis://127.0.0.1:${port}/0`,
+    serverNames: [name],
+    stop: async () => {
+      ctx.sampler.unwatch(name);
+      await ctx.reg.stop(proc);
+    },
+  };
+}
+
 /** A temp dir for this run (removed at the end). */
 function makeTmp() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'cascade-bench-'));
 }
 
-module.exports = { startCascade, startNms, startNginx, ensureNginx, nmsVersion, makeTmp };
+module.exports = { startCascade, startCascadeProcess, startNms, startNginx, startRedis, redisServerVersion, ensureNginx, nmsVersion, makeTmp };

@@ -1,8 +1,10 @@
 /**
  * Smoke test of the benchmark load tool (bench/lib, plain JS): a live-encoded publisher with latency
  * marks, 10 players for ~3 s against the owning origin (RTMP and HTTP-FLV), and two players pointed
- * at the other origin that must follow the RTMP 302 / HTTP 302 to the owner. Uses only what the root
- * node_modules and dist/ provide (no bench/node_modules).
+ * at the other origin that must follow the RTMP 302 / HTTP 302 to the owner; and the control-plane
+ * load (simulated origins heartbeating their leases, the healthz baseline, the old per-stream renew
+ * loop) for ~3 s against the same discovery. Uses only what the root node_modules and dist/ provide
+ * (no bench/node_modules).
  */
 import { randomBytes } from 'node:crypto';
 import { freePort } from '../helpers/media';
@@ -40,8 +42,39 @@ interface PoolApi {
   stop(): void;
   results(from?: number, to?: number): PlayerResult[];
 }
+type LeaseStatuses = { renewed: number; reclaimed: number; fenced: number; absent: number };
+interface StatusSummary {
+  requests: number;
+  ok: number;
+  statuses: LeaseStatuses;
+  allRenewed?: boolean;
+}
+interface FleetApi {
+  t0: number;
+  start(): void;
+  stop(): Promise<void>;
+  convergedAfter(since: number): number | null;
+  summary(from?: number, to?: number): {
+    requests: number;
+    ok: number;
+    skippedTicks: number;
+    errors: Record<string, number>;
+    latencyMs: { n: number; p50: number | null; max: number | null };
+    first: StatusSummary;
+    later: StatusSummary;
+  };
+}
+interface LegacyOriginApi {
+  id: string;
+  client: { deregisterOrigin(id: string): Promise<void> };
+  setup(concurrency?: number): Promise<number>;
+  round(): Promise<{ ms: number; requests: number; errors: Record<string, number> }>;
+  close(): Promise<void>;
+}
 interface LoadTool {
   Publisher: new (opts?: { markIntervalMs?: number }) => PublisherApi;
+  HeartbeatFleet: new (opts: { baseUrl: string; origins: number; streams: number; intervalMs?: number; kind?: 'heartbeat' | 'healthz'; idPrefix?: string }) => FleetApi;
+  LegacyOrigin: new (baseUrl: string, id: string, opts: { streams: number }) => LegacyOriginApi;
   PlayerPool: new (specs: Array<{ proto: string; url: string }>, opts?: { rampMs?: number }) => PoolApi;
   liveEncodeArgs(opts?: { size?: string; gop?: number }): string[];
   readProc(pid: number): { cpuS: number; rssKb: number } | null;
@@ -57,10 +90,11 @@ let publisher: PublisherApi | undefined;
 let ffmpegExited: Promise<void> = Promise.resolve();
 let pool: PoolApi | undefined;
 let origins: Array<{ id: string; rtmp: string; http: string; proc: TestProcess }> = [];
+let discoveryUrl = '';
 
 beforeAll(async () => {
   const dport = await freePort();
-  const discoveryUrl = `http://127.0.0.1:${dport}`;
+  discoveryUrl = `http://127.0.0.1:${dport}`;
   procs.push(await startService('discovery', ['--port', String(dport)], `${discoveryUrl}/healthz`));
   for (const id of ['origin-1', 'origin-2']) {
     const [rp, hp] = [await freePort(), await freePort()];
@@ -144,4 +178,41 @@ test('10 players at the owner and 2 at the other origin: frames, TTFF, latency m
   console.log(
     `bench smoke: ${results.length} players, TTFF p50 ${tool.percentile(ttff, 50)?.toFixed(0)} ms, latency p50/p99 ${tool.percentile(all, 50)?.toFixed(1)}/${tool.percentile(all, 99)?.toFixed(1)} ms`,
   );
+});
+
+test('control-plane load: 2 simulated origins × 50 leases re-claim, then renew every lease; healthz baseline; the old renew loop', async () => {
+  const fleet = new tool.HeartbeatFleet({ baseUrl: discoveryUrl, origins: 2, streams: 50, intervalMs: 500, idPrefix: `cp-${name}` });
+  const probes = new tool.HeartbeatFleet({ baseUrl: discoveryUrl, origins: 2, streams: 0, intervalMs: 500, kind: 'healthz', idPrefix: `probe-${name}` });
+  const legacy = new tool.LegacyOrigin(discoveryUrl, `legacy-${name}`, { streams: 20 });
+  let legacyMs = 0;
+  fleet.start();
+  probes.start();
+  try {
+    await waitFor(() => fleet.convergedAfter(fleet.t0) !== null, 10_000, 'every simulated origin to have all its leases renewed');
+    await legacy.setup(8);
+    const round = await legacy.round();
+    expect(round.errors).toEqual({});
+    expect(round.requests).toBeGreaterThanOrEqual(21); // PUT + 20 renews
+    legacyMs = round.ms;
+    await new Promise((r) => setTimeout(r, 1000));
+  } finally {
+    await Promise.all([fleet.stop(), probes.stop()]);
+    await legacy.client.deregisterOrigin(legacy.id).catch(() => undefined);
+    await legacy.close();
+  }
+  const s = fleet.summary();
+  expect(s.errors).toEqual({});
+  expect(s.first).toMatchObject({ requests: 2, ok: 2, statuses: { renewed: 0, reclaimed: 100, fenced: 0, absent: 0 } });
+  expect(s.later.requests).toBeGreaterThanOrEqual(4);
+  expect(s.later.allRenewed).toBe(true);
+  expect(s.later.statuses).toEqual({ renewed: s.later.requests * 50, reclaimed: 0, fenced: 0, absent: 0 });
+  expect(s.latencyMs.n).toBe(s.requests);
+  expect(s.latencyMs.p50!).toBeGreaterThan(0);
+  // Discovery holds the re-claimed leases for the simulated origins.
+  const owner = (await (await fetch(`${discoveryUrl}/v1/streams/live/cp-${name}-2-s49`)).json()) as { origin: { id: string } };
+  expect(owner.origin.id).toBe(`cp-${name}-2`);
+  const b = probes.summary();
+  expect(b.errors).toEqual({});
+  expect(b.requests).toBeGreaterThanOrEqual(6);
+  console.log(`bench smoke (control plane): heartbeat of 50 leases p50 ${s.latencyMs.p50} ms, GET /healthz p50 ${b.latencyMs.p50} ms, old API round of 20 renews ${legacyMs.toFixed(1)} ms`);
 });
