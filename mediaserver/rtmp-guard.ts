@@ -5,7 +5,7 @@
  * the inputs that crash or poison NMS 4.4.3). It
  * - passes the handshake through unchanged (C0 + C1 + C2 = 1 + 1536 + 1536 bytes; NMS answers it,
  *   including the digest form ffmpeg / OBS use) after checking the RTMP version;
- * - mirrors the chunk stream with our `ChunkReader` (Set Chunk Size 0 / > 2^31-1 and declared
+ * - mirrors the chunk stream with our `ChunkReader` (Set Chunk Size < 128 / > 2^31-1 and declared
  *   lengths over the limit are errors; nothing is reserved before the payload arrives; incomplete
  *   messages are held in one buffer each, at most `maxBufferedBytes` in all);
  * - decodes every command and data message with our strict AMF0 decoder and validates it;
@@ -59,6 +59,8 @@ export interface RtmpGuardLimits {
    * messages are chunked.
    */
   maxBufferedBytes: number;
+  /** Smallest Set Chunk Size accepted (default 128, as SRS; RTMP 1.0 allows 1). */
+  minChunkSize: number;
   /** AMF0 nesting depth (default 32) and value count (default 10000) per message. */
   maxAmfDepth: number;
   maxAmfItems: number;
@@ -71,6 +73,7 @@ export const DEFAULT_GUARD_LIMITS: RtmpGuardLimits = {
   maxMediaMessageSize: 8 * 1024 * 1024,
   maxChunkStreamsInFlight: 8,
   maxBufferedBytes: 16 * 1024 * 1024,
+  minChunkSize: 128,
   maxAmfDepth: 32,
   maxAmfItems: 10000,
   maxCreateStream: 16,
@@ -230,6 +233,7 @@ export class RtmpGuard {
       maxMessageSize: Math.max(this.limits.maxMediaMessageSize, this.limits.maxCommandMessageSize),
       maxChunkStreamsInFlight: this.limits.maxChunkStreamsInFlight,
       maxBufferedBytes: this.limits.maxBufferedBytes,
+      minChunkSize: this.limits.minChunkSize,
     });
   }
 

@@ -8,7 +8,8 @@
  * declared length), so its memory does not depend on how it is chunked (a list of 1-byte chunk
  * views cost ~100 bytes of heap per payload byte); the sum of those buffers is bounded by
  * `maxBufferedBytes`, and the number of chunk streams with a message in flight by
- * `maxChunkStreamsInFlight`; Set Chunk Size 0 or > 2^31-1 is an error (1..2^31-1 is valid, 5.4.1);
+ * `maxChunkStreamsInFlight`; Set Chunk Size 0 or > 2^31-1 is an error (1..2^31-1 is valid, 5.4.1),
+ * and so is one below `minChunkSize` (servers use 128);
  * after any error the reader stays failed and drops what it buffered.
  */
 import { DEFAULT_CHUNK_SIZE, EXTENDED_TIMESTAMP_MARK, MAX_CHUNK_SIZE, MessageType } from './constants';
@@ -25,6 +26,11 @@ export interface ChunkReaderOptions {
    * sizes (received payload plus growth headroom). Default 2 × `maxMessageSize`.
    */
   maxBufferedBytes?: number;
+  /**
+   * Smallest Set Chunk Size accepted (default 1, what section 5.4.1 allows). Servers facing
+   * untrusted peers use 128 (as SRS does): tinier chunks only multiply per-chunk work.
+   */
+  minChunkSize?: number;
 }
 
 /** First buffer size for a message that does not arrive whole (capped at its length). */
@@ -70,6 +76,7 @@ export class ChunkReader {
   private readonly maxMessageSize: number;
   private readonly maxInFlight: number;
   private readonly maxBuffered: number;
+  private readonly minChunkSize: number;
   /** Sum of the sizes of the in-flight messages' buffers. */
   private buffered = 0;
   private readonly streams = new Map<number, ChunkStreamState>();
@@ -87,6 +94,7 @@ export class ChunkReader {
     this.maxMessageSize = options.maxMessageSize ?? 8 * 1024 * 1024;
     this.maxInFlight = options.maxChunkStreamsInFlight ?? 64;
     this.maxBuffered = options.maxBufferedBytes ?? 2 * this.maxMessageSize;
+    this.minChunkSize = options.minChunkSize ?? 1;
   }
 
   /** Bytes currently held for incomplete messages (the sum of their buffers' sizes). */
@@ -315,6 +323,7 @@ export class ChunkReader {
       if (msg.payload.length < 4) throw new ChunkStreamError(`Set Chunk Size of ${msg.payload.length} bytes`);
       const size = msg.payload.readUInt32BE(0);
       if (size === 0 || size > MAX_CHUNK_SIZE) throw new ChunkStreamError(`invalid chunk size ${size}`);
+      if (size < this.minChunkSize) throw new ChunkStreamError(`chunk size ${size} is below the minimum of ${this.minChunkSize}`);
       this.chunkSizeIn = size;
     } else if (msg.type === MessageType.Abort) {
       if (msg.payload.length < 4) throw new ChunkStreamError(`Abort of ${msg.payload.length} bytes`);

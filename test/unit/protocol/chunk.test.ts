@@ -248,8 +248,10 @@ describe('ChunkReader header types and timestamps (5.3.1.2)', () => {
 });
 
 describe('ChunkReader hardening', () => {
-  const cases: Array<[string, Buffer, { maxMessageSize?: number; maxChunkStreamsInFlight?: number }]> = [
+  const cases: Array<[string, Buffer, { maxMessageSize?: number; maxChunkStreamsInFlight?: number; minChunkSize?: number }]> = [
     ['Set Chunk Size 0', hex('02 000000 000004 01 00000000 00000000'), {}],
+    ['Set Chunk Size 127 with minChunkSize 128 (servers, as SRS)', hex('02 000000 000004 01 00000000 0000007F'), { minChunkSize: 128 }],
+    ['Set Chunk Size 1 with minChunkSize 128', hex('02 000000 000004 01 00000000 00000001'), { minChunkSize: 128 }],
     ['Set Chunk Size 0x80000000', hex('02 000000 000004 01 00000000 80000000'), {}],
     ['Set Chunk Size with a 2-byte body', hex('02 000000 000002 01 00000000 0010'), {}],
     ['a declared length over maxMessageSize (default 8 MiB)', hex('04 000000 FFFFFF 09 01000000'), {}],
@@ -269,6 +271,14 @@ describe('ChunkReader hardening', () => {
     expect(() => reader.push(stream)).toThrow(ChunkStreamError);
     // The reader stays failed: it never resynchronises on garbage.
     expect(() => reader.push(hex('02 000000 000004 05 00000000 00001000'))).toThrow(ChunkStreamError);
+  });
+
+  test('minChunkSize: 128 is accepted, and the default (1) accepts Set Chunk Size 1 (RTMP 1.0 5.4.1)', () => {
+    expect(new ChunkReader({ minChunkSize: 128 }).push(hex('02 000000 000004 01 00000000 00000080'))).toHaveLength(1);
+    const reader = new ChunkReader();
+    reader.push(hex('02 000000 000004 01 00000000 00000001'));
+    expect(reader.chunkSize).toBe(1);
+    expect(() => new ChunkReader({ minChunkSize: 128 }).push(hex('02 000000 000004 01 00000000 00000010'))).toThrow(/chunk size 16 is below the minimum of 128/);
   });
 
   test('the declared length is not allocated up front', () => {
