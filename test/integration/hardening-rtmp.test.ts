@@ -340,13 +340,15 @@ test('chunk-size flood (1-byte chunks, 6 MiB): 3 connections are refused; 3 hold
   const before = rss();
 
   // The issue's flood: refused at Set Chunk Size 1, before any payload is buffered.
-  const floods = await Promise.all([0, 1, 2].map(() => open(chunkSizeFlood(size, 1))));
+  const flood = chunkSizeFlood(size, 1);
+  const floods = await Promise.all([0, 1, 2].map(() => open(flood)));
   await waitFor(() => floods.every((f) => f.closed()), 5000, 'the origin to close the flood connections');
   for (const f of floods) f.socket.destroy();
   const afterFlood = rss();
 
   // Allowed chunk size, 6 MiB messages held without their last byte: the guard holds ~6 MiB each.
-  const held = await Promise.all([0, 1, 2].map(() => open(chunkSizeFlood(size, 128, 1))));
+  const heldBytes = chunkSizeFlood(size, 128, 1);
+  const held = await Promise.all([0, 1, 2].map(() => open(heldBytes)));
   await new Promise((r) => setTimeout(r, 1500)); // let the origin read what the kernel buffered
   const whileHeld = rss();
   expect(held.some((h) => h.closed())).toBe(false);
