@@ -43,7 +43,7 @@ export class EdgeService implements Service {
   constructor(private readonly config: EdgeConfig, private readonly log: Logger) {
     this.log = log.child({ edge: config.id });
     this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { timeoutMs: 500 });
-    this.rtmp = new RtmpServer({ maxMessageSize: 1024 * 1024 }, (s) => this.onSession(s));
+    this.rtmp = new RtmpServer({ maxMessageSize: 1024 * 1024, maxBufferedBytes: 2 * 1024 * 1024 }, (s) => this.onSession(s));
     this.http = createHttpApp(this.log, (handler) =>
       http.createServer((req, res) => {
         const m = FLV_PATH.exec(req.url ?? '');

@@ -48,6 +48,7 @@ export interface NmsHostOptions {
   publishIdleTimeoutMs?: number;
   maxCommandMessageSize?: number;
   maxMediaMessageSize?: number;
+  maxBufferedBytes?: number;
   viewerMaxQueueBytes?: number;
   viewerMaxLagMs?: number;
   endViewersOnUnpublish?: boolean;
@@ -67,6 +68,8 @@ export const NMS_HOST_DEFAULTS: NmsHostLimits = {
   maxCommandMessageSize: 1024 * 1024,
   /** Largest RTMP audio / video message, and the largest length a chunk header may declare. */
   maxMediaMessageSize: 8 * 1024 * 1024,
+  /** Most bytes one RTMP connection may hold in incomplete messages (all chunk streams). */
+  maxBufferedBytes: 16 * 1024 * 1024,
   /** A viewer's socket backlog above which whole GOPs are dropped (size it above one GOP). */
   viewerMaxQueueBytes: 2 * 1024 * 1024,
   /** A viewer dropping (behind) for longer than this is disconnected. */
@@ -262,7 +265,11 @@ export class NmsHost {
       session,
       nmsData,
       this.limits,
-      { maxCommandMessageSize: this.limits.maxCommandMessageSize, maxMediaMessageSize: this.limits.maxMediaMessageSize },
+      {
+        maxCommandMessageSize: this.limits.maxCommandMessageSize,
+        maxMediaMessageSize: this.limits.maxMediaMessageSize,
+        maxBufferedBytes: this.limits.maxBufferedBytes,
+      },
       this.opts.logger.child({ component: 'rtmp-guard' }),
       this.counters,
       (app, name) => (this.broadcast(app, name)?.publisher ? `${app}/${name} is already being published` : null),

@@ -5,8 +5,9 @@
  * the inputs that crash or poison NMS 4.4.3). It
  * - passes the handshake through unchanged (C0 + C1 + C2 = 1 + 1536 + 1536 bytes; NMS answers it,
  *   including the digest form ffmpeg / OBS use) after checking the RTMP version;
- * - mirrors the chunk stream with our `ChunkReader` (Set Chunk Size 0 / > 2^31-1 and declared
- *   lengths over the limit are errors; nothing is reserved before the payload arrives);
+ * - mirrors the chunk stream with our `ChunkReader` (Set Chunk Size < 128 / > 2^31-1 and declared
+ *   lengths over the limit are errors; nothing is reserved before the payload arrives; incomplete
+ *   messages are held in one buffer each, at most `maxBufferedBytes` in all);
  * - decodes every command and data message with our strict AMF0 decoder and validates it;
  * - and hands NMS only **re-encoded, complete, validated messages**: one fmt-0 chunk each, at a
  *   chunk size the guard set on NMS's parser itself. NMS never sees a partial message, a client
@@ -52,6 +53,14 @@ export interface RtmpGuardLimits {
   maxMediaMessageSize: number;
   /** Most chunk streams with a partially received message at once (default 8; encoders use 2-3). */
   maxChunkStreamsInFlight: number;
+  /**
+   * Most bytes held for incomplete messages across all chunk streams of the connection
+   * (default 16 MiB, 2 × the media limit): the guard's memory per connection, however the
+   * messages are chunked.
+   */
+  maxBufferedBytes: number;
+  /** Smallest Set Chunk Size accepted (default 128, as SRS; RTMP 1.0 allows 1). */
+  minChunkSize: number;
   /** AMF0 nesting depth (default 32) and value count (default 10000) per message. */
   maxAmfDepth: number;
   maxAmfItems: number;
@@ -63,6 +72,8 @@ export const DEFAULT_GUARD_LIMITS: RtmpGuardLimits = {
   maxCommandMessageSize: 1024 * 1024,
   maxMediaMessageSize: 8 * 1024 * 1024,
   maxChunkStreamsInFlight: 8,
+  maxBufferedBytes: 16 * 1024 * 1024,
+  minChunkSize: 128,
   maxAmfDepth: 32,
   maxAmfItems: 10000,
   maxCreateStream: 16,
@@ -221,6 +232,8 @@ export class RtmpGuard {
     this.reader = new ChunkReader({
       maxMessageSize: Math.max(this.limits.maxMediaMessageSize, this.limits.maxCommandMessageSize),
       maxChunkStreamsInFlight: this.limits.maxChunkStreamsInFlight,
+      maxBufferedBytes: this.limits.maxBufferedBytes,
+      minChunkSize: this.limits.minChunkSize,
     });
   }
 

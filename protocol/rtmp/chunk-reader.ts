@@ -3,9 +3,14 @@
  * 5.4.2 (Set Chunk Size, Abort, handled here because they change how chunks are parsed).
  *
  * Hardening (DESIGN.md section 8 lists what breaks node-media-server): declared lengths are
- * checked against `maxMessageSize` and never allocated up front — payload pieces are kept as they
- * arrive and joined once complete; the number of chunk streams with a message in flight is
- * bounded; Set Chunk Size 0 or > 2^31-1 is an error; after any error the reader stays failed.
+ * checked against `maxMessageSize` and never allocated up front; each message in flight is copied
+ * into one Buffer of its own that grows by doubling as payload arrives (from 64 KiB, capped at the
+ * declared length), so its memory does not depend on how it is chunked (a list of 1-byte chunk
+ * views cost ~100 bytes of heap per payload byte); the sum of those buffers is bounded by
+ * `maxBufferedBytes`, and the number of chunk streams with a message in flight by
+ * `maxChunkStreamsInFlight`; Set Chunk Size 0 or > 2^31-1 is an error (1..2^31-1 is valid, 5.4.1),
+ * and so is one below `minChunkSize` (servers use 128);
+ * after any error the reader stays failed and drops what it buffered.
  */
 import { DEFAULT_CHUNK_SIZE, EXTENDED_TIMESTAMP_MARK, MAX_CHUNK_SIZE, MessageType } from './constants';
 import { ChunkStreamError } from './errors';
@@ -16,7 +21,21 @@ export interface ChunkReaderOptions {
   maxMessageSize?: number;
   /** Most chunk streams with a partially received message at once (default 64). */
   maxChunkStreamsInFlight?: number;
+  /**
+   * Most bytes held for incomplete messages, across all chunk streams: the sum of their buffers'
+   * sizes (received payload plus growth headroom). Default 2 × `maxMessageSize`.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Smallest Set Chunk Size accepted (default 1, what section 5.4.1 allows). Servers facing
+   * untrusted peers use 128 (as SRS does): tinier chunks only multiply per-chunk work.
+   */
+  minChunkSize?: number;
 }
+
+/** First buffer size for a message that does not arrive whole (capped at its length). */
+const INITIAL_MESSAGE_BUFFER = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /** Section 5.3.1.2: message header length by chunk type (fmt). */
 const MESSAGE_HEADER_SIZE = [11, 7, 3, 0] as const;
@@ -36,8 +55,13 @@ interface ChunkStreamState {
   length: number;
   type: number;
   streamId: number;
-  /** Payload pieces received so far for the message in progress. */
-  pieces: Buffer[];
+  /**
+   * The message in progress: payload bytes [0, received) copied into `buf`, whose size is its
+   * share of the reader's `buffered` bytes (null when nothing has been copied yet).
+   */
+  buf: Buffer | null;
+  /** A message that arrived whole in one read is passed on as a view of it, without a copy. */
+  whole: Buffer | null;
   received: number;
   inProgress: boolean;
 }
@@ -51,6 +75,10 @@ interface ParsedHeader {
 export class ChunkReader {
   private readonly maxMessageSize: number;
   private readonly maxInFlight: number;
+  private readonly maxBuffered: number;
+  private readonly minChunkSize: number;
+  /** Sum of the sizes of the in-flight messages' buffers. */
+  private buffered = 0;
   private readonly streams = new Map<number, ChunkStreamState>();
   private inFlight = 0;
   private chunkSizeIn = DEFAULT_CHUNK_SIZE;
@@ -65,6 +93,13 @@ export class ChunkReader {
   constructor(options: ChunkReaderOptions = {}) {
     this.maxMessageSize = options.maxMessageSize ?? 8 * 1024 * 1024;
     this.maxInFlight = options.maxChunkStreamsInFlight ?? 64;
+    this.maxBuffered = options.maxBufferedBytes ?? 2 * this.maxMessageSize;
+    this.minChunkSize = options.minChunkSize ?? 1;
+  }
+
+  /** Bytes currently held for incomplete messages (the sum of their buffers' sizes). */
+  get bufferedBytes(): number {
+    return this.buffered;
   }
 
   /** The peer's chunk size (changed by Set Chunk Size messages). */
@@ -88,6 +123,11 @@ export class ChunkReader {
       return this.parse(data);
     } catch (err) {
       this.failure = err instanceof ChunkStreamError ? err : new ChunkStreamError(String(err));
+      // The reader never resumes: free what it holds (the connection may linger until closed).
+      this.streams.clear();
+      this.current = null;
+      this.pending = EMPTY;
+      this.buffered = 0;
       throw this.failure;
     }
   }
@@ -97,16 +137,18 @@ export class ChunkReader {
     const out: RtmpMessage[] = [];
     let pos = 0;
     for (;;) {
-      if (this.current) {
+      const state = this.current;
+      if (state) {
         const n = Math.min(this.chunkRemaining, buf.length - pos);
         if (n > 0) {
-          this.current.pieces.push(buf.subarray(pos, pos + n));
-          this.current.received += n;
+          // A message that is one chunk and wholly in this read needs no copy.
+          if (n === state.length) state.whole = buf.subarray(pos, pos + n);
+          else this.append(state, buf, pos, n);
+          state.received += n;
           this.chunkRemaining -= n;
           pos += n;
         }
         if (this.chunkRemaining > 0) break;
-        const state = this.current;
         this.current = null;
         if (state.received === state.length) this.complete(state, out);
         continue;
@@ -116,8 +158,33 @@ export class ChunkReader {
       pos = header.end;
     }
     // Only a partial header can remain; copy it so the caller's buffer is not retained.
-    this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : Buffer.alloc(0);
+    this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : EMPTY;
     return out;
+  }
+
+  /**
+   * Copies `n` payload bytes at `pos` into the message's buffer, growing it by doubling (at least
+   * 64 KiB, at most the declared length) within what `maxBufferedBytes` leaves.
+   */
+  private append(s: ChunkStreamState, src: Buffer, pos: number, n: number): void {
+    const need = s.received + n;
+    let target = s.buf;
+    if (!target || target.length < need) {
+      const old = target ? target.length : 0;
+      const others = this.buffered - old;
+      const room = this.maxBuffered - others;
+      if (need > room) {
+        throw new ChunkStreamError(
+          `incomplete messages would hold ${others + need} bytes (chunk stream ${s.csid}: ${need} of ${s.length}), over the limit of ${this.maxBuffered}`,
+        );
+      }
+      const size = Math.min(s.length, room, Math.max(need, 2 * old, INITIAL_MESSAGE_BUFFER));
+      const grown = Buffer.allocUnsafe(size);
+      if (target) target.copy(grown, 0, 0, s.received);
+      this.buffered = others + size;
+      s.buf = target = grown;
+    }
+    src.copy(target, s.received, pos, pos + n);
   }
 
   /**
@@ -198,7 +265,8 @@ export class ChunkReader {
       s.type = type;
       s.streamId = streamId;
       s.received = 0;
-      s.pieces = [];
+      s.buf = null;
+      s.whole = null;
       if (length > 0) {
         if (this.inFlight >= this.maxInFlight) {
           throw new ChunkStreamError(`more than ${this.maxInFlight} chunk streams with a message in progress`);
@@ -221,7 +289,8 @@ export class ChunkReader {
       length: 0,
       type: 0,
       streamId: 0,
-      pieces: [],
+      buf: null,
+      whole: null,
       received: 0,
       inProgress: false,
     };
@@ -230,12 +299,18 @@ export class ChunkReader {
   }
 
   private complete(s: ChunkStreamState, out: RtmpMessage[]): void {
-    const payload = s.pieces.length === 1 ? s.pieces[0] : Buffer.concat(s.pieces, s.length);
+    let payload: Buffer = EMPTY;
+    if (s.whole) payload = s.whole;
+    else if (s.buf) {
+      payload = s.buf; // exactly s.length bytes: its size is capped at the declared length
+      this.buffered -= s.buf.length;
+    }
     if (s.inProgress) {
       s.inProgress = false;
       this.inFlight--;
     }
-    s.pieces = [];
+    s.buf = null;
+    s.whole = null;
     s.received = 0;
     const msg: RtmpMessage = { type: s.type, streamId: s.streamId, timestamp: s.timestamp, payload, csid: s.csid };
     this.applyProtocolControl(msg);
@@ -248,13 +323,15 @@ export class ChunkReader {
       if (msg.payload.length < 4) throw new ChunkStreamError(`Set Chunk Size of ${msg.payload.length} bytes`);
       const size = msg.payload.readUInt32BE(0);
       if (size === 0 || size > MAX_CHUNK_SIZE) throw new ChunkStreamError(`invalid chunk size ${size}`);
+      if (size < this.minChunkSize) throw new ChunkStreamError(`chunk size ${size} is below the minimum of ${this.minChunkSize}`);
       this.chunkSizeIn = size;
     } else if (msg.type === MessageType.Abort) {
       if (msg.payload.length < 4) throw new ChunkStreamError(`Abort of ${msg.payload.length} bytes`);
       const target = this.streams.get(msg.payload.readUInt32BE(0));
       if (target?.inProgress) {
         target.inProgress = false;
-        target.pieces = [];
+        if (target.buf) this.buffered -= target.buf.length;
+        target.buf = null;
         target.received = 0;
         this.inFlight--;
       }

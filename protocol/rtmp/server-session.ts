@@ -20,6 +20,10 @@ export interface ServerSessionOptions {
   /** Chunk size we announce and write with; every session uses the same so fan-out can share bytes. */
   chunkSize?: number;
   maxMessageSize?: number;
+  /** Most bytes held for incomplete messages across all chunk streams (default 2 × maxMessageSize). */
+  maxBufferedBytes?: number;
+  /** Smallest Set Chunk Size accepted from the peer (default 128, as SRS; RTMP 1.0 allows 1). */
+  minChunkSize?: number;
   handshakeTimeoutMs?: number;
   /** From TCP accept to a `play`/`publish` command. */
   commandTimeoutMs?: number;
@@ -76,7 +80,7 @@ export class RtmpServerSession extends EventEmitter<ServerSessionEvents> {
     super();
     this.id = id;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.reader = new ChunkReader({ maxMessageSize: opts.maxMessageSize ?? 8 * 1024 * 1024 });
+    this.reader = new ChunkReader({ maxMessageSize: opts.maxMessageSize ?? 8 * 1024 * 1024, maxBufferedBytes: opts.maxBufferedBytes, minChunkSize: opts.minChunkSize ?? 128 });
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('error', () => undefined); // 'close' follows and carries the verdict

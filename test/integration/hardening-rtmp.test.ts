@@ -11,6 +11,7 @@
  * Then a live fuzz, end-of-stream, republish within 3 s, CORS.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import fc from 'fast-check';
 import { startCluster, type NodeHandle, type TestCluster } from '../helpers/cluster';
@@ -24,7 +25,7 @@ import { playWithRedirects } from '../../protocol/redirect';
 import { RtmpClient } from '../../protocol/rtmp/client';
 import { UserControlEvent } from '../../protocol/rtmp/constants';
 import type { RtmpMessage } from '../../protocol/rtmp/message';
-import { HOSTILE_ROWS, avcSequenceHeader, chunks, connect, createStream, fuzzBytes, fuzzCase, handshake, keyframe, publish, type HostileRow } from '../unit/guard-wire';
+import { HOSTILE_ROWS, avcSequenceHeader, chunkSizeFlood, chunks, connect, createStream, fuzzBytes, fuzzCase, handshake, keyframe, publish, type HostileRow } from '../unit/guard-wire';
 
 jest.setTimeout(120_000);
 
@@ -316,6 +317,52 @@ test('idle connections are closed: no handshake in 5 s, no connect 10 s after it
     origin.proc.logs().find((l) => String(l.msg).startsWith('rtmp connection idle') && String(l.ip).endsWith(`:${o.localPort}`))?.stage;
   await waitFor(() => [silent, noConnect, noMedia].every((o) => stageOf(o) !== undefined), 10_000, 'an idle log line for each connection');
   expect([stageOf(silent), stageOf(noConnect), stageOf(noMedia)]).toEqual(['handshake', 'connect', 'publisher media']);
+});
+
+test('chunk-size flood (1-byte chunks, 6 MiB): 3 connections are refused; 3 holding 6 MiB each at chunk size 128 cost about that; origin RSS grows < 100 MB', async () => {
+  const pid = origin.proc.proc.pid;
+  if (pid === undefined) throw new Error('no origin pid');
+  const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
+  const port = portOf(origin.rtmp);
+  const size = 6 * 1024 * 1024;
+  /** Writes `bytes`, resolves once they are all handed to the kernel (or the server closed). */
+  const open = (bytes: Buffer): Promise<{ socket: net.Socket; closed: () => boolean }> =>
+    new Promise((resolve) => {
+      let closed = false;
+      const socket = net.connect({ host: '127.0.0.1', port }, () => socket.write(bytes, () => resolve({ socket, closed: () => closed })));
+      const onClose = (): void => {
+        closed = true;
+        resolve({ socket, closed: () => closed });
+      };
+      socket.on('end', onClose).on('close', onClose).on('error', onClose);
+      socket.resume(); // read (and drop) what the origin answers, so its end is seen
+    });
+  const before = rss();
+
+  // The issue's flood: refused at Set Chunk Size 1, before any payload is buffered.
+  const flood = chunkSizeFlood(size, 1);
+  const floods = await Promise.all([0, 1, 2].map(() => open(flood)));
+  await waitFor(() => floods.every((f) => f.closed()), 5000, 'the origin to close the flood connections');
+  for (const f of floods) f.socket.destroy();
+  const afterFlood = rss();
+
+  // Allowed chunk size, 6 MiB messages held without their last byte: the guard holds ~6 MiB each.
+  const heldBytes = chunkSizeFlood(size, 128, 1);
+  const held = await Promise.all([0, 1, 2].map(() => open(heldBytes)));
+  await new Promise((r) => setTimeout(r, 1500)); // let the origin read what the kernel buffered
+  const whileHeld = rss();
+  expect(held.some((h) => h.closed())).toBe(false);
+  for (const h of held) h.socket.destroy();
+
+  console.log(`origin RSS: ${(before / 1e6).toFixed(0)} MB before, +${((afterFlood - before) / 1e6).toFixed(1)} MB after 3 floods, +${((whileHeld - before) / 1e6).toFixed(1)} MB holding 3 x 6 MiB at chunk size 128`);
+  expect(afterFlood - before).toBeLessThan(100 * 1024 * 1024);
+  expect(whileHeld - before).toBeLessThan(100 * 1024 * 1024);
+  await waitFor(
+    () => origin.proc.logs().some((l) => l.msg === 'rtmp input rejected; connection closed' && /chunk size 1 is below the minimum of 128/.test(String(l.reason))),
+    3000,
+    'the refusal log line',
+  );
+  await expectHealthy(origin);
 });
 
 describe('stream lifecycle', () => {

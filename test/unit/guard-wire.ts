@@ -111,6 +111,31 @@ export interface HostileContext {
   fresh: string;
 }
 
+/**
+ * The chunk-size flood (handshake, Set Chunk Size `chunkSize`, then one `size`-byte video message
+ * in `chunkSize`-byte chunks on chunk stream 6), without its last `withhold` bytes. With chunk
+ * size 1 and 6 MiB, three such connections grew an unguarded origin by 1.47 GB (one Buffer view
+ * per 1-byte chunk).
+ */
+export function chunkSizeFlood(size: number, chunkSize: number, withhold = 0): Buffer {
+  const w = new ChunkWriter();
+  const head = w.write(setChunkSize(chunkSize));
+  w.chunkSize = chunkSize;
+  const body = w.write(media(9, Buffer.alloc(size, 0x17)));
+  return Buffer.concat([handshake(), head, body.subarray(0, body.length - withhold)]);
+}
+
+/**
+ * The first `bytes` bytes after Set Chunk Size 1 of `chunkSizeFlood(size, 1)`, cheaply (writing
+ * the whole message in 1-byte chunks takes a while; the fuzz uses this row often).
+ */
+export function chunkSizeFloodStart(size: number, bytes: number): Buffer {
+  const start = chunkSizeFlood(bytes, 1).subarray(0, HANDSHAKE_SIZE + 16 + bytes);
+  // Set Chunk Size is one 16-byte chunk; the video chunk's length field follows its basic header and timestamp.
+  start.writeUIntBE(size, HANDSHAKE_SIZE + 16 + 1 + 3, 3);
+  return start;
+}
+
 export interface HostileRow {
   id: string;
   /** DESIGN.md section 8 class. */
@@ -192,6 +217,13 @@ export const HOSTILE_ROWS: HostileRow[] = [
     bytes: ({ app, fresh }) => Buffer.concat([setup(connect(app), createStream(), publish(fresh), media(9, Buffer.alloc(0))), chunks([media(8, Buffer.from([0xaf, 0x01, 0x21]))])]),
   },
   { id: 'set-chunk-size-0', guard: 'RTMP_CHUNK_STREAM', what: 'Set Chunk Size 0', defect: 'hang', bytes: ({ app }) => setup(setChunkSize(0), connect(app)) },
+  {
+    id: 'set-chunk-size-1-flood',
+    guard: 'RTMP_CHUNK_STREAM',
+    what: 'Set Chunk Size 1, then a 6 MiB message in 1-byte chunks (its first 64 KiB)',
+    defect: 'hang',
+    bytes: () => chunkSizeFloodStart(6 * 1024 * 1024, 64 * 1024),
+  },
   {
     id: 'declared-16MiB-no-payload',
     guard: 'RTMP_CHUNK_STREAM',

@@ -248,8 +248,10 @@ describe('ChunkReader header types and timestamps (5.3.1.2)', () => {
 });
 
 describe('ChunkReader hardening', () => {
-  const cases: Array<[string, Buffer, { maxMessageSize?: number; maxChunkStreamsInFlight?: number }]> = [
+  const cases: Array<[string, Buffer, { maxMessageSize?: number; maxChunkStreamsInFlight?: number; minChunkSize?: number }]> = [
     ['Set Chunk Size 0', hex('02 000000 000004 01 00000000 00000000'), {}],
+    ['Set Chunk Size 127 with minChunkSize 128 (servers, as SRS)', hex('02 000000 000004 01 00000000 0000007F'), { minChunkSize: 128 }],
+    ['Set Chunk Size 1 with minChunkSize 128', hex('02 000000 000004 01 00000000 00000001'), { minChunkSize: 128 }],
     ['Set Chunk Size 0x80000000', hex('02 000000 000004 01 00000000 80000000'), {}],
     ['Set Chunk Size with a 2-byte body', hex('02 000000 000002 01 00000000 0010'), {}],
     ['a declared length over maxMessageSize (default 8 MiB)', hex('04 000000 FFFFFF 09 01000000'), {}],
@@ -269,6 +271,14 @@ describe('ChunkReader hardening', () => {
     expect(() => reader.push(stream)).toThrow(ChunkStreamError);
     // The reader stays failed: it never resynchronises on garbage.
     expect(() => reader.push(hex('02 000000 000004 05 00000000 00001000'))).toThrow(ChunkStreamError);
+  });
+
+  test('minChunkSize: 128 is accepted, and the default (1) accepts Set Chunk Size 1 (RTMP 1.0 5.4.1)', () => {
+    expect(new ChunkReader({ minChunkSize: 128 }).push(hex('02 000000 000004 01 00000000 00000080'))).toHaveLength(1);
+    const reader = new ChunkReader();
+    reader.push(hex('02 000000 000004 01 00000000 00000001'));
+    expect(reader.chunkSize).toBe(1);
+    expect(() => new ChunkReader({ minChunkSize: 128 }).push(hex('02 000000 000004 01 00000000 00000010'))).toThrow(/chunk size 16 is below the minimum of 128/);
   });
 
   test('the declared length is not allocated up front', () => {
@@ -307,5 +317,145 @@ describe('ChunkReader hardening', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+/** Splits one message written by ChunkWriter (csid < 64, no extended timestamp) into its chunks. */
+function chunksOf(encoded: Buffer, chunkSize: number): Buffer[] {
+  const chunks: Buffer[] = [];
+  let pos = 0;
+  let header = 12;
+  while (pos < encoded.length) {
+    const end = Math.min(encoded.length, pos + header + chunkSize);
+    chunks.push(encoded.subarray(pos, end));
+    pos = end;
+    header = 1;
+  }
+  return chunks;
+}
+
+/** Pushes `stream` in reads of `readSize` bytes; returns the messages. */
+function pushInReads(reader: ChunkReader, stream: Buffer, readSize: number): RtmpMessage[] {
+  const got: RtmpMessage[] = [];
+  for (let i = 0; i < stream.length; i += readSize) got.push(...reader.push(stream.subarray(i, i + readSize)));
+  return got;
+}
+
+describe('ChunkReader with tiny chunks: one buffer per message', () => {
+  const cases: Array<[number, number, number]> = [
+    // [chunk size, message size, read size]
+    [1, 1, 1],
+    [1, 300, 1],
+    [1, 300, 7],
+    [1, 70_000, 65_536], // grows past the first 64 KiB buffer
+    [1, 200_000, 4096],
+    [2, 131_073, 1000],
+    [3, 65_536, 65_536],
+    [7, 1000, 13],
+    [128, 200_000, 1],
+  ];
+  test.each(cases)('chunk size %i, a %i-byte message, reads of %i bytes', (chunkSize, size, readSize) => {
+    const msg = media(9, size, 42);
+    const reader = new ChunkReader();
+    const got = pushInReads(reader, encodeStream(chunkSize, [msg]), readSize);
+    expect(comparable(got)).toEqual(comparable([msg]));
+    expect(reader.bufferedBytes).toBe(0);
+  });
+
+  test.each([
+    [1, 8],
+    [1, 61],
+    [5, 40],
+    [128, 61],
+  ])('chunk size %i: %i messages on as many chunk streams (csid 3..63), interleaved chunk by chunk', (chunkSize, count) => {
+    const w = new ChunkWriter();
+    const head = w.write(setChunkSize(chunkSize));
+    w.chunkSize = chunkSize;
+    const messages = Array.from({ length: count }, (_, i) => ({ ...media(i % 2 ? 9 : 8, 100 + i * 37, i * 10, i), csid: 3 + i }));
+    const perMessage = messages.map((m) => chunksOf(w.write(m), chunkSize));
+    const parts: Buffer[] = [head];
+    for (let round = 0; perMessage.some((c) => round < c.length); round++) {
+      for (const c of perMessage) if (round < c.length) parts.push(c[round]);
+    }
+    const reader = new ChunkReader();
+    const got = pushInReads(reader, Buffer.concat(parts), 333);
+    // Completed in order of their last chunk: shortest first.
+    const byCompletion = [...messages].sort((x, y) => x.payload.length - y.payload.length);
+    expect(comparable(got)).toEqual(comparable(byCompletion));
+    expect(reader.bufferedBytes).toBe(0);
+  });
+
+  test('Abort releases the aborted message buffer', () => {
+    const w = new ChunkWriter();
+    const big = w.write(media(9, 1000, 0)); // chunk size 128: 12 + 128 | 1 + 128 | ...
+    const reader = new ChunkReader();
+    reader.push(big.subarray(0, 269)); // two whole chunks
+    expect(reader.bufferedBytes).toBe(1000);
+    reader.push(w.write(abort(6)));
+    expect(reader.bufferedBytes).toBe(0);
+  });
+});
+
+describe('ChunkReader maxBufferedBytes', () => {
+  /** Set Chunk Size 1, then fmt-0 headers of `length` bytes on csids 3.. with `each` payload bytes. */
+  function partialMessages(count: number, length: number, each: number): Buffer {
+    const w = new ChunkWriter();
+    const parts = [w.write(setChunkSize(1))];
+    w.chunkSize = 1;
+    for (let i = 0; i < count; i++) {
+      // 12-byte header + 1 byte, then 1-byte header + 1 byte per chunk.
+      parts.push(w.write({ ...media(9, length, 0, i), csid: 3 + i }).subarray(0, 11 + 2 * each));
+    }
+    return Buffer.concat(parts);
+  }
+
+  const cases: Array<[string, Buffer, { maxMessageSize?: number; maxBufferedBytes?: number }, RegExp | null]> = [
+    ['one message in 1-byte chunks past the limit', partialMessages(1, 300_000, 200_001), { maxBufferedBytes: 200_000 }, /chunk stream 3: 200001 of 300000\), over the limit of 200000/],
+    ['one message under the default limit (2 × maxMessageSize)', partialMessages(1, 1000, 999), { maxMessageSize: 1000 }, null],
+    ['two messages at the default limit (2 × maxMessageSize)', partialMessages(2, 1000, 999), { maxMessageSize: 1000 }, null],
+    ['three messages over the default limit (2 × maxMessageSize)', partialMessages(3, 1000, 999), { maxMessageSize: 1000 }, /over the limit of 2000/],
+    ['buffers of several chunk streams past the limit', partialMessages(5, 100_000, 10), { maxBufferedBytes: 4 * 65_536 }, /incomplete messages would hold .* over the limit of 262144/],
+    ['three 4 MiB messages within the origin limit (16 MiB)', partialMessages(3, 4 * 1024 * 1024, 2), { maxBufferedBytes: 16 * 1024 * 1024 }, null],
+  ];
+  test.each(cases)('%s', (_name, stream, opts, error) => {
+    const reader = new ChunkReader(opts);
+    if (!error) {
+      expect(() => reader.push(stream)).not.toThrow();
+      return;
+    }
+    expect(() => reader.push(stream)).toThrow(error);
+    expect(() => reader.push(stream)).toThrow(ChunkStreamError);
+    expect(reader.bufferedBytes).toBe(0); // a failed reader lets its buffers go
+  });
+
+  test('growth is clamped to the room left, so exactly the limit still fits', () => {
+    // 64 KiB + 1 would round up to 128 KiB; with 100,000 bytes of room it is given 100,000.
+    const reader = new ChunkReader({ maxBufferedBytes: 100_000 });
+    expect(() => reader.push(partialMessages(1, 200_000, 100_000))).not.toThrow();
+    expect(reader.bufferedBytes).toBe(100_000);
+    expect(() => reader.push(Buffer.from([0xc3, 0x01]))).toThrow(/over the limit of 100000/);
+  });
+
+  test('a 6 MiB message in 1-byte chunks costs about 6 MiB, not ~100 bytes per byte (regression)', () => {
+    const size = 6 * 1024 * 1024;
+    const w = new ChunkWriter();
+    const head = w.write(setChunkSize(1));
+    w.chunkSize = 1;
+    const wire = Buffer.concat([head, w.write({ type: 9, streamId: 1, timestamp: 0, payload: Buffer.alloc(size, 1) })]);
+    const reader = new ChunkReader();
+    const usage = (): number => {
+      const m = process.memoryUsage();
+      return m.heapUsed + m.arrayBuffers;
+    };
+    const before = usage();
+    // All but the last byte, in socket-sized reads copied as a socket would deliver them.
+    for (let i = 0; i < wire.length - 1; i += 65_536) reader.push(Buffer.from(wire.subarray(i, Math.min(i + 65_536, wire.length - 1))));
+    const growth = usage() - before;
+    expect(reader.bufferedBytes).toBe(size); // 64 KiB doubling to 4 MiB, then capped at 6 MiB
+    // Before the fix: ~660 MB of heap (one Buffer view per 1-byte chunk). Generous: not a timing test.
+    expect(growth).toBeLessThan(64 * 1024 * 1024);
+    const [msg] = reader.push(wire.subarray(wire.length - 1));
+    expect(msg.payload.length).toBe(size);
+    expect(msg.payload.equals(Buffer.alloc(size, 1))).toBe(true);
   });
 });
