@@ -278,9 +278,15 @@ export function createRedisClient(target: RedisTarget, tuning: ClientTuning): Re
   }
 }
 
-/** A second client to the same target for pub/sub (Cluster: its own subscriber connection, which moves to another node by itself). */
-export function duplicateClient(client: RedisClient): RedisClient {
-  return client instanceof Cluster ? client.duplicate() : client.duplicate({ autoResubscribe: false });
+/**
+ * Another client to the same target with the same options (a different command timeout if given),
+ * for pub/sub or long scripts. A Cluster duplicate has its own subscriber connection, which moves to
+ * another node by itself; a Sentinel one follows the master on its own.
+ */
+export function duplicateClient(client: RedisClient, overrides: { commandTimeoutMs?: number } = {}): RedisClient {
+  const timeout = overrides.commandTimeoutMs !== undefined ? { commandTimeout: overrides.commandTimeoutMs } : {};
+  if (client instanceof Cluster) return client.duplicate([], { redisOptions: { ...client.options.redisOptions, ...timeout } });
+  return client.duplicate({ autoResubscribe: false, ...timeout });
 }
 
 /** Quits a client (or drops it if Redis does not answer within 500 ms); never throws. */

@@ -93,6 +93,49 @@ describe('RedisStore specifics', () => {
     expect(storeError(bug)).toBe(bug);
   });
 
+  it('maps cluster and failover replies: CLUSTERDOWN, TRYAGAIN, MOVED, ASK, a script stopped by a cluster change → STORE_UNAVAILABLE; CROSSSLOT stays a bug', () => {
+    const reply = (message: string): Error => Object.assign(new Error(message), { name: 'ReplyError' });
+    for (const message of [
+      'CLUSTERDOWN The cluster is down',
+      'TRYAGAIN Multiple keys request during rehashing of slot',
+      'READONLY You can\'t write against a read only replica.',
+      'MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to \'no\'.',
+      'ERR Script attempted to execute a write command while the cluster is down and readonly script: 1234, on @user_script:3.',
+      'ERR Command \'get\' in script attempted to access a non local key in a cluster node script: abc',
+    ]) {
+      expect(storeError(reply(message))).toMatchObject({ code: 'STORE_UNAVAILABLE', message: `redis: ${message}` });
+    }
+    for (const message of ['MOVED 3999 127.0.0.1:7001', 'ASK 3999 127.0.0.1:7001']) {
+      expect(storeError(reply(message))).toMatchObject({ code: 'STORE_UNAVAILABLE', message: `redis: ${message} (a Redis Cluster node: use a redis-cluster:// URL)` });
+    }
+    for (const plain of ["Cluster isn't ready and enableOfflineQueue options is false", 'Too many Cluster redirections. Last error: ReplyError: MOVED 1 h:1', 'None of startup nodes is available']) {
+      expect(storeError(new Error(plain))).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    }
+    const crossSlot = reply("CROSSSLOT Keys in request don't hash to the same slot");
+    expect(storeError(crossSlot)).toBe(crossSlot);
+  });
+
+  it('a bad redisUrl throws RedisUrlError (a ConfigError) at construction, without the password', () => {
+    expect(() => new RedisStore({ url: 'redis-sentinel://:hunter2@s1:26379', logger: pino({ level: 'silent' }) })).toThrow(/master name is missing/);
+    try {
+      new RedisStore({ url: 'redis-sentinel://:hunter2@s1:26379' });
+    } catch (err) {
+      expect(err).toMatchObject({ name: 'RedisUrlError' });
+      expect(String(err)).not.toContain('hunter2');
+    }
+  });
+
+  it('logs name the target without its password', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
+    const store = new RedisStore({ url: 'redis://:hunter2@127.0.0.1:1/3', prefix: randomPrefix(), readyTimeoutMs: 200, logger });
+    await store.connect();
+    await expect(store.ping()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    await store.close();
+    expect(lines.join('')).toContain('"url":"redis://***@127.0.0.1:1/3"');
+    expect(lines.join('')).not.toContain('hunter2');
+  });
+
   it.each([
     [undefined, undefined, { min: '-', max: '+' }],
     ['live', undefined, { min: '[live/', max: '(live0' }],
