@@ -251,8 +251,10 @@ export function createRedisClient(target: RedisTarget, tuning: ClientTuning): Re
         // All sentinels unreachable: ask again, at most 1 s apart; a sentinel that hangs is skipped.
         sentinelRetryStrategy: retry,
         sentinelCommandTimeout: tuning.connectTimeoutMs,
-        // Subscribes to +switch-master on the sentinels and reconnects at once on a failover, before
-        // the old master answers READONLY (or stops answering).
+        // Reconnect as soon as a sentinel announces +switch-master. Without it a client stays on the old
+        // master until the sentinels demote it (CLIENT KILL), ~10 s after a SENTINEL FAILOVER (their
+        // INFO period), and every write it makes meanwhile is lost. It reconnects once more for each
+        // sentinel that learns of the switch later: a few short blips of STORE_UNAVAILABLE.
         failoverDetector: true,
       });
     case 'cluster': {
@@ -305,7 +307,7 @@ export async function quitClient(conn: RedisClient): Promise<void> {
       }
     }
   }
-  // QUIT leaves a Sentinel client's failover detector (its own subscriptions to every sentinel)
+  // QUIT leaves a Sentinel client's failover detector (its subscriptions to every sentinel)
   // connected; only disconnect() ends them.
   if (!(conn instanceof Cluster) && conn.options.failoverDetector) conn.disconnect();
 }

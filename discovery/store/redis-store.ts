@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { CascadeError, OriginNotFoundError, StaleIncarnationError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { DISCOVERY_EVENT_TYPES, type DiscoveryEvent, type HeartbeatLeaseResult, type HeartbeatLeaseStatus, type StreamMoveReason } from '../types';
@@ -65,6 +66,10 @@ const UNAVAILABLE_REPLY =
   /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|OOM|NOREPLICAS|MISCONF|MOVED|ASK)\b|while the cluster is down|non local key in a cluster node/;
 
 type ScriptFn = (...args: Array<string | number | string[]>) => Promise<unknown>;
+/** Start of the subscription marker `subscribe()` publishes on Cluster; every store ignores it. */
+const SYNC_MARKER = '{"type":"cascade.sync","data":';
+/** KEYS[1] routes it to the prefix's slot owner; ARGV: channel, message. */
+const SYNC_LUA = "redis.call('PUBLISH', ARGV[1], ARGV[2]) return 1";
 
 /**
  * `DiscoveryStore` on Redis (ioredis). Every write is one Lua script (redis-scripts.ts has the key
@@ -291,7 +296,6 @@ export class RedisStore implements DiscoveryStore {
 
   async subscribe(listener: (event: DiscoveryEvent) => void): Promise<() => void> {
     if (this.closed) throw unavailable('the redis store is closed');
-    const unsubscribe = this.fanout.add(listener);
     if (!this.sub) {
       // A Cluster duplicate has its own subscriber connection to one node (PUBLISH reaches every node)
       // and moves it to another node when that one goes; a Sentinel one follows the master.
@@ -312,6 +316,10 @@ export class RedisStore implements DiscoveryStore {
       sub.on('close', () => (this.subscribed = false));
       sub.on('message', (channel: string, message: string) => {
         if (channel !== this.channel) return;
+        if (message.startsWith(SYNC_MARKER)) {
+          sub.emit('cascade:sync', message);
+          return;
+        }
         const event = parseEvent(message);
         if (event) this.fanout.emit(event);
         else this.log?.warn({ message: message.slice(0, 200) }, 'ignored a malformed event');
@@ -319,8 +327,39 @@ export class RedisStore implements DiscoveryStore {
     }
     if (!this.subscribed && !(await waitFor(this.sub, 'cascade:subscribed', this.readyTimeoutMs))) {
       this.log?.warn('event subscription not active yet (redis unreachable); it starts when redis is back');
+    } else if (this.mode === 'cluster') {
+      await this.syncEvents(this.sub);
     }
-    return unsubscribe;
+    return this.fanout.add(listener);
+  }
+
+  /**
+   * Cluster: a PUBLISH reaches a subscriber on another node over the cluster bus, tens of ms after the
+   * slot owner ran the script, so an event published before `subscribe()` could still arrive after
+   * it. The slot owner publishes a marker after our SUBSCRIBE; it travels behind every earlier event,
+   * so a listener added once it arrives hears exactly the events published after `subscribe()`.
+   * Never throws (the listener is added anyway; it may then hear a few older events).
+   */
+  private async syncEvents(sub: RedisClient): Promise<void> {
+    const marker = `${SYNC_MARKER}${JSON.stringify({ nonce: randomUUID() })}}`;
+    let onSync: (message: string) => void = () => undefined;
+    const arrived = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), this.readyTimeoutMs);
+      onSync = (message) => {
+        if (message !== marker) return;
+        clearTimeout(timer);
+        resolve(true);
+      };
+      sub.on('cascade:sync', onSync);
+    });
+    try {
+      await this.run(() => this.redis.eval(SYNC_LUA, 1, this.key('origins'), this.channel, marker));
+      if (!(await arrived)) this.log?.warn('event subscription sync marker did not arrive in time; going on');
+    } catch (err) {
+      this.log?.warn({ err: String(err) }, 'event subscription sync failed; going on');
+    } finally {
+      sub.off('cascade:sync', onSync);
+    }
   }
 
   async ping(): Promise<void> {
