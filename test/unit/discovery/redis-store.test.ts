@@ -85,6 +85,34 @@ describe('RedisStore specifics', () => {
     await expect(store.ping()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
   });
 
+  // redis-sentinel:// is tested the same way in test/integration/discovery-redis-ha.test.ts: ioredis
+  // leaves a 2 s timer per failed sentinel query after close(), which would hold this file's run open.
+  it.each([['redis-cluster://127.0.0.1:1,127.0.0.1:2']])(
+    'degraded the same way on %s: connect() and subscribe() give up after readyTimeoutMs, calls fail fast with STORE_UNAVAILABLE, close() works',
+    async (url) => {
+      const store = new RedisStore({ url, prefix: randomPrefix(), readyTimeoutMs: 200, logger: pino({ level: 'silent' }) });
+      const started = Date.now();
+      await store.connect();
+      const stop = await store.subscribe(() => undefined);
+      expect(Date.now() - started).toBeLessThan(2000);
+      for (const call of [
+        () => store.ping(),
+        () => store.upsertOrigin({ id: 'o', rtmp: 'rtmp://h:1', http: 'http://h:2' }, 1000),
+        () => store.claimStream('live', 's', 'o', 1000),
+        () => store.listOrigins(),
+        () => store.countStreams(),
+      ]) {
+        const t0 = Date.now();
+        await expect(call()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+        expect(Date.now() - t0).toBeLessThan(1000);
+      }
+      stop();
+      await store.close();
+      await store.close();
+      await expect(store.ping()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    },
+  );
+
   it('maps errors: connection trouble → STORE_UNAVAILABLE, a script bug stays a plain error', () => {
     expect(storeError(new Error('Connection is closed.'))).toMatchObject({ code: 'STORE_UNAVAILABLE' });
     const loading = Object.assign(new Error('LOADING Redis is loading the dataset in memory'), { name: 'ReplyError' });
