@@ -53,33 +53,38 @@ function eventArrived(events: DiscoveryEvent[], type: DiscoveryEvent['type'], na
 }
 
 /**
- * An origin's heartbeat, fast: register + renew every lease + claim one new stream (`hb-N`), one round
- * every `everyMs`. Records when rounds failed and how (error code), so a test can measure the write
- * outage, and which claims were acknowledged, so it can find acknowledged writes a failover lost.
+ * An origin as Leases v2 runs it, fast: one `store.heartbeat` listing every lease it holds, then a
+ * claim of one new stream (`hb-N`), one round every `everyMs`. Records when rounds failed and how
+ * (error code), so a test can measure the write outage, and which leases a heartbeat had to re-claim:
+ * acknowledged writes the failover lost (the promoted replica never got them).
  */
 class Heartbeat {
   readonly failures: Array<{ at: number; code: string }> = [];
   readonly successes: number[] = [];
   /** Streams whose claim was acknowledged, and when it was sent. */
   readonly claimed: Array<{ name: string; at: number }> = [];
+  /** Leases a heartbeat answered `reclaimed` (the store had lost them). */
+  readonly reclaimed: string[] = [];
+  /** Anything else a heartbeat answered that it must never answer here (fenced, absent). */
+  readonly unexpected: string[] = [];
+  private readonly held = new Map<string, { app: string; name: string; token: number; since: number }>();
   private running = true;
   private readonly done: Promise<void>;
   constructor(
     private readonly store: RedisStore,
     private readonly originId: string,
-    private readonly leases: Lease[],
+    leases: Lease[],
     everyMs = 50,
   ) {
+    for (const l of leases) this.held.set(l.name, { app: l.app, name: l.name, token: l.token, since: l.since });
     this.done = (async () => {
       for (let n = 0; this.running; n++) {
         const at = Date.now();
         try {
-          await this.store.upsertOrigin(reg(this.originId), 60_000);
-          for (const l of this.leases) {
-            if (!(await this.store.renewStream(l.app, l.name, l.originId, l.token, 60_000))) throw Object.assign(new Error(`lease ${l.name} lost`), { code: 'LEASE_LOST' });
-          }
-          await claimOk(this.store, `hb-${n}`, this.originId);
-          this.claimed.push({ name: `hb-${n}`, at });
+          await this.beat();
+          const lease = await claimOk(this.store, `hb-${n}`, this.originId);
+          this.held.set(lease.name, { app: lease.app, name: lease.name, token: lease.token, since: lease.since });
+          this.claimed.push({ name: lease.name, at });
           this.successes.push(at);
         } catch (err) {
           const e = err as { code?: unknown; message?: unknown };
@@ -90,17 +95,27 @@ class Heartbeat {
     })();
   }
 
-  /**
-   * Acknowledged claims the store no longer has (a promoted replica never got them), re-claimed by
-   * the same origin as its next heartbeat would: an absent lease is simply claimed again.
-   */
-  async reclaimLost(t0: number): Promise<{ lost: number; firstMs: number | null; lastMs: number | null }> {
+  /** One heartbeat with every held lease; returns how many it re-claimed. */
+  async beat(): Promise<number> {
+    const listed = [...this.held.values()];
+    const out = await this.store.heartbeat({ origin: { ...reg(this.originId), incarnation: 'boot-1', startedAt: 1 }, leases: listed }, 60_000, 60_000);
+    let reclaimed = 0;
+    for (const r of out.leases) {
+      if (r.status === 'reclaimed') {
+        reclaimed++;
+        this.reclaimed.push(r.name);
+        this.held.set(r.name, { ...this.held.get(r.name)!, token: r.token! });
+      } else if (r.status !== 'renewed') {
+        this.unexpected.push(`${r.name}: ${r.status}`);
+      }
+    }
+    return reclaimed;
+  }
+
+  /** Every lease the origin holds is in the store. */
+  async allHeld(): Promise<boolean> {
     const live = new Set((await this.store.listStreams()).map((l) => l.name));
-    const lost = this.claimed.filter((c) => !live.has(c.name));
-    for (const c of lost) await claimOk(this.store, c.name, this.originId);
-    const after = new Set((await this.store.listStreams()).map((l) => l.name));
-    expect(this.claimed.filter((c) => !after.has(c.name))).toEqual([]);
-    return { lost: lost.length, firstMs: lost.length > 0 ? lost[0].at - t0 : null, lastMs: lost.length > 0 ? lost[lost.length - 1].at - t0 : null };
+    return [...this.held.keys()].every((name) => live.has(name));
   }
 
   /** Rounds that succeeded after `t`. */
@@ -221,7 +236,7 @@ describe('RedisStore on Redis Sentinel (1 master, 1 replica, 3 sentinels)', () =
     await discoveryProcessServesAndStops(url());
   }, 60_000);
 
-  it('SENTINEL FAILOVER: writes fail (STORE_UNAVAILABLE only) for a moment at most, then succeed on the new master; leases, tokens and the event subscription survive; lost claims re-claim', async () => {
+  it('SENTINEL FAILOVER: writes fail (STORE_UNAVAILABLE only) for a moment at most, then succeed on the new master; leases, tokens and the event subscription survive; the next heartbeat re-claims what the failover lost', async () => {
     const s = setup as SentinelSetup;
     const store = await openStore(url());
     const events: DiscoveryEvent[] = [];
@@ -248,11 +263,14 @@ describe('RedisStore on Redis Sentinel (1 master, 1 replica, 3 sentinels)', () =
       await waitFor(() => hb!.okSince(demoted) >= 5 && hb!.okSince(t0 + outage(hb!, t0).recoveredMs) >= 5, 30_000, 'heartbeats to succeed again after the failover');
       await hb.stop();
       const o = outage(hb, t0);
-      const lost = await hb.reclaimLost(t0);
       // Measured on a loaded 2-core box; printed for the record.
       console.log(
-        `sentinel failover: sentinels switched after ${switchedMs} ms; writes: ${o.failedRounds} failed rounds (${o.codes.join(', ') || 'none'}), first failure +${o.firstFailMs} ms, writes ok again +${o.recoveredMs} ms; ${lost.lost} of ${hb.claimed.length} acknowledged claims lost (sent +${lost.firstMs}..+${lost.lastMs} ms, to the old master after the promotion) and re-claimed; old master demoted +${demoted - t0} ms`,
+        `sentinel failover: sentinels switched after ${switchedMs} ms; writes: ${o.failedRounds} failed rounds (${o.codes.join(', ') || 'none'}), first failure +${o.firstFailMs} ms, writes ok again +${o.recoveredMs} ms; heartbeats re-claimed ${hb.reclaimed.length} of ${hb.claimed.length + leases.length} leases (acknowledged by the old master after the promotion, lost); old master demoted +${demoted - t0} ms`,
       );
+      // The next heartbeat rebuilt what the failover lost: nothing fenced or absent, everything held is there.
+      expect(hb.unexpected).toEqual([]);
+      expect(await hb.beat()).toBe(0);
+      expect(await hb.allHeld()).toBe(true);
       // Only STORE_UNAVAILABLE (503) while it lasts: never a lost lease, never a plain (500) error.
       for (const code of o.codes) expect(code).toBe('STORE_UNAVAILABLE');
       expect(o.recoveredMs).toBeLessThan(15_000);
@@ -341,7 +359,7 @@ describe('RedisStore on Redis Cluster (3 masters, 1 replica each)', () => {
     }
   }, 60_000);
 
-  it('SIGKILL of the master owning the slot: writes answer STORE_UNAVAILABLE until its replica takes over, then succeed; leases and events survive; lost claims re-claim', async () => {
+  it('SIGKILL of the master owning the slot: writes answer STORE_UNAVAILABLE until its replica takes over, then succeed; leases and events survive; the next heartbeat re-claims what was lost', async () => {
     const c = setup as ClusterSetup;
     const store = await openStore(url());
     const events: DiscoveryEvent[] = [];
@@ -372,10 +390,12 @@ describe('RedisStore on Redis Cluster (3 masters, 1 replica each)', () => {
       await waitFor(() => hb!.okSince(promoted) >= 5 && hb!.okSince(t0 + outage(hb!, t0).recoveredMs) >= 5, 60_000, 'heartbeats to succeed again after the failover');
       await hb.stop();
       const o = outage(hb, t0);
-      const lost = await hb.reclaimLost(t0);
       console.log(
-        `cluster failover (SIGKILL of the slot's master): replica serving the slot after ${promotedMs} ms; writes: ${o.failedRounds} failed rounds (${o.codes.join(', ') || 'none'}), first failure +${o.firstFailMs} ms, writes ok again +${o.recoveredMs} ms; ${lost.lost} of ${hb.claimed.length} acknowledged claims lost and re-claimed`,
+        `cluster failover (SIGKILL of the slot's master): replica serving the slot after ${promotedMs} ms; writes: ${o.failedRounds} failed rounds (${o.codes.join(', ') || 'none'}), first failure +${o.firstFailMs} ms, writes ok again +${o.recoveredMs} ms; heartbeats re-claimed ${hb.reclaimed.length} of ${hb.claimed.length + leases.length} leases`,
       );
+      expect(hb.unexpected).toEqual([]);
+      expect(await hb.beat()).toBe(0);
+      expect(await hb.allHeld()).toBe(true);
       for (const code of o.codes) expect(code).toBe('STORE_UNAVAILABLE');
       expect(o.failedRounds).toBeGreaterThan(0);
       expect(o.recoveredMs).toBeLessThan(30_000);
