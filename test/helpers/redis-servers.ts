@@ -177,7 +177,10 @@ export interface SentinelSetupOptions {
   sentinels?: number;
   /** `sentinel monitor … QUORUM` (default 1). */
   quorum?: number;
-  /** `down-after-milliseconds` (default 1000). */
+  /**
+   * `down-after-milliseconds` (default 5000). A master busy in a long script (a 10,000-lease
+   * heartbeat takes seconds on a loaded box) answers no PING meanwhile: keep this above that.
+   */
   downAfterMs?: number;
   /** `failover-timeout` (default 5000). */
   failoverTimeoutMs?: number;
@@ -209,7 +212,7 @@ export async function startSentinelSetup(opts: SentinelSetupOptions = {}): Promi
         'bind 127.0.0.1',
         `dir ${servers.dir}`,
         `sentinel monitor ${name} 127.0.0.1 ${master.port} ${opts.quorum ?? 1}`,
-        `sentinel down-after-milliseconds ${name} ${opts.downAfterMs ?? 1000}`,
+        `sentinel down-after-milliseconds ${name} ${opts.downAfterMs ?? 5000}`,
         `sentinel failover-timeout ${name} ${opts.failoverTimeoutMs ?? 5000}`,
         `sentinel parallel-syncs ${name} 1`,
         '',
@@ -276,7 +279,10 @@ export interface ClusterSetupOptions {
   masters?: number;
   /** Replicas per master (default 0). */
   replicasPerMaster?: number;
-  /** `cluster-node-timeout` (default 1000). */
+  /**
+   * `cluster-node-timeout` (default 3000). A node busy in a long script answers no cluster-bus ping
+   * meanwhile; below a few seconds a 10,000-lease heartbeat made its replica take over mid-test.
+   */
   nodeTimeoutMs?: number;
 }
 
@@ -312,7 +318,7 @@ export async function startClusterSetup(opts: ClusterSetupOptions = {}): Promise
           '--cluster-config-file',
           path.join(servers.dir, `nodes-${port}.conf`),
           '--cluster-node-timeout',
-          String(opts.nodeTimeoutMs ?? 1000),
+          String(opts.nodeTimeoutMs ?? 3000),
           '--cluster-port',
           String(bus),
           // A replica may take over whatever its last contact with the master was (tests kill masters).
