@@ -63,7 +63,7 @@ export function loadConfig<T extends TObject>(schema: T, opts: LoadOptions = {})
   Object.assign(raw, opts.overrides ?? {});
   const withDefaults = Value.Default(schema, Value.Convert(schema, raw));
   if (!Value.Check(schema, withDefaults)) {
-    const problems = [...Value.Errors(schema, withDefaults)].map((e) => `${e.path || '/'}: ${e.message} (got ${JSON.stringify(e.value)})`);
+    const problems = [...Value.Errors(schema, withDefaults)].map((e) => `${e.path || '/'}: ${e.message} (got ${JSON.stringify(withoutCredentials(e.value))})`);
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   return withDefaults as Static<T>;
@@ -89,4 +89,9 @@ export function configDocs(schema: TObject): string {
     return `| \`${key}\` | \`${flagName(key)}\` | \`${envName(key)}\` | \`${JSON.stringify(d.default)}\` | ${d.description ?? ''} |`;
   });
   return ['| key | flag | env | default | description |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
+}
+
+/** A URL's `user:password@` is never echoed in an error (`scheme://***@host`). */
+function withoutCredentials(value: unknown): unknown {
+  return typeof value === 'string' ? value.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/).*@/s, '$1***@') : value;
 }

@@ -1,5 +1,6 @@
 import { Type, Static } from '@sinclair/typebox';
 import { ConfigError, loadConfig, LoadOptions } from '../common/config';
+import { parseRedisUrl } from './store/redis-connection';
 
 const Level = Type.Union(
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -15,7 +16,12 @@ export const DiscoveryConfigSchema = Type.Object({
     default: 'memory',
     description: 'Stream store: memory (one process, state lost on restart) or redis (shared by every discovery replica).',
   }),
-  redisUrl: Type.String({ default: 'redis://127.0.0.1:6379', pattern: '^rediss?://', description: 'Redis URL for `store: redis` (redis://[:password@]host:port[/db]).' }),
+  redisUrl: Type.String({
+    default: 'redis://127.0.0.1:6379',
+    pattern: '^(rediss?|redis-sentinel|redis-cluster)://',
+    description:
+      'Redis for `store: redis`: redis://[:password@]host:port[/db] (or rediss:// for TLS), redis-sentinel://[:password@]host:port[,host:port…]/MASTER_NAME (Sentinel), or redis-cluster://[:password@]host:port[,host:port…] (Cluster: every key in one slot). docs/discovery.md "Redis HA".',
+  }),
   redisPrefix: Type.String({ default: 'cascade:', minLength: 1, maxLength: 64, pattern: '^[^\\s*?\\[\\]]+$', description: 'Prefix of every Redis key and of the event channel.' }),
   redisCommandTimeoutMs: Type.Integer({ default: 500, minimum: 50, maximum: 10000, description: 'A Redis command without an answer fails (503 STORE_UNAVAILABLE) after this long.' }),
   sweepIntervalMs: Type.Integer({
@@ -80,6 +86,8 @@ export function loadDiscoveryConfig(opts: LoadOptions = {}): DiscoveryConfig {
 
 /** Rules across keys that a schema cannot say. */
 export function checkDiscoveryConfig(config: DiscoveryConfig): void {
+  // The whole URL (hosts, ports, db, master name) at startup, not on the first connect; throws RedisUrlError.
+  if (config.store === 'redis') parseRedisUrl(config.redisUrl);
   if (config.protectReads && config.readTokens.length === 0 && config.apiTokens.length === 0) {
     throw new ConfigError('protectReads needs readTokens or apiTokens (no token could read anything)');
   }

@@ -20,8 +20,9 @@
  * | `P events` | pub/sub channel | `{"type","data"}` JSON of every change |
  *
  * Scripts build keys from the prefix (ARGV[1]) instead of declaring them in KEYS, because some keys
- * (a previous owner's set, an origin's leases) are only known inside the script: this needs a
- * standalone Redis (or Sentinel), not Redis Cluster.
+ * (a previous owner's set, an origin's leases) are only known inside the script. Each is called with
+ * one declared key, `P origins` (KEYS[1], passed by `RedisStore.script()`), so on Redis Cluster, where
+ * the prefix carries a hash tag and every key is in its slot, the script runs on that slot's owner.
  */
 
 const PRELUDE = `

@@ -1,10 +1,19 @@
-import Redis, { type RedisOptions } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { CascadeError, OriginNotFoundError, StaleIncarnationError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
-import { redactUrl } from '../../common/logger';
 import { DISCOVERY_EVENT_TYPES, type DiscoveryEvent, type HeartbeatLeaseResult, type HeartbeatLeaseStatus, type StreamMoveReason } from '../types';
 import { originFields } from '../views';
 import { EventFanout } from './fanout';
+import {
+  clusterPrefix,
+  createRedisClient,
+  describeRedisTarget,
+  duplicateClient,
+  parseRedisUrl,
+  quitClient,
+  type RedisClient,
+  type RedisMode,
+} from './redis-connection';
 import * as L from './redis-scripts';
 import {
   streamKey,
@@ -22,9 +31,15 @@ import {
 } from './types';
 
 export interface RedisStoreOptions {
-  /** `redis://[:password@]host:port[/db]` (or `rediss://`). */
+  /**
+   * `redis://[:password@]host:port[/db]` (or `rediss://`), `redis-sentinel://[:password@]h:p[,h:p…]/MASTER_NAME`
+   * or `redis-cluster://[:password@]h:p[,h:p…]` (redis-connection.ts). A bad URL throws `RedisUrlError`.
+   */
   url: string;
-  /** Every key and the event channel start with this. Default `cascade:`. */
+  /**
+   * Every key and the event channel start with this. Default `cascade:`. On Redis Cluster a prefix
+   * without a hash tag is wrapped in one (`cascade:` → `{cascade}:`): every key in one slot.
+   */
   prefix?: string;
   /** A command without an answer fails (STORE_UNAVAILABLE) after this long. Default 500. */
   commandTimeoutMs?: number;
@@ -42,10 +57,19 @@ const TOKEN_TTL_MS = 24 * 3600_000;
 /** Lease hashes are deleted by the sweep; their Redis TTL (lease + this) only guards against leaks. */
 const LEASE_GRACE_MS = 60_000;
 const SWEEP_BATCH = 500;
-/** Reply errors that mean "Redis cannot serve now", not "our script is wrong". */
-const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|OOM|NOREPLICAS|MISCONF)\b/;
+/**
+ * Reply errors that mean "Redis cannot serve now", not "our script is wrong". MOVED / ASK reach us
+ * only when the Cluster client gave up redirecting (or a redis:// URL points at a cluster node); a
+ * script stopped mid-way because the cluster went down or the slot moved says so in its message.
+ */
+const UNAVAILABLE_REPLY =
+  /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|OOM|NOREPLICAS|MISCONF|MOVED|ASK)\b|while the cluster is down|non local key in a cluster node/;
 
 type ScriptFn = (...args: Array<string | number | string[]>) => Promise<unknown>;
+/** Start of the subscription marker `subscribe()` publishes on Cluster; every store ignores it. */
+const SYNC_MARKER = '{"type":"cascade.sync","data":';
+/** KEYS[1] routes it to the prefix's slot owner; ARGV: channel, message. */
+const SYNC_LUA = "redis.call('PUBLISH', ARGV[1], ARGV[2]) return 1";
 
 /**
  * `DiscoveryStore` on Redis (ioredis). Every write is one Lua script (redis-scripts.ts has the key
@@ -57,60 +81,57 @@ type ScriptFn = (...args: Array<string | number | string[]>) => Promise<unknown>
 export class RedisStore implements DiscoveryStore {
   readonly kind = 'redis' as const;
   readonly prefix: string;
-  private readonly redis: Redis;
-  private sub?: Redis;
+  /** single (redis://, rediss://), sentinel or cluster: from the URL. */
+  readonly mode: RedisMode;
+  private readonly redis: RedisClient;
+  private sub?: RedisClient;
   /** Heartbeats run here: a longer command timeout, and lookups on `redis` never queue behind one. */
-  private readonly bulk: Redis;
+  private readonly bulk: RedisClient;
   private readonly heartbeatTimeoutMs: number;
   private subscribed = false;
   private readonly fanout = new EventFanout();
   private readonly log?: Logger;
   private readonly readyTimeoutMs: number;
   private readonly channel: string;
-  private readonly url: string;
+  /** The URL without credentials: the only form that is logged. */
+  private readonly where: string;
   private closed = false;
   private lastErrorLog = 0;
   private down = false;
 
   constructor(opts: RedisStoreOptions) {
-    this.prefix = opts.prefix ?? 'cascade:';
-    this.channel = `${this.prefix}events`;
+    const target = parseRedisUrl(opts.url);
+    this.mode = target.mode;
+    this.where = describeRedisTarget(target);
     this.log = opts.logger?.child({ component: 'redis-store' });
+    const configured = opts.prefix ?? 'cascade:';
+    this.prefix = target.mode === 'cluster' ? clusterPrefix(configured) : configured;
+    if (this.prefix !== configured) {
+      this.log?.info(
+        { configured, prefix: this.prefix },
+        'redis cluster: the key prefix has no hash tag; wrapped in one so every key (and every script) is in one slot',
+      );
+    }
+    this.channel = `${this.prefix}events`;
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 2000;
-    this.url = opts.url;
     this.heartbeatTimeoutMs = opts.heartbeatTimeoutMs ?? 5000;
-    this.redis = new Redis(opts.url, this.redisOptions(opts));
-    for (const s of L.ALL_SCRIPTS) this.redis.defineCommand(s.name, { numberOfKeys: 0, lua: s.lua });
+    this.redis = createRedisClient(target, { commandTimeoutMs: opts.commandTimeoutMs ?? 500, connectTimeoutMs: opts.connectTimeoutMs ?? 1000 });
+    // Every script declares one key, `P origins`, so a Cluster client sends it to the node owning the
+    // prefix's slot (the script builds its other keys from P, all in that slot); `script()` passes it.
+    for (const s of L.ALL_SCRIPTS) this.redis.defineCommand(s.name, { numberOfKeys: 1, lua: s.lua });
     this.watch(this.redis, 'commands');
-    this.bulk = this.redis.duplicate({ commandTimeout: this.heartbeatTimeoutMs });
-    for (const s of L.ALL_SCRIPTS) this.bulk.defineCommand(s.name, { numberOfKeys: 0, lua: s.lua });
+    this.bulk = duplicateClient(this.redis, { commandTimeoutMs: this.heartbeatTimeoutMs });
+    for (const s of L.ALL_SCRIPTS) this.bulk.defineCommand(s.name, { numberOfKeys: 1, lua: s.lua });
     this.watch(this.bulk, 'heartbeats');
   }
 
-  private redisOptions(opts: RedisStoreOptions): RedisOptions {
-    return {
-      lazyConnect: false,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: opts.commandTimeoutMs ?? 500,
-      connectTimeout: opts.connectTimeoutMs ?? 1000,
-      // ioredis waits this long for a dropped socket's 'close' (which a refused socket never sends) on
-      // disconnect; its 2 s default kept the process alive that long after stop().
-      disconnectTimeout: 200,
-      // Reconnect forever, quickly: discovery must recover by itself when Redis returns.
-      retryStrategy: (times) => Math.min(50 * times, 1000),
-      reconnectOnError: (err) => /^READONLY\b/.test(err.message),
-    };
-  }
-
   /** Logs connection trouble without flooding (one line per 10 s while it lasts) and never throws. */
-  private watch(conn: Redis, role: string): void {
+  private watch(conn: RedisClient, role: string): void {
     conn.on('error', (err: Error) => {
       const now = Date.now();
       if (!this.down || now - this.lastErrorLog > 10_000) {
         this.lastErrorLog = now;
-        this.log?.warn({ role, url: redactUrl(this.url.replace(/\/\/[^@/]*@/, '//')), err: err.message }, 'redis unavailable; discovery answers 503 to writes and stale reads meanwhile');
+        this.log?.warn({ role, url: this.where, err: err.message }, 'redis unavailable; discovery answers 503 to writes and stale reads meanwhile');
       }
       this.down = true;
     });
@@ -126,7 +147,7 @@ export class RedisStore implements DiscoveryStore {
   }
 
   /** Waits for the connection to be ready, at most readyTimeoutMs; never throws. */
-  private async whenReady(conn: Redis): Promise<boolean> {
+  private async whenReady(conn: RedisClient): Promise<boolean> {
     if (conn.status === 'ready') return true;
     const ready = await waitFor(conn, 'ready', this.readyTimeoutMs);
     if (!ready) this.log?.warn({ waitedMs: this.readyTimeoutMs }, 'redis not reachable yet; going on degraded (it keeps reconnecting)');
@@ -275,9 +296,10 @@ export class RedisStore implements DiscoveryStore {
 
   async subscribe(listener: (event: DiscoveryEvent) => void): Promise<() => void> {
     if (this.closed) throw unavailable('the redis store is closed');
-    const unsubscribe = this.fanout.add(listener);
     if (!this.sub) {
-      const sub = this.redis.duplicate({ autoResubscribe: false });
+      // A Cluster duplicate has its own subscriber connection to one node (PUBLISH reaches every node)
+      // and moves it to another node when that one goes; a Sentinel one follows the master.
+      const sub = duplicateClient(this.redis);
       this.sub = sub;
       this.watch(sub, 'events');
       // Subscribe on every (re)connect: events published while disconnected are lost, later ones flow.
@@ -294,6 +316,10 @@ export class RedisStore implements DiscoveryStore {
       sub.on('close', () => (this.subscribed = false));
       sub.on('message', (channel: string, message: string) => {
         if (channel !== this.channel) return;
+        if (message.startsWith(SYNC_MARKER)) {
+          sub.emit('cascade:sync', message);
+          return;
+        }
         const event = parseEvent(message);
         if (event) this.fanout.emit(event);
         else this.log?.warn({ message: message.slice(0, 200) }, 'ignored a malformed event');
@@ -301,12 +327,44 @@ export class RedisStore implements DiscoveryStore {
     }
     if (!this.subscribed && !(await waitFor(this.sub, 'cascade:subscribed', this.readyTimeoutMs))) {
       this.log?.warn('event subscription not active yet (redis unreachable); it starts when redis is back');
+    } else if (this.mode === 'cluster') {
+      await this.syncEvents(this.sub);
     }
-    return unsubscribe;
+    return this.fanout.add(listener);
+  }
+
+  /**
+   * Cluster: a PUBLISH reaches a subscriber on another node over the cluster bus, tens of ms after the
+   * slot owner ran the script, so an event published before `subscribe()` could still arrive after
+   * it. The slot owner publishes a marker after our SUBSCRIBE; it travels behind every earlier event,
+   * so a listener added once it arrives hears exactly the events published after `subscribe()`.
+   * Never throws (the listener is added anyway; it may then hear a few older events).
+   */
+  private async syncEvents(sub: RedisClient): Promise<void> {
+    const marker = `${SYNC_MARKER}${JSON.stringify({ nonce: randomUUID() })}}`;
+    let onSync: (message: string) => void = () => undefined;
+    const arrived = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), this.readyTimeoutMs);
+      onSync = (message) => {
+        if (message !== marker) return;
+        clearTimeout(timer);
+        resolve(true);
+      };
+      sub.on('cascade:sync', onSync);
+    });
+    try {
+      await this.run(() => this.redis.eval(SYNC_LUA, 1, this.key('origins'), this.channel, marker));
+      if (!(await arrived)) this.log?.warn('event subscription sync marker did not arrive in time; going on');
+    } catch (err) {
+      this.log?.warn({ err: String(err) }, 'event subscription sync failed; going on');
+    } finally {
+      sub.off('cascade:sync', onSync);
+    }
   }
 
   async ping(): Promise<void> {
-    await this.run(() => this.redis.ping());
+    // Cluster: ask the node owning the prefix's slot (a PING answered by any node says nothing about it).
+    await this.run<unknown>(() => (this.mode === 'cluster' ? this.redis.exists(this.key('origins')) : this.redis.ping()));
   }
 
   /** Idempotent: quits both connections (or drops them if Redis does not answer). */
@@ -314,7 +372,7 @@ export class RedisStore implements DiscoveryStore {
     if (this.closed) return;
     this.closed = true;
     this.fanout.clear();
-    await Promise.all([this.redis, this.sub, this.bulk].filter((c): c is Redis => c !== undefined).map(quit));
+    await Promise.all([this.redis, this.sub, this.bulk].filter((c): c is RedisClient => c !== undefined).map(quitClient));
   }
 
   /** `P<suffix>` */
@@ -322,10 +380,11 @@ export class RedisStore implements DiscoveryStore {
     return this.prefix + suffix;
   }
 
+  /** Runs a script with KEYS[1] = `P origins` (routes it to the prefix's slot) and ARGV = P, ...args. */
   private async script(def: L.ScriptDef, ...args: Array<string | number | string[]>): Promise<unknown> {
     const conn = def === L.HEARTBEAT ? this.bulk : this.redis;
     const fn = (conn as unknown as Record<string, ScriptFn>)[def.name];
-    return this.run(() => fn.call(conn, this.prefix, ...args));
+    return this.run(() => fn.call(conn, this.key('origins'), this.prefix, ...args));
   }
 
 
@@ -340,7 +399,7 @@ export class RedisStore implements DiscoveryStore {
 }
 
 /** true once `event` fires, false after `ms` (error events in between are not a failure: ioredis retries). */
-function waitFor(emitter: Redis, event: string, ms: number): Promise<boolean> {
+function waitFor(emitter: RedisClient, event: string, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
     const done = (ok: boolean): void => {
       clearTimeout(timer);
@@ -356,22 +415,6 @@ function waitFor(emitter: Redis, event: string, ms: number): Promise<boolean> {
   });
 }
 
-async function quit(conn: Redis): Promise<void> {
-  if (conn.status === 'end') return;
-  if (conn.status !== 'ready') {
-    conn.disconnect();
-    return;
-  }
-  const timer = setTimeout(() => conn.disconnect(), 500);
-  try {
-    await conn.quit();
-  } catch {
-    conn.disconnect();
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 function unavailable(message: string): CascadeError {
   return new CascadeError('STORE_UNAVAILABLE', message);
 }
@@ -382,6 +425,7 @@ export function storeError(err: unknown): Error {
   const e = err as { name?: unknown; message?: unknown };
   const message = typeof e?.message === 'string' ? e.message : String(err);
   if (e?.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(message)) return err instanceof Error ? err : new Error(message);
+  if (e?.name === 'ReplyError' && /^(MOVED|ASK)\b/.test(message)) return unavailable(`redis: ${message} (a Redis Cluster node: use a redis-cluster:// URL)`);
   return unavailable(`redis: ${message}`);
 }
 

@@ -56,6 +56,31 @@ describe('discovery config', () => {
   });
 
   it.each([
+    ['redis://127.0.0.1:6379/2'],
+    ['rediss://:pw@cache.example.com:6380'],
+    ['redis-sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster'],
+    ['redis-cluster://10.0.0.1:7000,10.0.0.2:7000'],
+  ])('takes the Redis URL form %s', (url) => {
+    expect(loadDiscoveryConfig({ env: { CASCADE_STORE: 'redis', CASCADE_REDIS_URL: url } }).redisUrl).toBe(url);
+  });
+
+  it.each([
+    ['http://:hunter2@127.0.0.1:6379', /redisUrl: .*got "http:\/\/\*\*\*@127\.0\.0\.1:6379"/],
+    ['redis-sentinel://:hunter2@s1:26379', /master name is missing/],
+    ['redis-cluster://:hunter2@n1:7000/1', /takes no path or database number/],
+    ['redis://:hunter2@h:1,h:2', /takes one host/],
+  ])('refuses the Redis URL %s with a ConfigError that names the problem, not the password', (url, problem) => {
+    const load = (): unknown => loadDiscoveryConfig({ flags: { '--store': 'redis', '--redis-url': url } });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(problem);
+    expect(load).not.toThrow(/hunter2/);
+  });
+
+  it('checks the Redis URL only when the store is redis', () => {
+    expect(loadDiscoveryConfig({ flags: { '--redis-url': 'redis-sentinel://s1:26379' } }).store).toBe('memory');
+  });
+
+  it.each([
     [{ flags: { '--store': 'etcd' } }],
     [{ flags: { '--redis-url': 'http://127.0.0.1:6379' } }],
     [{ flags: { '--redis-prefix': '' } }],

@@ -85,12 +85,83 @@ describe('RedisStore specifics', () => {
     await expect(store.ping()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
   });
 
+  // redis-sentinel:// is tested the same way in test/integration/discovery-redis-ha.test.ts: ioredis
+  // leaves a 2 s timer per failed sentinel query after close(), which would hold this file's run open.
+  it.each([['redis-cluster://127.0.0.1:1,127.0.0.1:2']])(
+    'degraded the same way on %s: connect() and subscribe() give up after readyTimeoutMs, calls fail fast with STORE_UNAVAILABLE, close() works',
+    async (url) => {
+      const store = new RedisStore({ url, prefix: randomPrefix(), readyTimeoutMs: 200, logger: pino({ level: 'silent' }) });
+      const started = Date.now();
+      await store.connect();
+      const stop = await store.subscribe(() => undefined);
+      expect(Date.now() - started).toBeLessThan(2000);
+      for (const call of [
+        () => store.ping(),
+        () => store.upsertOrigin({ id: 'o', rtmp: 'rtmp://h:1', http: 'http://h:2' }, 1000),
+        () => store.claimStream('live', 's', 'o', 1000),
+        () => store.listOrigins(),
+        () => store.countStreams(),
+      ]) {
+        const t0 = Date.now();
+        await expect(call()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+        expect(Date.now() - t0).toBeLessThan(1000);
+      }
+      stop();
+      await store.close();
+      await store.close();
+      await expect(store.ping()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    },
+  );
+
   it('maps errors: connection trouble → STORE_UNAVAILABLE, a script bug stays a plain error', () => {
     expect(storeError(new Error('Connection is closed.'))).toMatchObject({ code: 'STORE_UNAVAILABLE' });
     const loading = Object.assign(new Error('LOADING Redis is loading the dataset in memory'), { name: 'ReplyError' });
     expect(storeError(loading)).toMatchObject({ code: 'STORE_UNAVAILABLE' });
     const bug = Object.assign(new Error('ERR user_script:1: Script attempted to access nonexistent global variable'), { name: 'ReplyError' });
     expect(storeError(bug)).toBe(bug);
+  });
+
+  it('maps cluster and failover replies: CLUSTERDOWN, TRYAGAIN, MOVED, ASK, a script stopped by a cluster change → STORE_UNAVAILABLE; CROSSSLOT stays a bug', () => {
+    const reply = (message: string): Error => Object.assign(new Error(message), { name: 'ReplyError' });
+    for (const message of [
+      'CLUSTERDOWN The cluster is down',
+      'TRYAGAIN Multiple keys request during rehashing of slot',
+      'READONLY You can\'t write against a read only replica.',
+      'MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to \'no\'.',
+      'ERR Script attempted to execute a write command while the cluster is down and readonly script: 1234, on @user_script:3.',
+      'ERR Command \'get\' in script attempted to access a non local key in a cluster node script: abc',
+    ]) {
+      expect(storeError(reply(message))).toMatchObject({ code: 'STORE_UNAVAILABLE', message: `redis: ${message}` });
+    }
+    for (const message of ['MOVED 3999 127.0.0.1:7001', 'ASK 3999 127.0.0.1:7001']) {
+      expect(storeError(reply(message))).toMatchObject({ code: 'STORE_UNAVAILABLE', message: `redis: ${message} (a Redis Cluster node: use a redis-cluster:// URL)` });
+    }
+    for (const plain of ["Cluster isn't ready and enableOfflineQueue options is false", 'Too many Cluster redirections. Last error: ReplyError: MOVED 1 h:1', 'None of startup nodes is available']) {
+      expect(storeError(new Error(plain))).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    }
+    const crossSlot = reply("CROSSSLOT Keys in request don't hash to the same slot");
+    expect(storeError(crossSlot)).toBe(crossSlot);
+  });
+
+  it('a bad redisUrl throws RedisUrlError (a ConfigError) at construction, without the password', () => {
+    expect(() => new RedisStore({ url: 'redis-sentinel://:hunter2@s1:26379', logger: pino({ level: 'silent' }) })).toThrow(/master name is missing/);
+    try {
+      new RedisStore({ url: 'redis-sentinel://:hunter2@s1:26379' });
+    } catch (err) {
+      expect(err).toMatchObject({ name: 'RedisUrlError' });
+      expect(String(err)).not.toContain('hunter2');
+    }
+  });
+
+  it('logs name the target without its password', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
+    const store = new RedisStore({ url: 'redis://:hunter2@127.0.0.1:1/3', prefix: randomPrefix(), readyTimeoutMs: 200, logger });
+    await store.connect();
+    await expect(store.ping()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    await store.close();
+    expect(lines.join('')).toContain('"url":"redis://***@127.0.0.1:1/3"');
+    expect(lines.join('')).not.toContain('hunter2');
   });
 
   it.each([
