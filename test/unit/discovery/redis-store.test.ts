@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { RedisStore, lexRange, parseEvent, storeError } from '../../../discovery/store/redis-store';
 import { realClock, runStoreContract } from './store-contract';
-import { SHARED_REDIS_URL, deleteKeys, keysUnder, randomPrefix } from './redis-helpers';
+import { SHARED_REDIS_URL, deleteKeys, expectUnreachableStoreDegrades, keysUnder, randomPrefix } from './redis-helpers';
 
 /** Every store of a test gets its own prefix; its keys are deleted after the test. */
 const prefixes: string[] = [];
@@ -61,28 +61,7 @@ describe('RedisStore specifics', () => {
   });
 
   it('an unreachable Redis: connect() gives up after readyTimeoutMs, every call fails fast with STORE_UNAVAILABLE, close() works', async () => {
-    const store = new RedisStore({ url: 'redis://127.0.0.1:1', prefix: randomPrefix(), readyTimeoutMs: 200, logger: pino({ level: 'silent' }) });
-    const started = Date.now();
-    await store.connect();
-    const stop = await store.subscribe(() => undefined);
-    expect(Date.now() - started).toBeLessThan(2000);
-    for (const call of [
-      () => store.ping(),
-      () => store.upsertOrigin({ id: 'o', rtmp: 'rtmp://h:1', http: 'http://h:2' }, 1000),
-      () => store.claimStream('live', 's', 'o', 1000),
-      () => store.getStream('live', 's'),
-      () => store.listOrigins(),
-      () => store.pageStreams({ limit: 10 }),
-      () => store.sweep(),
-    ]) {
-      const t0 = Date.now();
-      await expect(call()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
-      expect(Date.now() - t0).toBeLessThan(1000);
-    }
-    stop();
-    await store.close();
-    await store.close();
-    await expect(store.ping()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    await expectUnreachableStoreDegrades(new RedisStore({ url: 'redis://127.0.0.1:1', prefix: randomPrefix(), readyTimeoutMs: 200, logger: pino({ level: 'silent' }) }));
   });
 
   // redis-sentinel:// is tested the same way in test/integration/discovery-redis-ha.test.ts: ioredis
@@ -90,26 +69,7 @@ describe('RedisStore specifics', () => {
   it.each([['redis-cluster://127.0.0.1:1,127.0.0.1:2']])(
     'degraded the same way on %s: connect() and subscribe() give up after readyTimeoutMs, calls fail fast with STORE_UNAVAILABLE, close() works',
     async (url) => {
-      const store = new RedisStore({ url, prefix: randomPrefix(), readyTimeoutMs: 200, logger: pino({ level: 'silent' }) });
-      const started = Date.now();
-      await store.connect();
-      const stop = await store.subscribe(() => undefined);
-      expect(Date.now() - started).toBeLessThan(2000);
-      for (const call of [
-        () => store.ping(),
-        () => store.upsertOrigin({ id: 'o', rtmp: 'rtmp://h:1', http: 'http://h:2' }, 1000),
-        () => store.claimStream('live', 's', 'o', 1000),
-        () => store.listOrigins(),
-        () => store.countStreams(),
-      ]) {
-        const t0 = Date.now();
-        await expect(call()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
-        expect(Date.now() - t0).toBeLessThan(1000);
-      }
-      stop();
-      await store.close();
-      await store.close();
-      await expect(store.ping()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      await expectUnreachableStoreDegrades(new RedisStore({ url, prefix: randomPrefix(), readyTimeoutMs: 200, logger: pino({ level: 'silent' }) }));
     },
   );
 
