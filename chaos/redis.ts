@@ -1,6 +1,6 @@
 /**
  * Private Redis for the chaos scenarios: a `redis-server` on a free port, no persistence, its own
- * temp dir. The shared Redis at 127.0.0.1:6379 is never touched (DESIGN.md section 11).
+ * temp dir. The shared Redis at 127.0.0.1:6379 is never touched (it is shared by every test on the machine).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -95,7 +95,7 @@ export class PrivateSentinel {
     this.sentinelPort = ports.sentinel;
   }
 
-  /** The URL discovery is given (the form DESIGN.md section 10 names). */
+  /** The URL discovery is given (the forms of docs/discovery.md "Redis HA"). */
   get url(): string {
     return `redis-sentinel://127.0.0.1:${this.sentinelPort}/${this.masterName}`;
   }

@@ -1,5 +1,5 @@
 /**
- * The faults, one per scenario (DESIGN.md section 13: what must hold). Each `fault` injects its fault
+ * The faults, one per scenario (docs/chaos.md: what must hold, and docs/discovery.md "Leases v2"). Each `fault` injects its fault
  * and heals it the way an operator's supervision would (restart on the same port, SIGCONT, a
  * failover finishing); the runner measures from the fault and from the heal.
  */

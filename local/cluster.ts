@@ -16,7 +16,7 @@ const LocalConfigSchema = Type.Object({
   capacity: Type.Integer({ default: 0, minimum: 0, description: 'Weight capacity of every origin (0: cores × 12).' }),
 });
 
-/** The URL schemes discovery's Redis store takes (DESIGN.md section 10). */
+/** The URL schemes discovery's Redis store takes (docs/discovery.md "Redis HA"). */
 const REDIS_SCHEMES = ['redis', 'rediss', 'redis-sentinel', 'redis-cluster'];
 
 /** `--redis`: only the scheme is checked here; discovery checks the rest when it starts. */

@@ -1,6 +1,6 @@
 /**
- * Runs the members of the local cluster as child processes and keeps them running (DESIGN.md
- * section 10): a member that exits is restarted with backoff while the others keep running; one
+ * Runs the members of the local cluster as child processes and keeps them running (README "Run it"):
+ * a member that exits is restarted with backoff while the others keep running; one
  * that crash-loops is given up alone. During the initial start any exit fails the whole start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -7,7 +7,7 @@ import Redis from 'ioredis';
 import { run, waitFor } from './processes';
 
 /**
- * Private redis-server processes for tests (DESIGN.md section 11: the shared Redis at 6379 is never
+ * Private redis-server processes for tests (the shared Redis at 6379 is never
  * stopped or reconfigured). Everything lives in one temp dir, listens on 127.0.0.1 on free ports,
  * keeps no data on disk (`--save "" --appendonly no`), and `stop()` kills every process by PID, awaits
  * its exit and removes the dir. A setup that fails half-way stops what it started before throwing.
