@@ -14,7 +14,7 @@
  *   copy-sources   every COPY source exists and survives .dockerignore; no ADD (DL3020)
  *   workdir        WORKDIR absolute (DL3000) and set before any relative COPY destination (DL3045)
  *   exec-form      ENTRYPOINT ["node","dist/bin/cascade.js"], CMD ["local"] in JSON form (DL3025)
- *   build-inputs   the build stage copies every source folder tsconfig.json compiles (test/ aside)
+ *   build-inputs   the build stage copies every source folder tsconfig.json compiles (test/ and chaos/ aside)
  * test/integration/deploy-image.test.ts replays the COPY and RUN steps for real.
  */
 import { spawn } from 'node:child_process';
@@ -253,7 +253,9 @@ describe('deploy/Dockerfile lint', () => {
         .flatMap((i) => i.args.split(/\s+/).slice(0, -1))
         .map((s) => s.replace(/^\.\/|\/$/g, '')),
     );
-    const needed = tsconfig.include.filter((d) => d !== 'test' && existsSync(path.join(ROOT, d)) && statSync(path.join(ROOT, d)).isDirectory());
+    // test/ and chaos/ (the chaos runner, built on the test helpers) are development tools, not part of the image.
+    const devOnly = new Set(['test', 'chaos']);
+    const needed = tsconfig.include.filter((d) => !devOnly.has(d) && existsSync(path.join(ROOT, d)) && statSync(path.join(ROOT, d)).isDirectory());
     expect(needed.filter((d) => !copied.has(d))).toEqual([]);
     for (const f of ['package.json', 'package-lock.json', 'tsconfig.json']) expect(copied).toContain(f);
   });
