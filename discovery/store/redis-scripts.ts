@@ -81,6 +81,18 @@ local function expireOrigin(id)
     publish('origin.down', '{"id":' .. js(id) .. ',"reason":"expired"}')
   end
 end
+-- The lease of stream m as {originId, token, <field>, expiresAt}, its owner (false when none) and whether
+-- it is live. A lease of another origin whose registration is gone is dropped first (its owner expired).
+local function readLease(m, oid, field, now)
+  local cur = redis.call('HMGET', P .. 'lease:' .. m, 'originId', 'token', field, 'expiresAt')
+  local owner = cur[1]
+  if owner and owner ~= oid and not originLive(owner) then
+    expireOrigin(owner)
+    dropLease(m, 'origin-down')
+    owner = false
+  end
+  return cur, owner, owner and tonumber(cur[4]) > now
+end
 `;
 
 export interface ScriptDef {
@@ -176,14 +188,7 @@ for b = 11, #ARGV - 3, 4 do
   local m = app .. '/' .. name
   listed[m] = true
   local lk = P .. 'lease:' .. m
-  local cur = redis.call('HMGET', lk, 'originId', 'token', 'guard', 'expiresAt')
-  local owner = cur[1]
-  if owner and owner ~= id and not originLive(owner) then
-    expireOrigin(owner)
-    dropLease(m, 'origin-down')
-    owner = false
-  end
-  local live = owner and tonumber(cur[4]) > now
+  local cur, owner, live = readLease(m, id, 'guard', now)
   if live and owner ~= id then
     out[#out + 1] = 'fenced'; out[#out + 1] = cur[2]; out[#out + 1] = owner; out[#out + 1] = ''
   elseif live and (tok == '' or tok == cur[2]) then
@@ -288,14 +293,7 @@ if not ojson then
   return {'no-origin'}
 end
 local lk = P .. 'lease:' .. m
-local cur = redis.call('HMGET', lk, 'originId', 'token', 'since', 'expiresAt')
-local owner = cur[1]
-if owner and owner ~= oid and not originLive(owner) then
-  expireOrigin(owner)
-  dropLease(m, 'origin-down')
-  owner = false
-end
-local live = owner and tonumber(cur[4]) > now
+local cur, owner, live = readLease(m, oid, 'since', now)
 local moved = false
 if owner and owner ~= oid then
   if live then
