@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PrivateRedis } from '../../chaos/redis';
 import { HttpDiscoveryClient } from '../../discovery/client';
 import type { DiscoveryEvent } from '../../discovery/types';
 import { ownerOf, startCluster, type TestCluster } from '../helpers/cluster';
-import { ffmpegPublishArgs } from '../helpers/media';
+import { ffmpegPublishArgs, freePort } from '../helpers/media';
 import { startCommand, waitFor, type TestProcess } from '../helpers/processes';
-import { PrivateRedis } from '../helpers/redis-server';
 import { analyse, rtmpViewer, type ViewerRecord } from '../helpers/viewers';
 
 /**
@@ -63,19 +66,21 @@ describe('Redis store', () => {
   let cluster: TestCluster;
 
   beforeAll(async () => {
-    redis = await PrivateRedis.start();
+    redis = new PrivateRedis(await freePort(), mkdtempSync(path.join(os.tmpdir(), 'cascade-redis-')));
+    await redis.start();
     cluster = await startCluster({ discoveryFlags: ['--store', 'redis', '--redis-url', redis.url] });
   });
 
   afterAll(async () => {
     await cluster?.stop();
     await redis?.stop();
+    if (redis) rmSync(redis.dir, { recursive: true, force: true });
   });
 
   test('Redis FLUSHALL: the publisher stays, the edge viewer plays on, discovery lists the stream again', async () => {
     const s = await liveStream(cluster);
     const faultAt = Date.now();
-    expect((await redis.cli('FLUSHALL')).stdout.trim()).toBe('OK');
+    expect(await redis.command('FLUSHALL')).toBe('OK');
     await expectSurvived(cluster, s, faultAt, 'redis FLUSHALL');
     s.viewer.stop();
   });
