@@ -53,6 +53,9 @@ export function loadConfig<T extends TObject>(schema: T, opts: LoadOptions = {})
     const fromEnv = env[envName(key)];
     if (fromEnv !== undefined && fromEnv !== '') raw[key] = parseValue(schema.properties[key], fromEnv);
     const flag = flagName(key);
+    if (flag in flags && (schema.properties[key] as { envOnly?: boolean }).envOnly) {
+      throw new ConfigError(`${key} is read from the environment only (${envName(key)}): a flag would show it to every user in ps`);
+    }
     if (flag in flags) {
       raw[key] = parseValue(schema.properties[key], flags[flag]);
       delete flags[flag];

@@ -1,5 +1,6 @@
 import { Type, Static } from '@sinclair/typebox';
 import { ConfigError, loadConfig, LoadOptions } from '../common/config';
+import { clusterSecretProblem } from '../common/cluster-credentials';
 import { parseRedisUrl } from './store/redis-connection';
 
 const Level = Type.Union(
@@ -38,6 +39,11 @@ export const DiscoveryConfigSchema = Type.Object({
     description: 'Largest accepted origin heartbeat body in bytes (it lists every lease of the origin: 10,000 streams need about 1 MiB).',
   }),
   bodyLimit: Type.Integer({ default: 65536, minimum: 1024, maximum: 16 * 1024 * 1024, description: 'Largest accepted request body in bytes (413 above).' }),
+  clusterSecret: Type.String({
+    default: '',
+    envOnly: true,
+    description: 'Shared cluster secret (at least 32 characters; env only, never a flag). Origins prove their id with a credential derived from it; edges read with theirs. `npm start` generates one. docs/security.md.',
+  }),
   apiTokens: Type.Array(Type.String({ minLength: 1 }), {
     default: [],
     description: 'Bearer tokens accepted on write routes (comma-separated or JSON in env/flags). Empty: no auth. They are accepted on reads too.',
@@ -88,6 +94,8 @@ export function loadDiscoveryConfig(opts: LoadOptions = {}): DiscoveryConfig {
 export function checkDiscoveryConfig(config: DiscoveryConfig): void {
   // The whole URL (hosts, ports, db, master name) at startup, not on the first connect; throws RedisUrlError.
   if (config.store === 'redis') parseRedisUrl(config.redisUrl);
+  const secretProblem = clusterSecretProblem(config.clusterSecret);
+  if (secretProblem) throw new ConfigError(secretProblem);
   if (config.protectReads && config.readTokens.length === 0 && config.apiTokens.length === 0) {
     throw new ConfigError('protectReads needs readTokens or apiTokens (no token could read anything)');
   }

@@ -1,4 +1,6 @@
 import { Type, Static } from '@sinclair/typebox';
+import { clusterSecretProblem } from '../common/cluster-credentials';
+import { ConfigError, loadConfig, type LoadOptions } from '../common/config';
 import { HlsConfigFields } from '../mediaserver/hls-config';
 
 export const EdgeConfigSchema = Type.Object({
@@ -12,6 +14,11 @@ export const EdgeConfigSchema = Type.Object({
     description: 'Origin RTMP base URLs, pulled round-robin (comma-separated or a JSON array in env/flags).',
   }),
   discoveryUrl: Type.String({ default: 'http://127.0.0.1:8090', description: 'Base URL of the discovery service (lookups, events).' }),
+  clusterSecret: Type.String({
+    default: '',
+    envOnly: true,
+    description: 'Shared cluster secret (at least 32 characters; env only, never a flag). The edge derives its credential from it: reads discovery with it and pulls from origins with it instead of a viewer\'s query. `npm start` generates one. docs/security.md.',
+  }),
   maxRedirects: Type.Integer({ default: 3, minimum: 0, maximum: 10, description: 'RTMP 302 hops followed per pull.' }),
   pullTimeoutMs: Type.Integer({ default: 4000, minimum: 100, description: 'Deadline for a pull to deliver its first media (all origins tried).' }),
   upstreamMode: Type.Union([Type.Literal('round-robin'), Type.Literal('lookup')], {
@@ -31,3 +38,11 @@ export const EdgeConfigSchema = Type.Object({
 });
 
 export type EdgeConfig = Static<typeof EdgeConfigSchema>;
+
+/** Loads the edge config: schema, then rules across keys. */
+export function loadEdgeConfig(opts: LoadOptions = {}): EdgeConfig {
+  const config = loadConfig(EdgeConfigSchema, opts);
+  const secretProblem = clusterSecretProblem(config.clusterSecret);
+  if (secretProblem) throw new ConfigError(secretProblem);
+  return config;
+}

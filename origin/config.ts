@@ -1,6 +1,7 @@
 import { Type, Static } from '@sinclair/typebox';
 import { readFileSync } from 'node:fs';
 import { ConfigError, envName, flagName, loadConfig, type LoadOptions } from '../common/config';
+import { clusterSecretProblem } from '../common/cluster-credentials';
 import { HlsConfigFields } from '../mediaserver/hls-config';
 
 const HookUrl = (action: string, what: string) =>
@@ -14,7 +15,12 @@ export const OriginConfigSchema = Type.Object({
   rtmpPort: Type.Integer({ default: 1936, minimum: 1, maximum: 65535, description: 'RTMP listener (publish and play).' }),
   httpPort: Type.Integer({ default: 8081, minimum: 1, maximum: 65535, description: 'HTTP listener (HTTP-FLV, health, API).' }),
   discoveryUrl: Type.String({ default: 'http://127.0.0.1:8090', description: 'Base URL of the discovery service.' }),
-  discoveryToken: Type.String({ default: '', description: 'Bearer token for discovery writes (empty: none).' }),
+  discoveryToken: Type.String({ default: '', description: 'Bearer token for discovery writes (empty: none). With clusterSecret set, the origin sends its own credential instead (docs/security.md).' }),
+  clusterSecret: Type.String({
+    default: '',
+    envOnly: true,
+    description: 'Shared cluster secret (at least 32 characters; env only, never a flag: it would show in ps). The origin derives its credential for discovery from it and accepts edge pulls carrying an edge credential. `npm start` generates one. docs/security.md.',
+  }),
   region: Type.String({ default: '', description: 'Region label used by placement.' }),
   capacity: Type.Integer({ default: 0, minimum: 0, description: 'Weight capacity (DESIGN.md section 4); 0 means cores × 12.' }),
   highWater: Type.Number({ default: 0.85, minimum: 0.05, maximum: 1, description: 'Utilisation (weight / capacity) at or above which new publishers are refused and, if sustained, shedding starts.' }),
@@ -62,6 +68,8 @@ export function loadOriginConfig(opts: LoadOptions = {}): OriginConfig {
   const placeholders: string[] = (['discoveryToken', 'cdnSecret', 'publishSecret', 'playSecret', 'webhookSecret'] as const).filter((k) => config[k].startsWith('REPLACE'));
   if (config.apiTokens.some((t) => t.startsWith('REPLACE'))) placeholders.push('apiTokens');
   if (placeholders.length > 0) throw new ConfigError(`${placeholders.join(', ')} still hold the example's REPLACE placeholder: set them (env ${placeholders.map(envName).join(', ')})`);
+  const secretProblem = clusterSecretProblem(config.clusterSecret);
+  if (secretProblem) throw new ConfigError(secretProblem);
   for (const key of ['publishSecret', 'playSecret', 'webhookSecret'] as const) {
     if (config[key] !== '' && config[key].length < 16) throw new ConfigError(`${key} is shorter than 16 characters: use a random secret (openssl rand -hex 32)`);
   }
