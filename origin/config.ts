@@ -65,7 +65,7 @@ export function loadOriginConfig(opts: LoadOptions = {}): OriginConfig {
   delete flags['--config'];
   const env = file ? { ...fileAsEnv(file), ...(opts.env ?? {}) } : opts.env;
   const config = loadConfig(OriginConfigSchema, { ...opts, env, flags });
-  const placeholders: string[] = (['discoveryToken', 'cdnSecret', 'publishSecret', 'playSecret', 'webhookSecret'] as const).filter((k) => config[k].startsWith('REPLACE'));
+  const placeholders: string[] = (['discoveryToken', 'clusterSecret', 'cdnSecret', 'publishSecret', 'playSecret', 'webhookSecret'] as const).filter((k) => config[k].startsWith('REPLACE'));
   if (config.apiTokens.some((t) => t.startsWith('REPLACE'))) placeholders.push('apiTokens');
   if (placeholders.length > 0) throw new ConfigError(`${placeholders.join(', ')} still hold the example's REPLACE placeholder: set them (env ${placeholders.map(envName).join(', ')})`);
   const secretProblem = clusterSecretProblem(config.clusterSecret);

@@ -67,9 +67,9 @@ describe('origin/origin.production.example.json', () => {
   });
 
   test('refuses to start while placeholders are left; env overrides them', () => {
-    expect(() => loadOriginConfig({ flags: parseFlags(['--config', EXAMPLE]) })).toThrow(/discoveryToken, publishSecret, apiTokens still hold the example's REPLACE placeholder/);
+    expect(() => loadOriginConfig({ flags: parseFlags(['--config', EXAMPLE]) })).toThrow(/clusterSecret, publishSecret, apiTokens still hold the example's REPLACE placeholder/);
     const config = loadOriginConfig({
-      env: { CASCADE_CONFIG: EXAMPLE, CASCADE_PUBLISH_SECRET: SECRET, CASCADE_DISCOVERY_TOKEN: 'disc-token', CASCADE_API_TOKENS: 'admin-token' },
+      env: { CASCADE_CONFIG: EXAMPLE, CASCADE_PUBLISH_SECRET: SECRET, CASCADE_CLUSTER_SECRET: 'c'.repeat(64), CASCADE_API_TOKENS: 'admin-token' },
       flags: parseFlags(['--http-port', '9081']),
     });
     expect(config).toMatchObject({ host: '0.0.0.0', publicHost: 'origin-1.example.net', capacity: 48, publishSecret: SECRET, apiTokens: ['admin-token'], httpPort: 9081 });
