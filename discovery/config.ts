@@ -1,6 +1,7 @@
 import { Type, Static } from '@sinclair/typebox';
 import { ConfigError, loadConfig, LoadOptions } from '../common/config';
 import { clusterSecretProblem } from '../common/cluster-credentials';
+import { HostAllowlist } from '../common/host-allowlist';
 import { parseRedisUrl } from './store/redis-connection';
 
 const Level = Type.Union(
@@ -56,6 +57,10 @@ export const DiscoveryConfigSchema = Type.Object({
     default: false,
     description: 'Require a read or API token on reads (lookups, lists, events, placement, metrics, the SRS clusters API). /healthz and /docs stay open.',
   }),
+  originHosts: Type.Array(Type.String({ minLength: 1 }), {
+    default: ['loopback', 'private'],
+    description: 'Hosts an origin may advertise in its rtmp/http URLs (registration is refused with 400 otherwise); the liveness probe only goes to these. Entries: loopback, private (RFC 1918, fc00::/7), an address, a CIDR, a host name with * wildcards (`*.origins.example.net`), or * (anything). Comma-separated or JSON. docs/security.md.',
+  }),
   livenessCheck: Type.Boolean({
     default: true,
     description: 'On a conflicting claim, GET the owner\'s http URL + /healthz; when it does not answer, break its lease and give the stream to the claimant. Needs discovery to reach origins\' http addresses.',
@@ -96,6 +101,11 @@ export function checkDiscoveryConfig(config: DiscoveryConfig): void {
   if (config.store === 'redis') parseRedisUrl(config.redisUrl);
   const secretProblem = clusterSecretProblem(config.clusterSecret);
   if (secretProblem) throw new ConfigError(secretProblem);
+  try {
+    new HostAllowlist(config.originHosts);
+  } catch (err) {
+    throw new ConfigError(`originHosts: ${(err as Error).message}`);
+  }
   if (config.protectReads && config.readTokens.length === 0 && config.apiTokens.length === 0) {
     throw new ConfigError('protectReads needs readTokens or apiTokens (no token could read anything)');
   }

@@ -1,5 +1,6 @@
 import { Type, Static } from '@sinclair/typebox';
 import { clusterSecretProblem } from '../common/cluster-credentials';
+import { HostAllowlist } from '../common/host-allowlist';
 import { ConfigError, loadConfig, type LoadOptions } from '../common/config';
 import { HlsConfigFields } from '../mediaserver/hls-config';
 
@@ -18,6 +19,10 @@ export const EdgeConfigSchema = Type.Object({
     default: '',
     envOnly: true,
     description: 'Shared cluster secret (at least 32 characters; env only, never a flag). The edge derives its credential from it: reads discovery with it and pulls from origins with it instead of a viewer\'s query. `npm start` generates one. docs/security.md.',
+  }),
+  originHosts: Type.Array(Type.String({ minLength: 1 }), {
+    default: ['loopback', 'private'],
+    description: 'Hosts an RTMP 302 (pull or publish gateway) may lead to; the hosts of `origins` are always allowed. A 302 elsewhere is refused and logged. Entries: loopback, private (RFC 1918, fc00::/7), an address, a CIDR, a host name with * wildcards (`*.origins.example.net`), or * (anything). Comma-separated or JSON. docs/security.md.',
   }),
   maxRedirects: Type.Integer({ default: 3, minimum: 0, maximum: 10, description: 'RTMP 302 hops followed per pull.' }),
   pullTimeoutMs: Type.Integer({ default: 4000, minimum: 100, description: 'Deadline for a pull to deliver its first media (all origins tried).' }),
@@ -44,5 +49,10 @@ export function loadEdgeConfig(opts: LoadOptions = {}): EdgeConfig {
   const config = loadConfig(EdgeConfigSchema, opts);
   const secretProblem = clusterSecretProblem(config.clusterSecret);
   if (secretProblem) throw new ConfigError(secretProblem);
+  try {
+    new HostAllowlist(config.originHosts);
+  } catch (err) {
+    throw new ConfigError(`originHosts: ${(err as Error).message}`);
+  }
   return config;
 }
