@@ -45,6 +45,10 @@ export const DiscoveryConfigSchema = Type.Object({
     envOnly: true,
     description: 'Shared cluster secret (at least 32 characters; env only, never a flag). Origins prove their id with a credential derived from it; edges read with theirs. `npm start` generates one. docs/security.md.',
   }),
+  insecureOpen: Type.Boolean({
+    default: false,
+    description: 'Let a discovery on a non-loopback address start without any credential (no clusterSecret, no apiTokens): anyone who reaches it could then take over every stream. Off: such a start is refused (protected mode).',
+  }),
   apiTokens: Type.Array(Type.String({ minLength: 1 }), {
     default: [],
     description: 'Bearer tokens accepted on write routes (comma-separated or JSON in env/flags). Empty: no auth. They are accepted on reads too.',
@@ -105,6 +109,13 @@ export function checkDiscoveryConfig(config: DiscoveryConfig): void {
     new HostAllowlist(config.originHosts);
   } catch (err) {
     throw new ConfigError(`originHosts: ${(err as Error).message}`);
+  }
+  if (!config.insecureOpen && config.clusterSecret === '' && config.apiTokens.length === 0 && !new HostAllowlist(['loopback']).allows(config.host)) {
+    throw new ConfigError(
+      `discovery would listen on ${config.host} without credentials, so anyone who reaches it could register origins and take over streams. ` +
+        'Set CASCADE_CLUSTER_SECRET (openssl rand -hex 32; the same on discovery, origins and edges), or CASCADE_API_TOKENS, or bind to 127.0.0.1 (--host 127.0.0.1). ' +
+        'To run open anyway (not recommended): --insecure-open.',
+    );
   }
   if (config.protectReads && config.readTokens.length === 0 && config.apiTokens.length === 0) {
     throw new ConfigError('protectReads needs readTokens or apiTokens (no token could read anything)');

@@ -2,20 +2,38 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import { StaleIncarnationError } from '../common/errors';
 import type { DiscoveryConfig } from './config';
-import { checkApi, normalizeBaseUrl, type AuthHook } from './http';
+import { BadRequestError } from '../common/errors';
+import type { HostAllowlist } from '../common/host-allowlist';
+import type { DiscoveryAuth } from './auth';
+import { apiHostPort, checkApi, normalizeBaseUrl } from './http';
 import type { DiscoveryMetrics } from './metrics';
 import * as S from './schemas';
 import type { DiscoveryStore, OriginRecordInput } from './store/types';
 import type { HeartbeatResult, OriginRegistration } from './types';
 import { originView } from './views';
 
-/** The store input of a registration body: URLs normalized, optional fields only when given. */
-export function registrationInput(id: string, body: OriginRegistration): OriginRecordInput {
+/**
+ * The store input of a registration body: URLs normalized, optional fields only when given. Every
+ * advertised host must be in `originHosts`: edges, players and the liveness probe go where these
+ * point (docs/security.md "Where traffic may go").
+ */
+export function registrationInput(id: string, body: OriginRegistration, allowlist: HostAllowlist): OriginRecordInput {
+  const rtmp = normalizeBaseUrl(body.rtmp, 'rtmp');
+  const http = normalizeBaseUrl(body.http, 'http');
+  const api = body.api !== undefined ? checkApi(body.api) : undefined;
+  const hosts: Array<[string, string]> = [
+    ['rtmp', new URL(rtmp).hostname],
+    ['http', new URL(http).hostname],
+    ...(api !== undefined ? [['api', apiHostPort(api).host] as [string, string]] : []),
+  ];
+  for (const [field, host] of hosts) {
+    if (!allowlist.allows(host)) throw new BadRequestError(`${field} host ${host.slice(0, 255)} is not in discovery's originHosts (${allowlist.entries.join(', ')})`);
+  }
   return {
     id,
-    rtmp: normalizeBaseUrl(body.rtmp, 'rtmp'),
-    http: normalizeBaseUrl(body.http, 'http'),
-    ...(body.api !== undefined ? { api: checkApi(body.api) } : {}),
+    rtmp,
+    http,
+    ...(api !== undefined ? { api } : {}),
     ...(body.region !== undefined ? { region: body.region } : {}),
     ...(body.capacity !== undefined ? { capacity: body.capacity } : {}),
     state: body.state ?? 'active',
@@ -27,7 +45,8 @@ export interface HeartbeatRouteOptions {
   store: DiscoveryStore;
   config: DiscoveryConfig;
   metrics: DiscoveryMetrics;
-  write?: AuthHook;
+  auth: DiscoveryAuth;
+  allowlist: HostAllowlist;
 }
 
 /**
@@ -35,16 +54,16 @@ export interface HeartbeatRouteOptions {
  * heartbeat carries its registration, load, incarnation and every lease; the store answers per lease in
  * one operation. This is how discovery's state is rebuilt after it lost it: the origins know what is live.
  */
-export const heartbeatRoute: FastifyPluginAsync<HeartbeatRouteOptions> = async (app, { store, config, metrics, write }) => {
+export const heartbeatRoute: FastifyPluginAsync<HeartbeatRouteOptions> = async (app, { store, config, metrics, auth, allowlist }) => {
   app.post<{ Params: Static<typeof S.OriginParams>; Body: Static<typeof S.HeartbeatBody> }>(
     '/v1/origins/:id/heartbeat',
     {
-      ...(write ? { onRequest: write } : {}),
+      onRequest: auth.write,
       bodyLimit: config.heartbeatBodyLimit,
       schema: {
         tags: ['origins'],
         summary: 'Leases v2 heartbeat: registration, load, incarnation and every lease in one request; answers per lease renewed / reclaimed / fenced / absent',
-        ...(write ? { security: [{ bearer: [] }] } : {}),
+        ...(auth.enabled ? { security: [{ bearer: [] }] } : {}),
         params: S.OriginParams,
         body: S.HeartbeatBody,
         response: { 200: S.HeartbeatResultSchema, ...Object.fromEntries([400, 401, 403, 409, 413, 503].map((s) => [s, S.ErrorSchema])) },
@@ -52,11 +71,12 @@ export const heartbeatRoute: FastifyPluginAsync<HeartbeatRouteOptions> = async (
     },
     async (request): Promise<HeartbeatResult> => {
       const { id } = request.params;
+      auth.actAs(request, id);
       const { incarnation, startedAt, registration, leases } = request.body;
       const log = request.log.child({ origin: id, incarnation });
       let outcome;
       try {
-        outcome = await store.heartbeat({ origin: { ...registrationInput(id, registration), incarnation, startedAt }, leases }, config.originTtlMs, config.leaseTtlMs);
+        outcome = await store.heartbeat({ origin: { ...registrationInput(id, registration, allowlist), incarnation, startedAt }, leases }, config.originTtlMs, config.leaseTtlMs);
       } catch (err) {
         if (err instanceof StaleIncarnationError) log.warn({ current: err.details?.current }, 'heartbeat refused: a later-started process holds this origin id');
         throw err;

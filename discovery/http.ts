@@ -1,7 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequestError, CascadeError } from '../common/errors';
+import { BadRequestError } from '../common/errors';
 import { canonicalStreamName, isValidStreamPart } from '../common/lifecycle';
 
 /** Small HTTP helpers of the discovery routes: names, URLs, auth, cursors, stale marking. */
@@ -66,55 +65,6 @@ export function selfHostPort(request: FastifyRequest, config: { host: string; po
   const port = address && typeof address === 'object' ? address.port : config.port;
   const bind = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   return `${bracket(bind)}:${port}`;
-}
-
-// ---- auth ----------------------------------------------------------------------------------------
-
-export type AuthHook = (request: FastifyRequest) => Promise<void>;
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
-}
-
-/** Constant-time membership of a token's digest in a list (every entry compared). */
-function contains(digests: readonly Buffer[], given: Buffer): boolean {
-  let ok = false;
-  for (const d of digests) ok = timingSafeEqual(given, d) || ok;
-  return ok;
-}
-
-function bearer(request: FastifyRequest): Buffer | undefined {
-  const header = request.headers.authorization;
-  const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-  return m ? digest(m[1]) : undefined;
-}
-
-/**
- * `onRequest` hooks (so strangers learn nothing from body parsing). Writes: an API token, else 401
- * UNAUTHORIZED, or 403 FORBIDDEN for a read-only token. Reads (only when `protectReads`): a read
- * or API token, else 401. Undefined hooks mean "open". Tokens are compared as SHA-256 digests in
- * constant time and never logged.
- */
-export function authHooks(config: { apiTokens: readonly string[]; readTokens: readonly string[]; protectReads: boolean }): { write?: AuthHook; read?: AuthHook } {
-  const writeDigests = config.apiTokens.map(digest);
-  const readDigests = config.readTokens.map(digest);
-  const write: AuthHook | undefined =
-    writeDigests.length === 0
-      ? undefined
-      : async (request) => {
-          const given = bearer(request);
-          if (given && contains(writeDigests, given)) return;
-          if (given && contains(readDigests, given)) throw new CascadeError('FORBIDDEN', 'this token may read but not write');
-          throw new CascadeError('UNAUTHORIZED', 'this route needs Authorization: Bearer <token>');
-        };
-  const read: AuthHook | undefined = !config.protectReads
-    ? undefined
-    : async (request) => {
-        const given = bearer(request);
-        if (given && (contains(readDigests, given) || contains(writeDigests, given))) return;
-        throw new CascadeError('UNAUTHORIZED', 'reads need Authorization: Bearer <token> on this discovery');
-      };
-  return { write, read };
 }
 
 // ---- cursors and stale answers -------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import type { HostAllowlist } from '../common/host-allowlist';
 import { request } from 'undici';
 
 /** Is the owner of a stream still there? Asked on a conflicting claim (DESIGN.md section 3). */
@@ -20,6 +21,11 @@ export interface HttpLivenessOptions {
    * short: it delays noticing a death by up to this much. Default 100.
    */
   aliveCacheMs?: number;
+  /**
+   * Hosts the probe may contact (discovery's originHosts). Registration already refuses others; this
+   * guards records written before the list changed. An owner elsewhere is never probed: it counts as alive.
+   */
+  allowlist?: HostAllowlist;
 }
 
 const MAX_BODY = 16 * 1024;
@@ -34,13 +40,16 @@ export class HttpLiveness implements LivenessChecker {
   private readonly aliveCacheMs: number;
   private readonly aliveUntil = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<boolean>>();
+  private readonly allowlist?: HostAllowlist;
 
   constructor(opts: HttpLivenessOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? 300;
     this.aliveCacheMs = opts.aliveCacheMs ?? 100;
+    this.allowlist = opts.allowlist;
   }
 
   isDead(origin: { id: string; http: string; incarnation?: string }): Promise<boolean> {
+    if (this.allowlist && !this.allowlist.allowsUrl(origin.http)) return Promise.resolve(false);
     const url = `${origin.http.replace(/\/+$/, '')}/healthz`;
     const key = `${origin.id} ${origin.incarnation ?? ''} ${url}`;
     const until = this.aliveUntil.get(key);
@@ -74,6 +83,7 @@ export class HttpLiveness implements LivenessChecker {
 
   private remember(key: string): void {
     if (this.aliveUntil.size > 10_000) this.aliveUntil.clear();
+    if (this.aliveUntil.size >= 1024) for (const [k, t] of this.aliveUntil) if (t <= Date.now()) this.aliveUntil.delete(k);
     this.aliveUntil.set(key, Date.now() + this.aliveCacheMs);
   }
 }

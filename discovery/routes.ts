@@ -21,7 +21,6 @@ import type { Logger } from '../common/logger';
 import { DiscoveryConfigSchema, type DiscoveryConfig } from './config';
 import {
   apiHostPort,
-  authHooks,
   bracket,
   decodeCursor,
   encodeCursor,
@@ -30,8 +29,9 @@ import {
   markStale,
   selfHostPort,
   streamOf,
-  type AuthHook,
 } from './http';
+import { DiscoveryAuth } from './auth';
+import { HostAllowlist } from '../common/host-allowlist';
 import { heartbeatRoute, registrationInput } from './heartbeat-route';
 import { HttpLiveness, type LivenessChecker } from './liveness';
 import { DiscoveryMetrics } from './metrics';
@@ -79,12 +79,20 @@ function errors(...statuses: number[]): Record<number, TSchema> {
  */
 export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async (app, opts) => {
   const { store, config, metrics, liveness, cache, hub } = opts;
-  const auth = authHooks(config);
-  const security = (hook: AuthHook | undefined): { security?: Array<Record<string, string[]>> } => (hook ? { security: [{ bearer: [] }] } : {});
-  const write = auth.write ? { onRequest: auth.write } : {};
-  const read = auth.read ? { onRequest: auth.read } : {};
-  const writeDoc = security(auth.write);
-  const readDoc = security(auth.read);
+  const auth = new DiscoveryAuth(config);
+  const allowlist = new HostAllowlist(config.originHosts);
+  const bearerDoc = { security: [{ bearer: [] }] };
+  const write = { onRequest: auth.write };
+  const read = { onRequest: auth.read };
+  const writeDoc = auth.enabled ? bearerDoc : {};
+  const readDoc = auth.enabled && config.protectReads ? bearerDoc : {};
+  /** A view without its fencing token for anonymous callers (docs/security.md). */
+  const forCaller = <T extends { token?: number }>(request: FastifyRequest, view: T): T => {
+    if (auth.seesTokens(request)) return view;
+    const rest = { ...view };
+    delete rest.token;
+    return rest;
+  };
 
   const placementOptions: PlacementOptions = {
     highWater: config.highWater,
@@ -105,7 +113,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
   const leaseView = async (lease: Lease): Promise<LeaseView> => {
     const owner = await lookupOwner(lease);
     if (!owner) throw new OriginNotFoundError(lease.originId);
-    return { ...owner, ttlMs: config.leaseTtlMs };
+    return { ...owner, token: lease.token, ttlMs: config.leaseTtlMs };
   };
 
   /** A read through the stale cache: fresh from the store, or marked stale while the store is down. */
@@ -144,17 +152,19 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
       },
     },
     async (request) => {
-      const record = await store.upsertOrigin(registrationInput(request.params.id, request.body), config.originTtlMs);
+      auth.actAs(request, request.params.id);
+      const record = await store.upsertOrigin(registrationInput(request.params.id, request.body, allowlist), config.originTtlMs);
       return { origin: originView(record), ttlMs: config.originTtlMs };
     },
   );
 
-  await app.register(heartbeatRoute, { store, config, metrics, ...(auth.write ? { write: auth.write } : {}) });
+  await app.register(heartbeatRoute, { store, config, metrics, auth, allowlist });
 
   app.delete<{ Params: Static<typeof S.OriginParams> }>(
     '/v1/origins/:id',
     { ...write, schema: { tags: ['origins'], summary: 'Deregister an origin (drops its leases)', ...writeDoc, params: S.OriginParams, response: errors(400, 401, 403, 503) } },
     async (request, reply) => {
+      auth.actAs(request, request.params.id);
       await store.removeOrigin(request.params.id);
       return reply.code(204).send();
     },
@@ -203,6 +213,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
     async (request) => {
       const { app: appName, name } = streamOf(request.params);
       const { originId } = request.body;
+      auth.actAs(request, originId);
       try {
         let result = await store.claimStream(appName, name, originId, config.leaseTtlMs);
         for (let attempt = 0; 'conflict' in result; attempt++) {
@@ -243,6 +254,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
     async (request) => {
       const { app: appName, name } = streamOf(request.params);
       const { originId, token } = request.body;
+      auth.actAs(request, originId);
       let lease: Lease | null;
       try {
         lease = await store.renewStream(appName, name, originId, token, config.leaseTtlMs);
@@ -267,6 +279,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
     async (request, reply) => {
       const { app: appName, name } = streamOf(request.params);
       const { originId, token } = request.body;
+      auth.actAs(request, originId);
       if (!(await store.releaseStream(appName, name, originId, token))) throw new LeaseLostError(appName, name);
       return reply.code(204).send();
     },
@@ -288,6 +301,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
     async (request) => {
       const { app: appName, name } = streamOf(request.params);
       const { originId, ms } = request.body;
+      auth.actAs(request, originId);
       const until = await store.avoidOrigin(appName, name, originId, ms);
       return { app: appName, name, originId, until };
     },
@@ -303,7 +317,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
       const { app: appName, name } = streamOf(request.params);
       const { value: owner } = await lookupStream(reply, appName, name);
       if (!owner) throw new StreamNotFoundError(appName, name);
-      return owner;
+      return forCaller(request, owner);
     },
   );
 
@@ -344,7 +358,8 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
         }
         return result.next !== undefined ? { streams, next: encodeCursor(result.next) } : { streams };
       });
-      return stale ? { ...page, stale } : page;
+      const shown = auth.seesTokens(request) ? page : { ...page, streams: page.streams.map((v) => forCaller(request, v)) };
+      return stale ? { ...shown, stale } : shown;
     },
   );
 
@@ -410,7 +425,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
     (request, reply) => {
       const types = request.query.types ? new Set(request.query.types.split(',') as DiscoveryEventType[]) : undefined;
       reply.hijack();
-      hub.add(reply.raw, types);
+      hub.add(reply.raw, types, { tokens: auth.seesTokens(request) });
     },
   );
 
@@ -600,7 +615,7 @@ export function buildDiscoveryApp(store: DiscoveryStore, partialConfig: Partial<
   const metrics = deps.metrics ?? new DiscoveryMetrics(store);
   const cache = deps.cache ?? new ReadCache(config.staleCacheMs);
   const hub = new SseHub({ heartbeatMs: config.sseHeartbeatMs, onCount: (n) => metrics.sseClients.set(n) });
-  const liveness = deps.liveness === null || !config.livenessCheck ? undefined : (deps.liveness ?? new HttpLiveness({ timeoutMs: config.livenessTimeoutMs }));
+  const liveness = deps.liveness === null || !config.livenessCheck ? undefined : (deps.liveness ?? new HttpLiveness({ timeoutMs: config.livenessTimeoutMs, allowlist: new HostAllowlist(config.originHosts) }));
   (app as unknown as Record<symbol, DiscoveryAppParts>)[PARTS] = { metrics, hub, cache };
 
   // JSON only. An empty body parses as "no body" (routes with a body schema then answer 400);

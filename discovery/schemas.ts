@@ -69,7 +69,7 @@ export const StreamOwnerViewSchema = Type.Object({
   name: Type.String(),
   origin: OriginRefSchema,
   since: Type.Number(),
-  token: Type.Integer(),
+  token: Type.Optional(Type.Integer({ description: "Fencing token; left out for anonymous callers (docs/security.md)." })),
 });
 
 export const LeaseViewSchema = Type.Object({

@@ -13,6 +13,16 @@ export interface SseHubOptions {
 interface Client {
   res: ServerResponse;
   types?: ReadonlySet<DiscoveryEventType>;
+  /** Whether this client may see fencing tokens (an authenticated caller; docs/security.md). */
+  tokens: boolean;
+}
+
+/** The event as an anonymous client sees it: no fencing token. */
+export function withoutToken(event: DiscoveryEvent): DiscoveryEvent {
+  if (!('token' in event.data)) return event;
+  const data: { token?: number } = { ...event.data };
+  delete data.token;
+  return { type: event.type, data } as DiscoveryEvent;
 }
 
 /** Formats one Server-Sent Events frame: `event: <type>` and one `data:` line of JSON. */
@@ -45,7 +55,7 @@ export class SseHub {
   }
 
   /** Takes over a response (headers already decided by the caller's hijack). */
-  add(res: ServerResponse, types?: ReadonlySet<DiscoveryEventType>): void {
+  add(res: ServerResponse, types?: ReadonlySet<DiscoveryEventType>, opts: { tokens: boolean } = { tokens: true }): void {
     if (this.closed) {
       res.writeHead(503, { 'content-type': 'application/json' }).end('{"code":"STORE_UNAVAILABLE","message":"discovery is stopping"}');
       return;
@@ -57,7 +67,7 @@ export class SseHub {
       'x-accel-buffering': 'no',
     });
     res.write(': cascade discovery events\nretry: 2000\n\n');
-    const client: Client = types ? { res, types } : { res };
+    const client: Client = types ? { res, types, tokens: opts.tokens } : { res, tokens: opts.tokens };
     this.clients.add(client);
     const drop = (): void => this.remove(client);
     res.on('close', drop);
@@ -71,9 +81,12 @@ export class SseHub {
 
   broadcast(event: DiscoveryEvent): void {
     if (this.clients.size === 0) return;
-    const frame = sseFrame(event);
+    let frame: string | undefined;
+    let anonymousFrame: string | undefined;
     for (const c of [...this.clients]) {
-      if (!c.types || c.types.has(event.type)) this.write(c, frame);
+      if (c.types && !c.types.has(event.type)) continue;
+      if (c.tokens) this.write(c, (frame ??= sseFrame(event)));
+      else this.write(c, (anonymousFrame ??= sseFrame(withoutToken(event))));
     }
   }
 

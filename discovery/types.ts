@@ -75,12 +75,14 @@ export interface StreamOwnerView {
   origin: OriginRef;
   /** ms epoch since the stream is held by this origin. */
   since: number;
-  /** Fencing token: strictly increasing per stream across claims. */
-  token: number;
+  /** Fencing token: strictly increasing per stream across claims. Left out for anonymous callers (docs/security.md). */
+  token?: number;
 }
 
 /** `200` of claim and renew: the owner view plus the lease time to live. */
 export interface LeaseView extends StreamOwnerView {
+  /** Always present: claim and renew answer the origin that holds the lease. */
+  token: number;
   ttlMs: number;
 }
 
@@ -236,7 +238,8 @@ export interface StreamReleasedData {
   app: string;
   name: string;
   originId: string;
-  token: number;
+  /** Left out for anonymous callers (docs/security.md). */
+  token?: number;
   reason: StreamReleaseReason;
 }
 

@@ -62,8 +62,12 @@ export class OwnershipWatch {
     }
   }
 
-  /** Records `token` for `key` when it is not older than what was seen (`equal`: the same lease ending counts). */
-  private newer(key: string, token: number, equal = false): boolean {
+  /**
+   * Records `token` for `key` when it is not older than what was seen (`equal`: the same lease ending
+   * counts). Without a token (an edge without a credential is shown none) every event counts.
+   */
+  private newer(key: string, token: number | undefined, equal = false): boolean {
+    if (token === undefined) return true;
     const seen = this.tokens.get(key) ?? 0;
     if (token < seen || (token === seen && !equal)) return false;
     this.tokens.set(key, token);

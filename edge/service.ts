@@ -10,6 +10,7 @@ import { registerNodeApi } from '../mediaserver/node-api';
 import { registerEdgeMetrics, type EdgeMetrics } from '../mediaserver/metrics';
 import { sendJson } from '../mediaserver/nms-host';
 import type { RtmpServerSession, StreamRequest } from '../protocol/rtmp/server-session';
+import { memberCredential } from '../common/cluster-credentials';
 import { HttpDiscoveryClient, type EventSubscription } from '../discovery/client';
 import { OwnershipWatch } from './ownership-watch';
 import { EdgeStream } from './edge-stream';
@@ -42,7 +43,9 @@ export class EdgeService implements Service {
 
   constructor(private readonly config: EdgeConfig, private readonly log: Logger) {
     this.log = log.child({ edge: config.id });
-    this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { timeoutMs: 500 });
+    // The edge credential reads discovery with fencing tokens (ownership events are ordered by them).
+    const token = config.clusterSecret ? memberCredential(config.clusterSecret, 'edge', config.id) : undefined;
+    this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { timeoutMs: 500, ...(token ? { token } : {}) });
     this.rtmp = new RtmpServer({ maxMessageSize: 1024 * 1024, maxBufferedBytes: 2 * 1024 * 1024 }, (s) => this.onSession(s));
     this.http = createHttpApp(this.log, (handler) =>
       http.createServer((req, res) => {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Service } from '../common/lifecycle';
 import type { Logger } from '../common/logger';
+import { memberCredential } from '../common/cluster-credentials';
 import { redactUrl } from '../common/logger';
 import { HttpDiscoveryClient } from '../discovery/client';
 import { NmsHost, BaseSession, isRtmpSession, sendJson, RtmpSession } from '../mediaserver/nms-host';
@@ -83,7 +84,9 @@ export class OriginService implements Service {
   constructor(private readonly config: OriginConfig, private readonly log: Logger) {
     this.log = log.child({ origin: config.id });
     this.capacity = capacityOf(os.availableParallelism(), config.capacity);
-    this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { token: config.discoveryToken || undefined });
+    // With a cluster secret the origin proves its id (docs/security.md); a shared token otherwise.
+    const token = config.clusterSecret ? memberCredential(config.clusterSecret, 'origin', config.id) : config.discoveryToken;
+    this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { token: token || undefined });
     this.nms = new NmsHost({ host: config.host, rtmpPort: config.rtmpPort, httpPort: config.httpPort, logger: this.log });
     this.http = createMediaHttpApp(this.nms, this.flvGate, this.log);
     // 503 while draining: balancers and readiness probes stop sending new publishers here.

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { request } from 'undici';
+import { memberCredential } from '../../../common/cluster-credentials';
 import { HttpDiscoveryClient } from '../../../discovery/client';
 import { DiscoveryService } from '../../../discovery/service';
 import { SseHub, SseParser, sseFrame } from '../../../discovery/sse';
@@ -177,5 +178,40 @@ describe('GET /v1/events on a running service (memory store, real clock)', () =>
     expect(await ended).toBe('ended');
     await until('a reconnect error', () => (errors.length > 0 ? true : undefined));
     await sub.close();
+  });
+});
+
+describe('GET /v1/events with a cluster secret: tokens only for members', () => {
+  const SECRET = 'd'.repeat(64);
+  let service: DiscoveryService;
+
+  beforeEach(async () => {
+    service = new DiscoveryService({ config: testConfig({ port: 0, clusterSecret: SECRET, leaseTtlMs: 10_000 }), store: new MemoryStore(), logger: silentLogger() });
+    await service.start();
+  });
+
+  afterEach(async () => {
+    await service.stop();
+  });
+
+  it('an anonymous subscriber gets stream events without fencing tokens; an edge gets them with', async () => {
+    const origin = new HttpDiscoveryClient(service.url, { token: memberCredential(SECRET, 'origin', 'o1') });
+    const edge = new HttpDiscoveryClient(service.url, { token: memberCredential(SECRET, 'edge', 'e1') });
+    const anonymous = new HttpDiscoveryClient(service.url);
+    const seen: Record<'edge' | 'anonymous', DiscoveryEvent[]> = { edge: [], anonymous: [] };
+    const subs = [edge.subscribeEvents((e) => seen.edge.push(e)), anonymous.subscribeEvents((e) => seen.anonymous.push(e))];
+    await Promise.all(subs.map((s) => s.ready));
+    await origin.registerOrigin('o1', ORIGIN_A);
+    const lease = await origin.claimStream('live', 's1', 'o1');
+    await origin.releaseStream('live', 's1', 'o1', lease.token);
+    for (const who of ['edge', 'anonymous'] as const) await until(`${who} stream.released`, () => seen[who].find((e) => e.type === 'stream.released'));
+    const data = (who: 'edge' | 'anonymous', type: string) => seen[who].find((e) => e.type === type)?.data;
+    expect(data('edge', 'stream.claimed')).toHaveProperty('token', lease.token);
+    expect(data('edge', 'stream.released')).toHaveProperty('token', lease.token);
+    expect(data('anonymous', 'stream.claimed')).not.toHaveProperty('token');
+    expect(data('anonymous', 'stream.released')).not.toHaveProperty('token');
+    expect(data('anonymous', 'stream.claimed')).toMatchObject({ app: 'live', name: 's1', origin: { id: 'o1' } });
+    await Promise.all(subs.map((s) => s.close()));
+    await Promise.all([origin, edge, anonymous].map((c) => c.close()));
   });
 });

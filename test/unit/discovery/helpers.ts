@@ -24,9 +24,10 @@ export function capturingLogger(level = 'trace'): { logger: Logger; lines: strin
 /**
  * Port 0, and no owner liveness probe: the test origins' http URLs point nowhere, so with the probe
  * every conflicting claim would break the lease (liveness.test.ts turns it on against real servers).
+ * Any advertised host: route tests use example.* names (auth.test.ts covers originHosts).
  */
 export function testConfig(overrides: Partial<DiscoveryConfig> = {}): DiscoveryConfig {
-  return loadDiscoveryConfig({ overrides: { port: 0, livenessCheck: false, ...overrides } });
+  return loadDiscoveryConfig({ overrides: { port: 0, livenessCheck: false, originHosts: ['*'], ...overrides } });
 }
 
 export interface TestApp {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { LeaseLostError, StreamOwnedElsewhereError } from '../../../common/errors';
 import { HttpDiscoveryClient } from '../../../discovery/client';
 import { HttpLiveness } from '../../../discovery/liveness';
+import { HostAllowlist } from '../../../common/host-allowlist';
 import { DiscoveryService } from '../../../discovery/service';
 import { MemoryStore } from '../../../discovery/store/memory-store';
 import type { DiscoveryEvent } from '../../../discovery/types';
@@ -72,6 +73,22 @@ describe('HttpLiveness', () => {
       expect(ok.requests).toBe(1);
     } finally {
       await ok.stop();
+    }
+  });
+});
+
+describe('HttpLiveness with an allowlist', () => {
+  it('never probes a host outside originHosts (no blind SSRF): such an owner counts as alive, unprobed', async () => {
+    const target = await fakeOrigin(healthy('o2'));
+    const live = new HttpLiveness({ timeoutMs: 300, aliveCacheMs: 0, allowlist: new HostAllowlist(['10.0.0.0/8']) });
+    const open = new HttpLiveness({ timeoutMs: 300, aliveCacheMs: 0, allowlist: new HostAllowlist(['loopback']) });
+    try {
+      expect(await live.isDead({ id: 'o1', http: target.url })).toBe(false);
+      expect(target.requests).toBe(0);
+      expect(await open.isDead({ id: 'o1', http: target.url })).toBe(true);
+      expect(target.requests).toBe(1);
+    } finally {
+      await target.stop();
     }
   });
 });
