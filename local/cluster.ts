@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { clusterSecretProblem, memberCredential } from '../common/cluster-credentials';
 import { Type } from '@sinclair/typebox';
 import { ConfigError, loadConfig, parseFlags } from '../common/config';
 import { DEFAULT_PORTS, PortPlan, canListen } from './ports';
@@ -14,6 +17,7 @@ const LocalConfigSchema = Type.Object({
     description: 'Discovery store: redis://host:port/db, rediss://…, redis-sentinel://h:p[,h:p…]/MASTER_NAME or redis-cluster://h:p[,h:p…] (empty: in-memory store).',
   }),
   capacity: Type.Integer({ default: 0, minimum: 0, description: 'Weight capacity of every origin (0: cores × 12).' }),
+  stateDir: Type.String({ default: '.cascade', minLength: 1, description: 'Directory (created, mode 0700) where the admin token is written (admin-token, mode 0600).' }),
 });
 
 /** The URL schemes discovery's Redis store takes (docs/discovery.md "Redis HA"). */
@@ -33,6 +37,26 @@ interface Planned {
   role: 'discovery' | 'origin' | 'edge';
   flags: string[];
   health: string;
+}
+
+/**
+ * Secure by default (docs/security.md): one random cluster secret per start (or the operator's
+ * CASCADE_CLUSTER_SECRET), handed to every member through the environment. Discovery then accepts
+ * each origin's writes only with that origin's credential, and edges pull with their own. The admin
+ * credential goes to a file only its owner can read; nothing secret is printed or put into argv.
+ */
+export function localCredentials(env: NodeJS.ProcessEnv, stateDir: string): { env: Record<string, string>; adminTokenFile: string } {
+  const given = env.CASCADE_CLUSTER_SECRET ?? '';
+  const problem = given ? clusterSecretProblem(given) : null;
+  if (problem) throw new ConfigError(`CASCADE_CLUSTER_SECRET: ${problem}`);
+  const secret = given || randomBytes(32).toString('hex');
+  const admin = memberCredential(secret, 'admin', 'local');
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const adminTokenFile = path.join(stateDir, 'admin-token');
+  writeFileSync(adminTokenFile, `${admin}\n`, { mode: 0o600 });
+  chmodSync(adminTokenFile, 0o600); // an existing file keeps its old mode otherwise
+  // The admin credential also opens the origins' and edges' node API writes (drain, kick).
+  return { env: { CASCADE_CLUSTER_SECRET: secret, CASCADE_API_TOKENS: admin }, adminTokenFile };
 }
 
 /**
@@ -104,8 +128,9 @@ export async function mainLocal(argv: string[]): Promise<void> {
   // Whatever ends the launcher, no member outlives it.
   process.on('exit', () => supervisor.killNow());
 
+  const credentials = localCredentials(process.env, cfg.stateDir);
   const entry = path.resolve(__dirname, '..', 'bin', 'cascade.js');
-  const spec = (p: Planned) => ({ name: p.name, args: [entry, p.role, ...p.flags], health: p.health });
+  const spec = (p: Planned) => ({ name: p.name, args: [entry, p.role, ...p.flags], health: p.health, env: credentials.env });
   try {
     // Discovery first: origins register with it as they start.
     await supervisor.start([planned.filter((p) => p.role === 'discovery').map(spec), planned.filter((p) => p.role !== 'discovery').map(spec)]);
@@ -131,6 +156,9 @@ export async function mainLocal(argv: string[]): Promise<void> {
     'Play (through the edge):',
     `  ffplay ${edgeUrls[0].rtmp}/live/demo`,
     `  ffplay ${edgeUrls[0].http}/live/demo.flv`,
+    'Admin API (drain, deregister, kick; discovery, origins and edges):',
+    `  curl -H "Authorization: Bearer $(cat ${credentials.adminTokenFile})" -X POST ${o[0].health.replace('/healthz', '')}/api/v1/drain`,
+    `  (${credentials.adminTokenFile} is readable by you only; the cluster secret of this run is in the members' environment, never printed)`,
     '',
     'A member that exits is restarted (with backoff; one that keeps crashing is given up). Ctrl-C stops everything.',
     '',

@@ -13,6 +13,8 @@ export interface MemberSpec {
   args: string[];
   /** GET answers 200 when the member is up. */
   health: string;
+  /** Added to the launcher's environment (secrets go here, never into args: ps shows args to everyone). */
+  env?: Record<string, string>;
 }
 
 /** A member must be healthy this long after it was spawned during the initial start. */
@@ -102,7 +104,7 @@ export class Supervisor {
   private spawn(m: Member): void {
     // detached: a process group of its own, so Ctrl-C in the terminal reaches only the launcher, which
     // then sends each member one SIGTERM (two signals would make a member skip its graceful drain).
-    const proc = spawn(process.execPath, m.spec.args, { stdio: ['ignore', 'inherit', 'inherit'], env: process.env, detached: true });
+    const proc = spawn(process.execPath, m.spec.args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...(m.spec.env ?? {}) }, detached: true });
     m.proc = proc;
     proc.once('exit', (code, signal) => this.onExit(m, proc, signal ?? `code ${code}`));
     proc.once('error', (err) => {

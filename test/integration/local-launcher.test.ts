@@ -1,4 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { TestProcess, run, startCommand, waitFor } from '../helpers/processes';
@@ -22,8 +24,17 @@ async function freeOffset(): Promise<number> {
 
 const ENTRY = path.resolve(__dirname, '..', '..', 'dist', 'bin', 'cascade.js');
 
-function startLauncher(offset: number, env: NodeJS.ProcessEnv = process.env): TestProcess {
-  return new TestProcess('local', spawn(process.execPath, [ENTRY, 'local', '--port-offset', String(offset)], { stdio: ['ignore', 'pipe', 'pipe'], env }));
+const stateDirs: string[] = [];
+afterAll(() => {
+  for (const dir of stateDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** `cascade local` with its admin token in a fresh directory (`stateDir`). */
+function startLauncher(offset: number, env: NodeJS.ProcessEnv = process.env): TestProcess & { stateDir: string } {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'cascade-local-'));
+  stateDirs.push(stateDir);
+  const args = [ENTRY, 'local', '--port-offset', String(offset), '--state-dir', path.join(stateDir, 'state')];
+  return Object.assign(new TestProcess('local', spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env })), { stateDir: path.join(stateDir, 'state') });
 }
 
 /** The launcher's children by member name (`--id NAME`, or the role: discovery), from `ps`. */
@@ -268,6 +279,82 @@ test('a stream live under `npm start`: discovery SIGKILLed is brought back and l
   } finally {
     viewer?.stop();
     await Promise.all(encoders.map((e) => e.stop('SIGKILL')));
+    await launcher.stop('SIGKILL');
+    for (const p of await clusterProcesses(offset)) process.kill(p, 'SIGKILL');
+  }
+});
+
+test('secure by default: a random cluster secret in the members\' environment only; a stranger\'s five takeover requests are refused while the stream stays on its owner and plays; the admin token works', async () => {
+  const offset = await freeOffset();
+  const launcher = startLauncher(offset);
+  const pid = launcher.proc.pid as number;
+  const discovery = `http://127.0.0.1:${8090 + offset}`;
+  let encoder: TestProcess | undefined;
+  let viewer: ViewerRecord | undefined;
+  try {
+    await waitFor(() => launcher.text.includes('Cascade local cluster is up'), 60_000, 'the banner');
+    const tokenFile = path.join(launcher.stateDir, 'admin-token');
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    expect(statSync(launcher.stateDir).mode & 0o777).toBe(0o700);
+    const admin = readFileSync(tokenFile, 'utf8').trim();
+    expect(launcher.text).toContain(tokenFile);
+
+    // One secret, in every member's environment and nowhere else: not in any argv, not in the launcher's output.
+    const secrets = new Set<string>();
+    const { stdout: ps } = await run('ps', ['-eo', 'args=']);
+    for (const [, memberPid] of await members(pid)) {
+      const environ = readFileSync(`/proc/${memberPid}/environ`, 'utf8').split('\0');
+      const secret = environ.find((e) => e.startsWith('CASCADE_CLUSTER_SECRET='))?.slice('CASCADE_CLUSTER_SECRET='.length);
+      expect(secret).toMatch(/^[0-9a-f]{64}$/);
+      secrets.add(secret as string);
+    }
+    expect(secrets.size).toBe(1);
+    const [secret] = [...secrets];
+    for (const text of [ps, launcher.text]) {
+      expect(text).not.toContain(secret);
+      expect(text).not.toContain(admin);
+    }
+
+    const name = `sec${process.pid}`;
+    encoder = startCommand('ffmpeg', ['-hide_banner', '-loglevel', 'error', ...ffmpegPublishArgs(`rtmp://127.0.0.1:${1937 + offset}/live/${name}`)], 'encoder');
+    const lookup = async (headers: Record<string, string> = {}) => {
+      const res = await fetch(`${discovery}/v1/streams/live/${name}`, { headers, signal: AbortSignal.timeout(5000) });
+      return res.status === 200 ? ((await res.json()) as { origin: { id: string; rtmp: string }; token?: number }) : null;
+    };
+    await waitFor(async () => (await lookup())?.origin.id === 'origin-2', 30_000, 'origin-2 to own the stream');
+    viewer = await rtmpViewer(`rtmp://127.0.0.1:${1935 + offset}/live/${name}`);
+    const v = viewer;
+    await waitFor(() => analyse(v).videoFrames > 30, 30_000, 'video at the edge viewer');
+
+    // A stranger reads no fencing token; an admin does.
+    expect(await lookup()).not.toHaveProperty('token');
+    const held = await lookup({ authorization: `Bearer ${admin}` });
+    expect(typeof held?.token).toBe('number');
+
+    const send = (method: string, url: string, body?: unknown) =>
+      fetch(`${discovery}${url}`, { method, ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}), signal: AbortSignal.timeout(5000) });
+    const attempts: Array<[string, Response]> = [
+      ['release', await send('POST', `/v1/streams/live/${name}/release`, { originId: 'origin-2', token: held?.token })],
+      ['re-register', await send('PUT', '/v1/origins/origin-2', { rtmp: 'rtmp://127.0.0.1:1', http: 'http://127.0.0.1:2' })],
+      ['register an intruder', await send('PUT', '/v1/origins/intruder', { rtmp: 'rtmp://127.0.0.1:1', http: 'http://127.0.0.1:2' })],
+      ['claim as the owner', await send('POST', `/v1/streams/live/${name}/claim`, { originId: 'origin-2' })],
+      ['deregister', await send('DELETE', '/v1/origins/origin-2')],
+    ];
+    expect(attempts.map(([what, res]) => [what, res.status])).toEqual(attempts.map(([what]) => [what, 401]));
+    const frames = analyse(v).videoFrames;
+    await waitFor(() => analyse(v).videoFrames > frames + 60, 30_000, 'video to keep flowing at the edge viewer');
+    expect(await lookup({ authorization: `Bearer ${admin}` })).toMatchObject({ origin: { id: 'origin-2' }, token: held?.token });
+    expect(encoder.running).toBe(true);
+    expect(v.closed).toBe(false);
+    const origins = (await (await fetch(`${discovery}/v1/origins`)).json()) as { origins: Array<{ id: string }> };
+    expect(origins.origins.map((o) => o.id).sort()).toEqual(['origin-1', 'origin-2']);
+
+    // The admin token opens administrative routes (discovery and the origins' node API).
+    expect((await fetch(`${discovery}/v1/origins/nobody`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } })).status).toBe(204);
+    expect(await launcher.stop('SIGTERM', 20_000)).toBe(0);
+  } finally {
+    viewer?.stop();
+    await encoder?.stop('SIGKILL');
     await launcher.stop('SIGKILL');
     for (const p of await clusterProcesses(offset)) process.kill(p, 'SIGKILL');
   }
