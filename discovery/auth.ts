@@ -100,6 +100,22 @@ export class DiscoveryAuth {
     if (who.kind === 'reader' || who.kind === 'edge') throw new CascadeError('FORBIDDEN', `a ${who.kind} credential may read but not write`);
   };
 
+  /** onRequest of an edge's own writes (its registration and heartbeat): an edge or admin credential. */
+  readonly edgeWrite: AuthHook = async (request) => {
+    const who = this.identify(request);
+    if (!this.enabled) return;
+    if (who.kind === 'anonymous') throw new CascadeError('UNAUTHORIZED', 'this route needs Authorization: Bearer <edge credential>');
+    if (who.kind !== 'edge' && who.kind !== 'admin') throw new CascadeError('FORBIDDEN', 'only an edge (or an admin) may do this');
+  };
+
+  /** 403 unless the caller is admin or edge `edgeId` itself. */
+  actAsEdge(request: FastifyRequest, edgeId: string): void {
+    const who = this.identify(request);
+    if (who.kind === 'admin' || !this.enabled) return;
+    if (who.kind === 'edge' && who.id === edgeId) return;
+    throw new CascadeError('FORBIDDEN', who.kind === 'edge' ? `this credential is edge ${who.id}'s; it cannot act as edge ${edgeId}` : 'only the edge itself (or an admin) may do this');
+  }
+
   /** onRequest of administrative routes. */
   readonly admin: AuthHook = async (request) => {
     const who = this.identify(request);
