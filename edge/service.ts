@@ -111,6 +111,9 @@ export class EdgeService implements Service {
       },
       'edge listening',
     );
+    if (this.playAuth.enabled && !this.upstreamQuery) {
+      this.log.warn('playSecret is set but clusterSecret is not: this edge pulls without a credential, which origins with a playSecret refuse (docs/play-auth.md)');
+    }
   }
 
   async drain(_deadlineMs: number): Promise<void> {}
