@@ -11,8 +11,14 @@ export function createLogger(service: string, level = process.env.CASCADE_LOG_LE
   return pino({ level, base: { service, pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
 }
 
-/** Drops query strings (signatures, tokens) from a URL before it is logged. */
+/** Query parameters whose values are secrets wherever they occur (signed URLs, member credentials). */
+const SECRET_PARAMS = /\b(sign|cascade_auth|token|secret)=[^&\s'"]*/gi;
+
+/**
+ * Drops query strings (signatures `sign=`, member credentials `cascade_auth=`, tokens) from a URL
+ * before it is logged. Also safe on a message that quotes URLs (an error's text): every query in
+ * it is cut, and a secret parameter outside a query (`…/cam&sign=…`) loses its value.
+ */
 export function redactUrl(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : `${url.slice(0, q)}?…`;
+  return url.replace(/\?[^\s'"]*/g, '?…').replace(SECRET_PARAMS, '$1=…');
 }

@@ -24,6 +24,11 @@ export const EdgeConfigSchema = Type.Object({
     default: ['loopback', 'private'],
     description: 'Hosts an RTMP 302 (pull or publish gateway) may lead to; the hosts of `origins` are always allowed. A 302 elsewhere is refused and logged. Entries: loopback, private (RFC 1918, fc00::/7), an address, a CIDR, a host name with * wildcards (`*.origins.example.net`), or * (anything). Comma-separated or JSON. docs/security.md.',
   }),
+  playSecret: Type.String({
+    default: '',
+    description:
+      'HMAC-SHA256 secret of signed play URLs, as at the origins (`?expires=<unix s>&sign=<hex HMAC(secret, "app/name/expires")>`): the edge checks every viewer itself (RTMP, HTTP-FLV, HLS playlist and segments) and pulls with its own credential (clusterSecret), never a viewer\'s query. Empty: off. At least 16 characters; prefer the env var to the flag (keeps it out of ps). docs/play-auth.md.',
+  }),
   maxRedirects: Type.Integer({ default: 3, minimum: 0, maximum: 10, description: 'RTMP 302 hops followed per pull.' }),
   pullTimeoutMs: Type.Integer({ default: 4000, minimum: 100, description: 'Deadline for a pull to deliver its first media (all origins tried).' }),
   upstreamMode: Type.Union([Type.Literal('round-robin'), Type.Literal('lookup')], {
@@ -49,6 +54,8 @@ export function loadEdgeConfig(opts: LoadOptions = {}): EdgeConfig {
   const config = loadConfig(EdgeConfigSchema, opts);
   const secretProblem = clusterSecretProblem(config.clusterSecret);
   if (secretProblem) throw new ConfigError(secretProblem);
+  if (config.playSecret.startsWith('REPLACE')) throw new ConfigError('playSecret still holds the example\'s REPLACE placeholder: set it (env CASCADE_PLAY_SECRET)');
+  if (config.playSecret !== '' && config.playSecret.length < 16) throw new ConfigError('playSecret is shorter than 16 characters: use a random secret (openssl rand -hex 32)');
   try {
     new HostAllowlist(config.originHosts);
   } catch (err) {

@@ -3,7 +3,7 @@ import { redactUrl } from '../common/logger';
 import type { HlsHub, HlsFeed } from '../mediaserver/hls-hub';
 import type { RtmpClient } from '../protocol/rtmp/client';
 import type { RtmpMessage } from '../protocol/rtmp/message';
-import { playWithRedirects } from '../protocol/redirect';
+import { playWithRedirects, RedirectRefusedError } from '../protocol/redirect';
 import { Timeline } from './timeline';
 import { StreamHub, type FanoutOptions } from './fanout/hub';
 
@@ -15,6 +15,13 @@ export interface EdgeStreamDeps {
   /** Upstream base URLs (`rtmp://host:port`) in the order to try for this attempt. */
   upstreams: () => Promise<string[]>;
   maxRedirects: number;
+  /**
+   * The query every pull carries: `?cascade_auth=<this edge's credential>`, or '' without a cluster
+   * secret. Never a viewer's query: viewers are checked here, and their URLs expire.
+   */
+  upstreamQuery: string;
+  /** Hosts an RTMP 302 may lead to (originHosts + the hosts of `origins`); others are refused. */
+  allowHost: (host: string) => boolean;
   pullTimeoutMs: number;
   closeAfterMs: number;
   /** After the upstream is lost, how long to keep trying before viewers get end-of-stream. */
@@ -76,7 +83,7 @@ export class EdgeStream {
   private bytesBefore = 0;
   private rate = { at: Date.now(), bytes: 0, kbps: 0 };
 
-  constructor(readonly app: string, readonly name: string, private readonly query: string, private readonly deps: EdgeStreamDeps) {
+  constructor(readonly app: string, readonly name: string, private readonly deps: EdgeStreamDeps) {
     this.log = deps.log.child({ stream: `${app}/${name}` });
     this.hub = new StreamHub(deps.fanout, (n) => deps.onEvent?.('drops', n));
     this.state = 'connecting';
@@ -160,7 +167,11 @@ export class EdgeStream {
       if (remaining <= 0 || this.isClosed()) break;
       this.pulls++;
       try {
-        const result = await playWithRedirects(`${base}/${this.app}/${this.name}${this.query}`, { maxHops: this.deps.maxRedirects, timeoutMs: remaining });
+        const result = await playWithRedirects(`${base}/${this.app}/${this.name}${this.deps.upstreamQuery}`, {
+          maxHops: this.deps.maxRedirects,
+          timeoutMs: remaining,
+          allowHost: this.deps.allowHost,
+        });
         if (this.isClosed()) {
           result.client.close();
           return false;
@@ -168,7 +179,8 @@ export class EdgeStream {
         this.attach(result.client, result.url, result.hops, result.firstMessages);
         return true;
       } catch (err) {
-        this.log.info({ origin: redactUrl(base), err: String(err) }, 'pull attempt failed');
+        if (err instanceof RedirectRefusedError) this.log.warn({ origin: redactUrl(base), to: err.host }, 'redirect to a host outside originHosts refused; trying the next origin');
+        else this.log.info({ origin: redactUrl(base), err: redactUrl(String(err)) }, 'pull attempt failed');
       }
     }
     return false;

@@ -18,6 +18,12 @@ export interface GatewayDeps {
    * registration expires, so the caller picks another origin instead.
    */
   place: (app: string, name: string, avoid?: readonly string[]) => Promise<string>;
+  /**
+   * Whether an origin's say-so may send the push (and the encoder's query, e.g. a publish
+   * signature) to `url`: the edge's originHosts. A reconnect request elsewhere is ignored (placement
+   * decides instead). Absent: anywhere.
+   */
+  allowsUrl?: (url: string) => boolean;
   /** How long the gateway keeps re-pushing after losing its origin before it gives up on the encoder. */
   repushGraceMs: number;
   log: Logger;
@@ -59,7 +65,7 @@ export class GatewayPublish {
       const client = await this.openPush(base);
       this.use(client, base);
     } catch (err) {
-      this.log.warn({ err: String(err) }, 'gateway publish refused: no origin took the stream');
+      this.log.warn({ err: redactUrl(String(err)) }, 'gateway publish refused: no origin took the stream');
       return this.session.reject('NetStream.Publish.Rejected', `no origin accepted ${this.req.app}/${this.req.name}`);
     }
     this.session.acceptPublish();
@@ -137,7 +143,11 @@ export class GatewayPublish {
   /** The origin asks us to move (E-RTMP v2): open the new push now, switch at the next keyframe. */
   private onUpstreamStatus(client: RtmpClient, info: AmfObject): void {
     if (client !== this.current || info.code !== RECONNECT_REQUEST || this.next || this.closed) return;
-    const tcUrl = typeof info.tcUrl === 'string' && info.tcUrl.startsWith('rtmp://') ? info.tcUrl.replace(/\/+$/, '') : '';
+    let tcUrl = typeof info.tcUrl === 'string' && info.tcUrl.startsWith('rtmp://') ? info.tcUrl.replace(/\/+$/, '') : '';
+    if (tcUrl && this.deps.allowsUrl && !this.deps.allowsUrl(tcUrl)) {
+      this.log.warn({ to: redactUrl(tcUrl) }, 'reconnect request: redirect to a host outside originHosts refused; placement decides instead');
+      tcUrl = '';
+    }
     this.log.info({ to: tcUrl ? redactUrl(tcUrl) : '(placement)' }, 'origin sent a reconnect request');
     void (async () => {
       try {
@@ -147,7 +157,7 @@ export class GatewayPublish {
         this.next = { client: pushed, base };
       } catch (err) {
         // The new origin may refuse until the old lease is released: fall back to a plain re-push.
-        this.log.info({ err: String(err) }, 'move by reconnect request failed; re-pushing after the old origin lets go');
+        this.log.info({ err: redactUrl(String(err)) }, 'move by reconnect request failed; re-pushing after the old origin lets go');
         if (client === this.current) {
           this.current = undefined;
           client.close();
@@ -183,7 +193,7 @@ export class GatewayPublish {
       } catch (err) {
         if (base && !failed.includes(base)) failed.push(base);
         if (failed.length > 4) failed.splice(1, failed.length - 2); // keep the lost origin and the latest failure
-        this.log.info({ err: String(err), attempt }, 're-push attempt failed');
+        this.log.info({ err: redactUrl(String(err)), attempt }, 're-push attempt failed');
       }
     }
     this.repushing = false;

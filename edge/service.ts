@@ -9,8 +9,13 @@ import { registerHlsRoutes, PlayDecision } from '../mediaserver/hls-routes';
 import { registerNodeApi } from '../mediaserver/node-api';
 import { registerEdgeMetrics, type EdgeMetrics } from '../mediaserver/metrics';
 import { sendJson } from '../mediaserver/nms-host';
+import { CREDENTIAL_QUERY_PARAM, memberCredential } from '../common/cluster-credentials';
+import { HostAllowlist } from '../common/host-allowlist';
+import { PlayAuth, refusalText } from '../common/play-auth';
+import { parseQuery } from '../common/signed-url';
+import { redactUrl } from '../common/logger';
+import { socketHost } from '../protocol/rtmp/url';
 import type { RtmpServerSession, StreamRequest } from '../protocol/rtmp/server-session';
-import { memberCredential } from '../common/cluster-credentials';
 import { HttpDiscoveryClient, type EventSubscription } from '../discovery/client';
 import { OwnershipWatch } from './ownership-watch';
 import { EdgeStream } from './edge-stream';
@@ -40,12 +45,22 @@ export class EdgeService implements Service {
   private readonly watch = new OwnershipWatch((key) => this.streams.get(key));
   private events?: EventSubscription;
   private stopped = false;
+  /** Viewers' signed play URLs (playSecret), checked here: the origins see only our credential. */
+  private readonly playAuth: PlayAuth;
+  /** Where pulls, their 302s and the publish gateway may go: originHosts + the hosts of `origins`. */
+  private readonly originHosts: HostAllowlist;
+  /** `?cascade_auth=<edge credential>` on every pull, or '' without a cluster secret. */
+  private readonly upstreamQuery: string;
 
   constructor(private readonly config: EdgeConfig, private readonly log: Logger) {
     this.log = log.child({ edge: config.id });
-    // The edge credential reads discovery with fencing tokens (ownership events are ordered by them).
-    const token = config.clusterSecret ? memberCredential(config.clusterSecret, 'edge', config.id) : undefined;
-    this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { timeoutMs: 500, ...(token ? { token } : {}) });
+    this.playAuth = new PlayAuth({ playSecret: config.playSecret, memberSecret: '' }, this.log);
+    this.originHosts = new HostAllowlist([...config.originHosts, ...config.origins.map((o) => socketHost(new URL(o).hostname))]);
+    // One credential for both: the edge pulls from origins with it and reads discovery (with fencing
+    // tokens: ownership events are ordered by them).
+    const credential = config.clusterSecret ? memberCredential(config.clusterSecret, 'edge', config.id) : undefined;
+    this.upstreamQuery = credential ? `?${CREDENTIAL_QUERY_PARAM}=${encodeURIComponent(credential)}` : '';
+    this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { timeoutMs: 500, ...(credential ? { token: credential } : {}) });
     this.rtmp = new RtmpServer({ maxMessageSize: 1024 * 1024, maxBufferedBytes: 2 * 1024 * 1024 }, (s) => this.onSession(s));
     this.http = createHttpApp(this.log, (handler) =>
       http.createServer((req, res) => {
@@ -64,9 +79,10 @@ export class EdgeService implements Service {
     this.hls = new HlsHub({ targetDurationMs: config.hlsTargetDurationMs, windowSize: config.hlsWindow });
     registerHlsRoutes(this.http, {
       hub: this.hls,
-      resolve: (app, name, query) => this.resolvePlay(app, name, query),
+      resolve: (app, name) => this.resolvePlay(app, name),
       playlistWaitMs: config.hlsPlaylistWaitMs,
       cdnSecret: config.cdnSecret,
+      authorize: (path, query, ip) => this.playAuth.check(path, query, { ip, via: 'hls' }),
     });
   }
 
@@ -88,7 +104,19 @@ export class EdgeService implements Service {
         },
       },
     );
-    this.log.info({ rtmp: `rtmp://${this.config.host}:${this.config.rtmpPort}`, http: `http://${this.config.host}:${this.config.httpPort}`, origins: this.config.origins }, 'edge listening');
+    this.log.info(
+      {
+        rtmp: `rtmp://${this.config.host}:${this.config.rtmpPort}`,
+        http: `http://${this.config.host}:${this.config.httpPort}`,
+        origins: this.config.origins,
+        playAuth: this.playAuth.enabled,
+        pullCredential: this.upstreamQuery !== '',
+      },
+      'edge listening',
+    );
+    if (this.playAuth.enabled && !this.upstreamQuery) {
+      this.log.warn('playSecret is set but clusterSecret is not: this edge pulls without a credential, which origins with a playSecret refuse (docs/play-auth.md)');
+    }
   }
 
   async drain(_deadlineMs: number): Promise<void> {}
@@ -105,15 +133,17 @@ export class EdgeService implements Service {
   }
 
   /** The stream object for a path, starting its pull when it is new. */
-  ensure(app: string, name: string, query: string): EdgeStream {
+  ensure(app: string, name: string): EdgeStream {
     const key = `${app}/${name}`;
     let stream = this.streams.get(key);
     if (!stream || stream.state === 'closed') {
-      stream = new EdgeStream(app, name, query, {
+      stream = new EdgeStream(app, name, {
         hls: this.hls,
         fanout: { batchMs: this.config.fanoutBatchMs, maxBacklogBytes: this.config.viewerMaxBacklogBytes, maxLagMs: this.config.viewerMaxLagMs },
         upstreams: () => this.upstreams(app, name),
         maxRedirects: this.config.maxRedirects,
+        upstreamQuery: this.upstreamQuery,
+        allowHost: (host) => this.originHosts.allows(host),
         pullTimeoutMs: this.config.pullTimeoutMs,
         closeAfterMs: this.config.closeAfterMs,
         failoverGraceMs: this.config.failoverGraceMs,
@@ -140,6 +170,10 @@ export class EdgeService implements Service {
     const order = [...list.slice(start), ...list.slice(0, start)];
     if (this.config.upstreamMode !== 'lookup') return order;
     const owner = await this.discovery.lookup(app, name).catch(() => null);
+    if (owner && !this.originHosts.allowsUrl(owner.origin.rtmp)) {
+      this.log.warn({ stream: `${app}/${name}`, owner: owner.origin.id }, 'discovery names an owner outside originHosts; not pulling from it');
+      return order;
+    }
     return owner ? [owner.origin.rtmp, ...order.filter((o) => o !== owner.origin.rtmp)] : order;
   }
 
@@ -155,6 +189,7 @@ export class EdgeService implements Service {
     if (!this.config.publishGateway) return session.reject('NetStream.Publish.Rejected', 'publishing at this edge is disabled: publish to an origin');
     const gw = new GatewayPublish(session, req, {
       place: (app, name, avoid) => this.placePublish(app, name, avoid),
+      allowsUrl: (url) => this.originHosts.allowsUrl(url),
       repushGraceMs: this.config.gatewayRepushGraceMs,
       log: this.log,
     });
@@ -167,7 +202,8 @@ export class EdgeService implements Service {
   private async placePublish(app: string, name: string, avoid: readonly string[] = []): Promise<string> {
     try {
       const placed = `${(await this.discovery.place({ app, stream: name })).origin.rtmp}/${app}`;
-      if (!avoid.includes(placed)) return placed;
+      if (!this.originHosts.allowsUrl(placed)) this.log.warn({ stream: `${app}/${name}`, to: redactUrl(placed) }, 'placement names a host outside originHosts; not publishing there');
+      else if (!avoid.includes(placed)) return placed;
     } catch (err) {
       this.log.warn({ err: String(err) }, 'placement unavailable; falling back to round-robin');
     }
@@ -180,8 +216,8 @@ export class EdgeService implements Service {
    * A viewer joins a stream: counted at once (so the upstream is not closed under it),
    * resolved once media flows (TTFF observed), null when no origin has the stream.
    */
-  private async join(app: string, name: string, query: string): Promise<EdgeStream | null> {
-    const stream = this.ensure(app, name, query);
+  private async join(app: string, name: string): Promise<EdgeStream | null> {
+    const stream = this.ensure(app, name);
     stream.addViewer();
     const t0 = performance.now();
     try {
@@ -196,7 +232,9 @@ export class EdgeService implements Service {
 
   /** RTMP play: Play.Start only once the upstream delivers, StreamNotFound when no origin has it. */
   private async servePlay(session: RtmpServerSession, req: StreamRequest): Promise<void> {
-    const stream = await this.join(req.app, req.name, req.query);
+    const verdict = this.playAuth.check({ app: req.app, name: req.name, kind: 'rtmp' }, parseQuery(req.query), { ip: session.socket.remoteAddress ?? '', via: 'rtmp', session: session.id });
+    if (!verdict.ok) return session.reject('NetStream.Play.Unauthorized', refusalText(verdict));
+    const stream = await this.join(req.app, req.name);
     if (!stream) return session.reject('NetStream.Play.StreamNotFound', `${req.app}/${req.name} is not live`);
     if (session.isClosed) return stream.removeViewer();
     session.acceptPlay();
@@ -211,7 +249,9 @@ export class EdgeService implements Service {
   private async serveFlv(req: IncomingMessage, res: ServerResponse, app: string, name: string, query: string): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { code: 'METHOD_NOT_ALLOWED', message: 'HTTP-FLV is play-only' });
     if (!isValidStreamPart(app) || !isValidStreamPart(name)) return sendJson(res, 400, { code: 'BAD_REQUEST', message: 'invalid stream name' });
-    const stream = await this.join(app, name, query);
+    const verdict = this.playAuth.check({ app, name, kind: 'flv' }, parseQuery(query), { ip: req.socket.remoteAddress ?? '', via: 'http-flv' });
+    if (!verdict.ok) return sendJson(res, 403, { code: 'FORBIDDEN', message: refusalText(verdict) }, { 'Access-Control-Allow-Origin': '*' });
+    const stream = await this.join(app, name);
     if (!stream) return sendJson(res, 404, { code: 'STREAM_NOT_FOUND', message: `stream ${app}/${name} is not live` });
     if (req.socket.destroyed) return stream.removeViewer();
     res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-cache' });
@@ -228,9 +268,9 @@ export class EdgeService implements Service {
   }
 
   /** Starts (or joins) the pull; the stream plays here once upstream media flows. */
-  private async resolvePlay(app: string, name: string, query: string): Promise<PlayDecision> {
+  private async resolvePlay(app: string, name: string): Promise<PlayDecision> {
     try {
-      const stream = this.ensure(app, name, query);
+      const stream = this.ensure(app, name);
       await stream.ready;
       stream.enableHls();
       return { kind: 'here' };

@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isValidStreamPart } from '../common/lifecycle';
+import { playFileOf, refusalText, withSegmentProof, type PlayPath, type PlayVerdict } from '../common/play-auth';
+import { parseQuery, type StreamQuery } from '../common/signed-url';
 import type { HlsHub } from './hls-hub';
 
 /** Where a play request for a stream should be served. */
@@ -14,9 +16,13 @@ export interface HlsRouteOptions {
   playlistWaitMs: number;
   /** When set, requests must carry `Authorization: Bearer <secret>` (deployments behind a CDN). */
   cdnSecret: string;
+  /**
+   * Play admission (common/play-auth.ts) of the playlist or segment the route would serve, decided
+   * on the router's decoded path. A playlist admitted by a proof (signature, credential) is served
+   * with that proof on every segment URI, so players fetch segments with it. Absent: open.
+   */
+  authorize?: (path: PlayPath, query: StreamQuery, ip: string) => PlayVerdict;
 }
-
-const SEGMENT = /^(.+)-(\d{1,15})\.ts$/;
 
 function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
@@ -44,9 +50,14 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
     const { app: appName, file } = req.params;
     if (!guard(req, reply)) return reply;
     const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
-    if (file.endsWith('.m3u8')) {
-      const name = file.slice(0, -5);
-      if (!isValidStreamPart(appName) || !isValidStreamPart(name)) return reply.status(400).send({ code: 'BAD_REQUEST', message: 'invalid stream name' });
+    // Decode, then decide: the router decoded app and file; the check sees what would be served.
+    const path = playFileOf(appName, file);
+    if (!path || path.kind === 'flv') return reply.status(404).send({ code: 'NOT_FOUND', message: `no route GET /${appName}/${file}` });
+    const name = path.name;
+    if (!isValidStreamPart(appName) || !isValidStreamPart(name)) return reply.status(400).send({ code: 'BAD_REQUEST', message: 'invalid stream name' });
+    const verdict: PlayVerdict = opts.authorize?.(path, parseQuery(query), req.ip) ?? { ok: true, by: 'open', proof: '' };
+    if (!verdict.ok) return reply.status(403).send({ code: 'FORBIDDEN', message: refusalText(verdict) });
+    if (path.kind === 'playlist') {
       const decision = await opts.resolve(appName, name, query);
       if (decision.kind === 'redirect') return reply.redirect(`${decision.httpBase}/${appName}/${file}${query}`, 302);
       if (decision.kind === 'unavailable') return reply.status(503).send({ code: 'DISCOVERY_UNAVAILABLE', message: 'cannot locate the stream now; retry' });
@@ -54,7 +65,7 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
       if (decision.kind === 'not-found' || !feed) return notFound(reply, `${appName}/${name}`);
       feed.lastRequestAt = Date.now();
       if (!(await feed.waitFirstSegment(opts.playlistWaitMs))) return notFound(reply, `${appName}/${name} (no segment yet)`);
-      const body = feed.segmenter.playlist();
+      const body = withSegmentProof(feed.segmenter.playlist(), verdict.proof);
       const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
       reply
         .header('Content-Type', 'application/vnd.apple.mpegurl')
@@ -63,10 +74,6 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
       if (req.headers['if-none-match'] === etag) return reply.status(304).send();
       return reply.send(body);
     }
-    const m = SEGMENT.exec(file);
-    if (!m) return reply.status(404).send({ code: 'NOT_FOUND', message: `no route GET /${appName}/${file}` });
-    const name = m[1];
-    if (!isValidStreamPart(appName) || !isValidStreamPart(name)) return reply.status(400).send({ code: 'BAD_REQUEST', message: 'invalid stream name' });
     const feed = opts.hub.get(appName, name);
     const data = feed?.segmenter.segmentByUri(file);
     if (!feed || !data) {
@@ -78,7 +85,7 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
     return reply
       .header('Content-Type', 'video/mp2t')
       .header('Cache-Control', 'public, max-age=3600, immutable')
-      .header('ETag', `"${name}-${m[2]}-${data.length}"`)
+      .header('ETag', `"${file.slice(0, -3)}-${data.length}"`)
       .send(data);
   });
 }

@@ -20,7 +20,9 @@ import { writeAuth } from '../mediaserver/node-api';
 import { CascadeError, StreamNotFoundError } from '../common/errors';
 import { isValidStreamPart } from '../common/lifecycle';
 import { PublisherHold, ViewerHold } from './media-hold';
-import { parseQuery, verifySignedQuery, type StreamQuery } from './signed-url';
+import { parseQuery, verifySignedQuery, type StreamQuery } from '../common/signed-url';
+import { PlayAuth, refusalText } from '../common/play-auth';
+import { CREDENTIAL_QUERY_PARAM } from '../common/cluster-credentials';
 import { Webhooks, type HookClient } from './webhooks';
 import { LeaseKeeper } from './lease-keeper';
 
@@ -34,18 +36,20 @@ interface Publisher {
   client: HookClient;
 }
 
-/** The query as SRS passes it to hooks: `?a=1&b=2`, or `''`. */
+/**
+ * The query as SRS passes it to hooks: `?a=1&b=2`, or `''`. Never with an edge's member credential:
+ * a webhook is no cluster member (docs/play-auth.md).
+ */
 function queryParam(query: StreamQuery): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(query ?? {})) {
+    if (k === CREDENTIAL_QUERY_PARAM) continue;
     if (Array.isArray(v)) for (const x of v) q.append(k, x);
     else if (v !== undefined) q.append(k, v);
   }
   const s = q.toString();
   return s ? `?${s}` : '';
 }
-
-const M3U8_PATH = /^\/([^/?]+)\/([^/?]+)\.m3u8(\?.*)?$/;
 
 /**
  * An origin: node-media-server takes RTMP publishes; each published stream is
@@ -77,6 +81,8 @@ export class OriginService implements Service {
   private readonly gone = new WeakSet<BaseSession>();
   private readonly capacity: number;
   readonly overload: OverloadController;
+  /** Signed play URLs (playSecret), or an edge's credential in their place (common/play-auth.ts). */
+  private readonly playAuth: PlayAuth;
   private draining?: Promise<void>;
   private heartbeat?: NodeJS.Timeout;
   private stopped = false;
@@ -137,13 +143,7 @@ export class OriginService implements Service {
       streamId,
       log: this.log.child({ component: 'webhooks' }),
     });
-    this.http.addHook('onRequest', async (req, reply) => {
-      // Signed play URLs for HLS: the playlist carries the signature (segments are fetched by relative URI).
-      const m = this.config.playSecret ? M3U8_PATH.exec(req.url) : null;
-      if (!m) return;
-      const refusal = this.checkPlaySignature(m[1], m[2], parseQuery(m[3] ?? ''), req.ip, 'hls');
-      if (refusal) return reply.status(403).header('Access-Control-Allow-Origin', '*').send({ code: 'FORBIDDEN', message: refusal });
-    });
+    this.playAuth = new PlayAuth({ playSecret: config.playSecret, memberSecret: config.clusterSecret }, this.log, () => this.metrics.reject('play_unauthorized'));
     this.hls = new HlsHub({ targetDurationMs: config.hlsTargetDurationMs, windowSize: config.hlsWindow });
     registerHlsRoutes(this.http, {
       hub: this.hls,
@@ -154,6 +154,7 @@ export class OriginService implements Service {
       },
       playlistWaitMs: config.hlsPlaylistWaitMs,
       cdnSecret: config.cdnSecret,
+      authorize: (path, query, ip) => this.playAuth.check(path, query, { ip, via: 'hls' }),
     });
     this.nms.on('prePublish', (s) => this.onPublish(s));
     this.nms.on('donePublish', (s) => this.onUnpublish(s));
@@ -375,10 +376,10 @@ export class OriginService implements Service {
     if (!isRtmpSession(session)) return this.onFlvPlay(session);
     this.nms.dropIncomingMedia(session);
     const { streamApp: app, streamName: name } = session;
-    const refusal = this.checkPlaySignature(app, name, session.streamQuery, clientAddress(session.ip), 'rtmp', session.id);
-    if (refusal) {
+    const verdict = this.playAuth.check({ app, name, kind: 'rtmp' }, session.streamQuery, { ip: clientAddress(session.ip), via: 'rtmp', session: session.id });
+    if (!verdict.ok) {
       new ViewerHold(session).drop(); // NMS would send the cached GOP right after this handler
-      this.nms.sendStatus(session, 'error', 'NetStream.Play.Unauthorized', refusal);
+      this.nms.sendStatus(session, 'error', 'NetStream.Play.Unauthorized', refusalText(verdict));
       session.close();
       return;
     }
@@ -391,16 +392,6 @@ export class OriginService implements Service {
     const req = (session as BaseSession & { req?: IncomingMessage }).req;
     const client = req ? this.flvClients.get(req) : undefined;
     this.viewers.set(session.id, client ?? this.hookClient(session));
-  }
-
-  /** Signed play URLs: a refusal message (and the rejection counted and logged), or null. */
-  private checkPlaySignature(app: string, name: string, query: StreamQuery, ip: string, via: string, session?: string): string | null {
-    if (!this.config.playSecret) return null;
-    const verdict = verifySignedQuery(this.config.playSecret, app, name, query);
-    if (verdict.ok) return null;
-    this.metrics.reject('play_unauthorized');
-    this.log.warn({ stream: `${app}/${name}`, session, via, ip, reason: verdict.reason }, 'play refused: not authorized');
-    return `play not authorized: ${verdict.message}`;
   }
 
   /** A player of a stream live here: on_play decides (media held meanwhile), then on_stop when it leaves. */
@@ -481,9 +472,9 @@ export class OriginService implements Service {
   /** HTTP-FLV: signature, then live here → on_play → NMS; owned elsewhere → 302; otherwise 404 (503 if discovery is down). */
   private readonly flvGate = async (req: IncomingMessage, res: ServerResponse, app: string, name: string, query: string): Promise<boolean> => {
     const ip = req.socket.remoteAddress ?? '';
-    const refusal = this.checkPlaySignature(app, name, parseQuery(query), ip, 'http-flv');
-    if (refusal) {
-      sendJson(res, 403, { code: 'FORBIDDEN', message: refusal });
+    const verdict = this.playAuth.check({ app, name, kind: 'flv' }, parseQuery(query), { ip, via: 'http-flv' });
+    if (!verdict.ok) {
+      sendJson(res, 403, { code: 'FORBIDDEN', message: refusalText(verdict) });
       return false;
     }
     const decision = await this.resolvePlay(app, name);
@@ -512,7 +503,7 @@ export class OriginService implements Service {
       ip: req.socket.remoteAddress ?? '',
       app,
       stream: name,
-      param: query,
+      param: queryParam(parseQuery(query)),
       tcUrl: `${this.httpUrl}/${app}`,
     };
     const verdict = await this.hooks.authorize('on_play', client);

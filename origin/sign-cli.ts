@@ -4,7 +4,7 @@
  * the command line, so it stays out of shell history and `ps`.
  */
 import { isValidStreamPart } from '../common/lifecycle';
-import { signedQuery } from './signed-url';
+import { signedQuery } from '../common/signed-url';
 
 export const SIGN_USAGE = `usage: sign APP/NAME [--ttl SECONDS] [--secret-env VAR] [--base URL]
 

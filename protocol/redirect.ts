@@ -49,6 +49,14 @@ export class TooManyRedirectsError extends RtmpError {
   }
 }
 
+/** A 302 led to a host the caller does not allow (edge `originHosts`): not followed, nothing sent there. */
+export class RedirectRefusedError extends RtmpError {
+  constructor(readonly host: string) {
+    super('RTMP_REDIRECT_REFUSED', `redirect to ${host} refused: the host is not allowed`);
+    this.name = 'RedirectRefusedError';
+  }
+}
+
 export const DEFAULT_MAX_REDIRECT_HOPS = 3;
 
 /**
@@ -107,6 +115,11 @@ export interface PlayWithRedirectsOptions {
   /** Overall limit across every hop (default 10000 ms). */
   timeoutMs?: number;
   connect?: (url: string, opts?: RtmpConnectOptions) => Promise<RtmpClient>;
+  /**
+   * Whether a redirect target's host may be contacted (checked before the hop, so nothing, not
+   * even the query, is sent to a refused host). Default: any host.
+   */
+  allowHost?: (host: string) => boolean;
 }
 
 export interface PlayWithRedirectsResult {
@@ -124,7 +137,7 @@ const DEFAULT_PLAY_TIMEOUT_MS = 10000;
  * Connects and plays `url`, following RTMP 302 redirects (also one that arrives after
  * `Play.Start`, as node-media-server sends it), until audio, video or metadata arrives on a session
  * that was not redirected. Redirects arriving later are the caller's to handle ('redirect' event).
- * Rejects with StreamNotFoundRtmpError, RedirectLoopError, TooManyRedirectsError, RtmpTimeoutError,
+ * Rejects with StreamNotFoundRtmpError, RedirectLoopError, TooManyRedirectsError, RedirectRefusedError, RtmpTimeoutError,
  * RtmpStatusError, RtmpCommandError or RtmpClosedError.
  */
 export async function playWithRedirects(url: string, opts: PlayWithRedirectsOptions = {}): Promise<PlayWithRedirectsResult> {
@@ -141,6 +154,8 @@ export async function playWithRedirects(url: string, opts: PlayWithRedirectsOpti
       return { client: outcome.client, url: current, hops: chain.hops, firstMessages: outcome.firstMessages };
     }
     const next = nextRedirectUrl(current, outcome.redirect);
+    const host = parseRtmpUrl(next).host;
+    if (opts.allowHost && !opts.allowHost(host)) throw new RedirectRefusedError(host);
     chain.follow(next);
     current = next;
   }

@@ -23,7 +23,17 @@ export interface TestCluster {
 }
 
 /** discovery (memory) + N origins + one edge, each its own process on free ports. */
-export async function startCluster(opts: { origins?: number; edgeFlags?: string[]; originFlags?: string[]; discoveryFlags?: string[] } = {}): Promise<TestCluster> {
+export async function startCluster(
+  opts: {
+    origins?: number;
+    edgeFlags?: string[];
+    originFlags?: string[];
+    discoveryFlags?: string[];
+    /** Extra env of the origins / the edge (env-only secrets: CASCADE_CLUSTER_SECRET, CASCADE_PLAY_SECRET). */
+    originEnv?: Record<string, string>;
+    edgeEnv?: Record<string, string>;
+  } = {},
+): Promise<TestCluster> {
   const started: TestProcess[] = [];
   try {
     const dport = await freePort();
@@ -45,6 +55,7 @@ export async function startCluster(opts: { origins?: number; edgeFlags?: string[
           ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--discovery-url', discoveryUrl, '--heartbeat-ms', '500', ...(opts.originFlags ?? [])],
           `http://127.0.0.1:${hp}/healthz`,
           id,
+          opts.originEnv,
         );
         started.push(p);
         return p;
@@ -58,6 +69,7 @@ export async function startCluster(opts: { origins?: number; edgeFlags?: string[
       ['--rtmp-port', String(erp), '--http-port', String(ehp), '--origins', origins.map((o) => o.rtmp).join(','), '--discovery-url', discoveryUrl, ...(opts.edgeFlags ?? [])],
       `http://127.0.0.1:${ehp}/healthz`,
       'edge-1',
+      opts.edgeEnv,
     );
     started.push(edgeProc);
     const edge = { id: 'edge-1', proc: edgeProc, rtmp: `rtmp://127.0.0.1:${erp}`, http: `http://127.0.0.1:${ehp}` };

@@ -53,11 +53,14 @@ export class TestProcess {
   }
 }
 
-/** Starts `cascade <role> ...flags` from dist/ (built by `npm test`) and waits for its health URL. */
-export async function startService(role: 'discovery' | 'origin' | 'edge', flags: string[], health: string, name: string = role): Promise<TestProcess> {
+/**
+ * Starts `cascade <role> ...flags` from dist/ (built by `npm test`) and waits for its health URL.
+ * `env` adds variables (secrets that are env-only, such as CASCADE_CLUSTER_SECRET).
+ */
+export async function startService(role: 'discovery' | 'origin' | 'edge', flags: string[], health: string, name: string = role, env: Record<string, string> = {}): Promise<TestProcess> {
   const proc = spawn(process.execPath, [ENTRY, role, ...flags], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CASCADE_LOG_LEVEL: process.env.CASCADE_LOG_LEVEL ?? 'info' },
+    env: { ...process.env, CASCADE_LOG_LEVEL: process.env.CASCADE_LOG_LEVEL ?? 'info', ...env },
   });
   const tp = new TestProcess(name, proc);
   try {

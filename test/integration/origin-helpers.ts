@@ -34,13 +34,14 @@ export async function startOrigin(discoveryUrl: string, id: string, flags: strin
   return { proc, rtmp: `rtmp://127.0.0.1:${rp}`, http: `http://127.0.0.1:${hp}` };
 }
 
-export async function startEdge(discoveryUrl: string, origins: string[], flags: string[] = []): Promise<Node> {
+export async function startEdge(discoveryUrl: string, origins: string[], flags: string[] = [], env: Record<string, string> = {}, name = 'edge-1'): Promise<Node> {
   const [rp, hp] = [await freePort(), await freePort()];
   const proc = await startService(
     'edge',
     ['--rtmp-port', String(rp), '--http-port', String(hp), '--origins', origins.join(','), '--discovery-url', discoveryUrl, ...flags],
     `http://127.0.0.1:${hp}/healthz`,
-    'edge-1',
+    name,
+    env,
   );
   return { proc, rtmp: `rtmp://127.0.0.1:${rp}`, http: `http://127.0.0.1:${hp}` };
 }

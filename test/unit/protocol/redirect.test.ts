@@ -83,3 +83,31 @@ describe('RedirectChain', () => {
     }
   });
 });
+
+describe('playWithRedirects allowHost (edge originHosts)', () => {
+  test('a 302 to a host that is not allowed is refused before anything is sent there', async () => {
+    const { playWithRedirects, RedirectRefusedError } = await import('../../../protocol/redirect');
+    const { RtmpClient } = await import('../../../protocol/rtmp/client');
+    const { RedirectingOrigin } = await import('../../helpers/fake-origin');
+    const origin = new RedirectingOrigin(() => 'rtmp://evil.example:1935/live');
+    const base = await origin.listen();
+    const contacted: string[] = [];
+    try {
+      const play = playWithRedirects(`${base}/live/cam?cascade_auth=edge:edge-1:${'0'.repeat(64)}`, {
+        timeoutMs: 5000,
+        allowHost: (host) => host === '127.0.0.1',
+        connect: (url, opts) => {
+          contacted.push(new URL(url).host);
+          return RtmpClient.connect(url, opts);
+        },
+      });
+      await expect(play).rejects.toBeInstanceOf(RedirectRefusedError);
+      await expect(play).rejects.toMatchObject({ code: 'RTMP_REDIRECT_REFUSED', host: 'evil.example' });
+      await play.catch((err: Error) => expect(err.message).not.toContain('cascade_auth'));
+      expect(origin.plays).toBe(1);
+      expect(contacted).toEqual([new URL(base).host]);
+    } finally {
+      await origin.close();
+    }
+  });
+});
