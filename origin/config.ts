@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, envName, flagName, loadConfig, type LoadOptions } from '../common/config';
 import { clusterSecretProblem } from '../common/cluster-credentials';
 import { HlsConfigFields } from '../mediaserver/hls-config';
+import { DEFAULT_SIGNED_URL_MAX_TTL_S, MAX_SIGNED_URL_MAX_TTL_S, MIN_SIGNED_URL_MAX_TTL_S } from './signed-url';
 
 const HookUrl = (action: string, what: string) =>
   Type.String({ default: '', pattern: '^(https?://\\S+)?$', description: `SRS-style \`${action}\` webhook URL (POST JSON; ${what}). Empty: off.` });
@@ -40,6 +41,13 @@ export const OriginConfigSchema = Type.Object({
   }),
   publishSecret: Secret('HMAC-SHA256 secret of signed publish URLs: `?expires=<unix s>&sign=<hex HMAC(secret, "app/name/expires")>`; `npm run sign` makes them.'),
   playSecret: Secret('HMAC-SHA256 secret of signed play URLs (RTMP, HTTP-FLV, HLS playlist), same scheme as publishSecret.'),
+  signedUrlMaxTtlS: Type.Integer({
+    default: DEFAULT_SIGNED_URL_MAX_TTL_S,
+    minimum: MIN_SIGNED_URL_MAX_TTL_S,
+    maximum: MAX_SIGNED_URL_MAX_TTL_S,
+    description:
+      'Longest validity of a signed publish / play URL, in seconds: a URL whose `expires` lies further ahead than now + this is refused (reason `too-long`), so a leaked URL is not good for years. No "unlimited". `npm run sign` refuses a longer `--ttl` (it reads the same env var).',
+  }),
   webhookOnPublish: HookUrl('on_publish', 'HTTP 200 with body `0` or `{"code":0}` allows, anything else denies'),
   webhookOnUnpublish: HookUrl('on_unpublish', 'notification, retried'),
   webhookOnPlay: HookUrl('on_play', 'HTTP 200 with body `0` or `{"code":0}` allows, anything else denies'),

@@ -264,7 +264,7 @@ export class OriginService implements Service {
     const url = redactUrl(`${client.tcUrl}/${name}${client.param}`);
     // NMS sent Publish.Start already. The signature first: an unauthenticated client learns nothing else.
     if (this.config.publishSecret) {
-      const verdict = verifySignedQuery(this.config.publishSecret, app, name, session.streamQuery);
+      const verdict = verifySignedQuery(this.config.publishSecret, app, name, session.streamQuery, Date.now(), { maxTtlS: this.config.signedUrlMaxTtlS });
       if (!verdict.ok) {
         // NMS makes this session the publisher once we return: let its end free the name at once.
         if (broadcast.publisher === null) broadcast.publishGraceMs = 0;
@@ -393,7 +393,7 @@ export class OriginService implements Service {
   /** Signed play URLs: a refusal message (and the rejection counted and logged), or null. */
   private checkPlaySignature(app: string, name: string, query: StreamQuery, ip: string, via: string, session?: string): string | null {
     if (!this.config.playSecret) return null;
-    const verdict = verifySignedQuery(this.config.playSecret, app, name, query);
+    const verdict = verifySignedQuery(this.config.playSecret, app, name, query, Date.now(), { maxTtlS: this.config.signedUrlMaxTtlS });
     if (verdict.ok) return null;
     this.metrics.reject('play_unauthorized');
     this.log.warn({ stream: `${app}/${name}`, session, via, ip, reason: verdict.reason }, 'play refused: not authorized');

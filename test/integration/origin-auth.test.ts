@@ -58,6 +58,7 @@ describe('refused publishes: NetStream.Publish.Unauthorized, then the connection
     ['tampered (expires pushed later)', (s) => `${s}?${signedQuery(PUBLISH_SECRET, 'live', s, 600).replace(/expires=(\d+)/, (_m, e: string) => `expires=${Number(e) + 86_400}`)}`, 'invalid'],
     ['signed with another secret', (s) => `${s}?${signedQuery(randomBytes(16).toString('hex'), 'live', s, 600)}`, 'invalid'],
     ['malformed', (s) => `${s}?expires=soon&sign=xyz`, 'malformed'],
+    ['valid for longer than signedUrlMaxTtlS (two days, default max one)', (s) => `${s}?${signedQuery(PUBLISH_SECRET, 'live', s, 2 * 86_400)}`, 'too-long'],
   ];
 
   test.each(cases)('%s', async (_what, url, reason) => {

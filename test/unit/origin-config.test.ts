@@ -20,7 +20,9 @@ describe('origin config: auth, webhooks, API keys', () => {
       webhookSecret: '',
       webhookTimeoutMs: 2000,
       webhookFailOpen: false,
+      signedUrlMaxTtlS: 86_400,
     });
+    expect(envName('signedUrlMaxTtlS')).toBe('CASCADE_SIGNED_URL_MAX_TTL_S');
   });
 
   test('env names the sign CLI and the deploy manifests use', () => {
@@ -45,6 +47,9 @@ describe('origin config: auth, webhooks, API keys', () => {
     [{ CASCADE_WEBHOOK_ON_PLAY: 'ftp://x' }, /webhookOnPlay/],
     [{ CASCADE_WEBHOOK_TIMEOUT_MS: '10' }, /webhookTimeoutMs/],
     [{ CASCADE_PLAY_SECRET: 'REPLACE-me-please-0123' }, /playSecret still hold the example's REPLACE placeholder/],
+    [{ CASCADE_SIGNED_URL_MAX_TTL_S: '0' }, /signedUrlMaxTtlS/],
+    [{ CASCADE_SIGNED_URL_MAX_TTL_S: '59' }, /signedUrlMaxTtlS/],
+    [{ CASCADE_SIGNED_URL_MAX_TTL_S: String(367 * 86_400) }, /signedUrlMaxTtlS/],
   ])('refuses %j', (env, message) => {
     expect(() => loadOriginConfig({ env })).toThrow(ConfigError);
     expect(() => loadOriginConfig({ env })).toThrow(message);
