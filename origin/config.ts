@@ -81,7 +81,33 @@ export function loadOriginConfig(opts: LoadOptions = {}): OriginConfig {
   for (const key of ['publishSecret', 'playSecret', 'webhookSecret'] as const) {
     if (config[key] !== '' && config[key].length < 16) throw new ConfigError(`${key} is shorter than 16 characters: use a random secret (openssl rand -hex 32)`);
   }
+  const reuse = secretReuseProblem(config);
+  if (reuse) throw new ConfigError(reuse);
   return config;
+}
+
+/**
+ * One secret in two roles gives whoever holds one role's credential the other's: a viewer's signed
+ * play URL would be a valid publish URL, a webhook receiver could sign URLs, and so on. Equal
+ * non-empty secrets are a config error (the message names the keys, never the value).
+ */
+export function secretReuseProblem(config: Pick<OriginConfig, 'publishSecret' | 'playSecret' | 'webhookSecret' | 'clusterSecret' | 'cdnSecret'>): string | null {
+  if (config.publishSecret !== '' && config.publishSecret === config.playSecret) {
+    return "publishSecret and playSecret must differ: a viewer's URL would let them publish";
+  }
+  const roles: Array<[keyof typeof config, string]> = [
+    ['publishSecret', 'anyone who receives webhooks could sign publish URLs'],
+    ['playSecret', 'anyone who receives webhooks could sign play URLs'],
+    ['clusterSecret', 'anyone who receives webhooks could derive cluster credentials'],
+    ['cdnSecret', 'anyone who receives webhooks could read HLS past the CDN'],
+  ];
+  for (const [key, why] of roles) {
+    if (config.webhookSecret !== '' && config.webhookSecret === config[key]) return `webhookSecret and ${key} must differ: ${why}`;
+  }
+  for (const key of ['publishSecret', 'playSecret', 'cdnSecret'] as const) {
+    if (config[key] !== '' && config[key] === config.clusterSecret) return `${key} and clusterSecret must differ: the cluster secret would be handed to everyone who holds the ${key}`;
+  }
+  return null;
 }
 
 /** A JSON config file as the CASCADE_* variables it stands for (so env and flags override it). */

@@ -55,6 +55,39 @@ describe('origin config: auth, webhooks, API keys', () => {
     expect(() => loadOriginConfig({ env })).toThrow(message);
   });
 
+  describe('secrets in two roles are refused (names the keys, never the value)', () => {
+    const A = `a-${'1'.repeat(40)}`;
+    const B = `b-${'2'.repeat(40)}`;
+    test.each([
+      ['publish = play', { CASCADE_PUBLISH_SECRET: A, CASCADE_PLAY_SECRET: A }, "publishSecret and playSecret must differ: a viewer's URL would let them publish"],
+      ['webhook = publish', { CASCADE_PUBLISH_SECRET: A, CASCADE_WEBHOOK_SECRET: A }, 'webhookSecret and publishSecret must differ'],
+      ['webhook = play', { CASCADE_PLAY_SECRET: A, CASCADE_WEBHOOK_SECRET: A }, 'webhookSecret and playSecret must differ'],
+      ['webhook = cluster', { CASCADE_CLUSTER_SECRET: A, CASCADE_WEBHOOK_SECRET: A }, 'webhookSecret and clusterSecret must differ'],
+      ['publish = cluster', { CASCADE_CLUSTER_SECRET: A, CASCADE_PUBLISH_SECRET: A }, 'publishSecret and clusterSecret must differ'],
+      ['all three equal: the publish/play message first', { CASCADE_PUBLISH_SECRET: A, CASCADE_PLAY_SECRET: A, CASCADE_WEBHOOK_SECRET: A }, 'publishSecret and playSecret must differ'],
+      ['all different', { CASCADE_PUBLISH_SECRET: A, CASCADE_PLAY_SECRET: B, CASCADE_WEBHOOK_SECRET: `c-${'3'.repeat(40)}`, CASCADE_CLUSTER_SECRET: `d-${'4'.repeat(40)}` }, null],
+      ['empty ones are "off", not equal', { CASCADE_PUBLISH_SECRET: '', CASCADE_PLAY_SECRET: '', CASCADE_WEBHOOK_SECRET: '' }, null],
+    ])('%s', (_what, env, message) => {
+      if (message === null) {
+        expect(() => loadOriginConfig({ env })).not.toThrow();
+        return;
+      }
+      let err: unknown;
+      try {
+        loadOriginConfig({ env });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toContain(message);
+      expect((err as Error).message).not.toContain(A);
+    });
+
+    test('the flag form is refused the same way', () => {
+      expect(() => loadOriginConfig({ flags: parseFlags(['--publish-secret', A, '--play-secret', A]) })).toThrow(/publishSecret and playSecret must differ/);
+    });
+  });
+
   test('every key has a default and a description', () => {
     for (const [key, s] of Object.entries(OriginConfigSchema.properties)) {
       expect({ key, hasDefault: 'default' in s, description: typeof (s as { description?: string }).description }).toEqual({ key, hasDefault: true, description: 'string' });
