@@ -52,8 +52,23 @@ export const OriginConfigSchema = Type.Object({
   webhookOnUnpublish: HookUrl('on_unpublish', 'notification, retried'),
   webhookOnPlay: HookUrl('on_play', 'HTTP 200 with body `0` or `{"code":0}` allows, anything else denies'),
   webhookOnStop: HookUrl('on_stop', 'notification, retried'),
-  webhookSecret: Secret('Signs webhook bodies: `X-Cascade-Signature: sha256=<hex HMAC-SHA256(secret, body)>`.'),
+  webhookSecret: Secret(
+    'Signs webhook calls: `X-Cascade-Signature: sha256=<hex HMAC-SHA256(secret, "<X-Cascade-Timestamp>.<body>")>` (receivers refuse timestamps more than 5 minutes off; docs/origin-api.md). Must differ from every other secret.',
+  ),
   webhookTimeoutMs: Type.Integer({ default: 2000, minimum: 50, maximum: 60000, description: 'Deadline of one webhook call (connect + answer).' }),
+  webhookMaxPending: Type.Integer({
+    default: 1000,
+    minimum: 1,
+    maximum: 1_000_000,
+    description:
+      'Most on_unpublish / on_stop notifications queued or retrying at once; beyond, the oldest is dropped (warn log, cascade_origin_webhook_notifications_dropped_total).',
+  }),
+  webhookMaxResponseBytes: Type.Integer({
+    default: 65536,
+    minimum: 1024,
+    maximum: 16 * 1024 * 1024,
+    description: 'Most bytes of a webhook answer read; a larger on_publish / on_play answer denies the client (logged, cascade_origin_webhook_answers_too_large_total).',
+  }),
   webhookFailOpen: Type.Boolean({
     default: false,
     description: 'When on_publish / on_play is unreachable (no answer, timeout, 5xx): true allows the client, false refuses it (fail-closed).',

@@ -123,6 +123,7 @@ export class OriginService implements Service {
       utilisation: () => this.overload.instantUtilisation(),
       highWater: config.highWater,
       bytes: () => this.api.stats.totalBytes(),
+      webhookPending: () => this.hooks.pendingCount,
     });
     this.hooks = new Webhooks({
       urls: { on_publish: config.webhookOnPublish, on_unpublish: config.webhookOnUnpublish, on_play: config.webhookOnPlay, on_stop: config.webhookOnStop },
@@ -133,6 +134,10 @@ export class OriginService implements Service {
       serviceId: this.api.serviceId,
       streamId,
       log: this.log.child({ component: 'webhooks' }),
+      maxPending: config.webhookMaxPending,
+      maxResponseBytes: config.webhookMaxResponseBytes,
+      onDropped: (action) => this.metrics.webhookDrops.inc({ action }),
+      onOversized: (action) => this.metrics.webhookTooLarge.inc({ action }),
     });
     this.http.addHook('onRequest', async (req, reply) => {
       // Signed play URLs for HLS: the playlist carries the signature (segments are fetched by relative URI).
