@@ -1,7 +1,7 @@
 import http, { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Service } from '../common/lifecycle';
-import type { Logger } from '../common/logger';
+import { redactUrl, type Logger } from '../common/logger';
 import { isValidStreamPart } from '../common/lifecycle';
 import { createHttpApp } from '../mediaserver/http-app';
 import { HlsHub } from '../mediaserver/hls-hub';
@@ -85,7 +85,7 @@ export class EdgeService implements Service {
         },
       },
     );
-    this.log.info({ rtmp: `rtmp://${this.config.host}:${this.config.rtmpPort}`, http: `http://${this.config.host}:${this.config.httpPort}`, origins: this.config.origins }, 'edge listening');
+    this.log.info({ rtmp: `rtmp://${this.config.host}:${this.config.rtmpPort}`, http: `http://${this.config.host}:${this.config.httpPort}`, origins: this.config.origins.map(redactUrl) }, 'edge listening');
   }
 
   async drain(_deadlineMs: number): Promise<void> {}
