@@ -30,6 +30,8 @@ export interface PlayPolicy {
   playSecret: string;
   /** Cluster secret whose `edge` credentials are accepted in place of a signature; empty: none are. */
   memberSecret: string;
+  /** The longest a viewer signature may still be valid (`signedUrlMaxTtlS`); absent: no limit. */
+  maxTtlS?: number;
 }
 
 export type PlayVerdict =
@@ -90,7 +92,7 @@ export function decidePlay(policy: PlayPolicy, path: PlayPath, query: StreamQuer
     if (member?.role === 'edge' && cred !== undefined) return { ok: true, by: 'edge', member: member.id, proof: `${CREDENTIAL_QUERY_PARAM}=${encodeURIComponent(cred)}` };
     credentialRefused = true;
   }
-  const verdict = verifySignedQuery(policy.playSecret, path.app, path.name, query, nowMs);
+  const verdict = verifySignedQuery(policy.playSecret, path.app, path.name, query, nowMs, policy.maxTtlS !== undefined ? { maxTtlS: policy.maxTtlS } : {});
   if (verdict.ok) {
     const expires = single(query.expires) ?? '';
     const sign = single(query.sign) ?? '';

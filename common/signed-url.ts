@@ -6,7 +6,21 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-export type SignatureFailure = 'missing' | 'malformed' | 'expired' | 'invalid';
+export type SignatureFailure = 'missing' | 'malformed' | 'expired' | 'invalid' | 'too-long';
+
+/** Default and bounds of the longest a signed URL may be valid (config `signedUrlMaxTtlS`). */
+export const DEFAULT_SIGNED_URL_MAX_TTL_S = 86_400;
+export const MIN_SIGNED_URL_MAX_TTL_S = 60;
+export const MAX_SIGNED_URL_MAX_TTL_S = 366 * 86_400;
+
+export interface VerifyOptions {
+  /**
+   * The furthest `expires` may lie ahead of now, in seconds: a URL valid for longer is refused
+   * (`too-long`), so a leaked URL cannot be used for years. Absent: no limit (callers that serve
+   * clients should always pass it; origins pass `signedUrlMaxTtlS`).
+   */
+  maxTtlS?: number;
+}
 
 export type SignatureVerdict = { ok: true } | { ok: false; reason: SignatureFailure; message: string };
 
@@ -31,8 +45,8 @@ function single(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? (v.length === 1 ? v[0] : undefined) : v;
 }
 
-/** Checks `expires` and `sign` of a stream query against app/name. */
-export function verifySignedQuery(secret: string, app: string, name: string, query: StreamQuery, nowMs = Date.now()): SignatureVerdict {
+/** Checks `expires` and `sign` of a stream query against app/name (and `expires` against `opts.maxTtlS`). */
+export function verifySignedQuery(secret: string, app: string, name: string, query: StreamQuery, nowMs = Date.now(), opts: VerifyOptions = {}): SignatureVerdict {
   const rawExpires = query.expires;
   const rawSign = query.sign;
   if (rawExpires === undefined && rawSign === undefined) return { ok: false, reason: 'missing', message: 'the URL is not signed (expires and sign missing)' };
@@ -43,7 +57,11 @@ export function verifySignedQuery(secret: string, app: string, name: string, que
   const expected = Buffer.from(signature(secret, app, name, Number(expires)), 'hex');
   if (!timingSafeEqual(expected, Buffer.from(sign, 'hex'))) return { ok: false, reason: 'invalid', message: 'signature does not match' };
   // Checked after the signature so an attacker learns nothing about expiry from forged URLs.
-  if (Number(expires) < Math.floor(nowMs / 1000)) return { ok: false, reason: 'expired', message: 'the signed URL has expired' };
+  const nowS = Math.floor(nowMs / 1000);
+  if (Number(expires) < nowS) return { ok: false, reason: 'expired', message: 'the signed URL has expired' };
+  if (opts.maxTtlS !== undefined && Number(expires) > nowS + opts.maxTtlS) {
+    return { ok: false, reason: 'too-long', message: `expires is more than signedUrlMaxTtlS (${opts.maxTtlS} s) ahead: sign a shorter-lived URL` };
+  }
   return { ok: true };
 }
 

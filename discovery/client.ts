@@ -1,4 +1,5 @@
 import { Agent, request } from 'undici';
+import { redactUrl } from '../common/logger';
 import {
   CascadeError,
   DiscoveryUnavailableError,
@@ -76,7 +77,7 @@ export class HttpDiscoveryClient {
 
   constructor(baseUrl: string, opts: HttpDiscoveryClientOptions = {}) {
     const url = new URL(baseUrl);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`discovery URL must be http(s): ${baseUrl}`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`discovery URL must be http(s): ${redactUrl(baseUrl)}`);
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.token = opts.token || undefined;
     this.readToken = opts.readToken || this.token;

@@ -17,7 +17,7 @@ import {
   isErrorCode,
 } from '../common/errors';
 import { canonicalStreamName, isValidStreamPart } from '../common/lifecycle';
-import type { Logger } from '../common/logger';
+import { redactUrl, type Logger } from '../common/logger';
 import { DiscoveryConfigSchema, type DiscoveryConfig } from './config';
 import {
   apiHostPort,
@@ -552,7 +552,8 @@ export function errorResponse(err: unknown): { status: number; body: { code: Err
 /** Request lines at debug (heartbeats every 2 s per origin would drown the log); 4xx at info, 5xx at error. */
 class DiscoveryLogController extends LogController {
   override incomingRequest(request: FastifyRequest): void {
-    request.log.debug({ req: request }, 'incoming request');
+    // Not fastify's `req` serializer: it logs the URL with its query string.
+    request.log.debug({ method: request.method, url: redactUrl(request.url.slice(0, 300)), remoteAddress: request.ip }, 'incoming request');
   }
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const status = reply.statusCode;

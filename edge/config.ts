@@ -1,6 +1,7 @@
 import { Type, Static } from '@sinclair/typebox';
 import { clusterSecretProblem } from '../common/cluster-credentials';
 import { HostAllowlist } from '../common/host-allowlist';
+import { DEFAULT_SIGNED_URL_MAX_TTL_S, MAX_SIGNED_URL_MAX_TTL_S, MIN_SIGNED_URL_MAX_TTL_S } from '../common/signed-url';
 import { ConfigError, loadConfig, type LoadOptions } from '../common/config';
 import { HlsConfigFields } from '../mediaserver/hls-config';
 
@@ -28,6 +29,12 @@ export const EdgeConfigSchema = Type.Object({
     default: '',
     description:
       'HMAC-SHA256 secret of signed play URLs, as at the origins (`?expires=<unix s>&sign=<hex HMAC(secret, "app/name/expires")>`): the edge checks every viewer itself (RTMP, HTTP-FLV, HLS playlist and segments) and pulls with its own credential (clusterSecret), never a viewer\'s query. Empty: off. At least 16 characters; prefer the env var to the flag (keeps it out of ps). docs/play-auth.md.',
+  }),
+  signedUrlMaxTtlS: Type.Integer({
+    default: DEFAULT_SIGNED_URL_MAX_TTL_S,
+    minimum: MIN_SIGNED_URL_MAX_TTL_S,
+    maximum: MAX_SIGNED_URL_MAX_TTL_S,
+    description: 'Longest validity of a viewer\'s signed play URL, in seconds, as at the origins: a URL whose `expires` lies further ahead is refused (`too-long`).',
   }),
   maxRedirects: Type.Integer({ default: 3, minimum: 0, maximum: 10, description: 'RTMP 302 hops followed per pull.' }),
   pullTimeoutMs: Type.Integer({ default: 4000, minimum: 100, description: 'Deadline for a pull to deliver its first media (all origins tried).' }),

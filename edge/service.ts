@@ -1,7 +1,7 @@
 import http, { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Service } from '../common/lifecycle';
-import type { Logger } from '../common/logger';
+import { redactUrl, type Logger } from '../common/logger';
 import { isValidStreamPart } from '../common/lifecycle';
 import { createHttpApp } from '../mediaserver/http-app';
 import { HlsHub } from '../mediaserver/hls-hub';
@@ -13,7 +13,6 @@ import { CREDENTIAL_QUERY_PARAM, memberCredential } from '../common/cluster-cred
 import { HostAllowlist } from '../common/host-allowlist';
 import { PlayAuth, refusalText } from '../common/play-auth';
 import { parseQuery } from '../common/signed-url';
-import { redactUrl } from '../common/logger';
 import { socketHost } from '../protocol/rtmp/url';
 import type { RtmpServerSession, StreamRequest } from '../protocol/rtmp/server-session';
 import { HttpDiscoveryClient, type EventSubscription } from '../discovery/client';
@@ -54,7 +53,7 @@ export class EdgeService implements Service {
 
   constructor(private readonly config: EdgeConfig, private readonly log: Logger) {
     this.log = log.child({ edge: config.id });
-    this.playAuth = new PlayAuth({ playSecret: config.playSecret, memberSecret: '' }, this.log);
+    this.playAuth = new PlayAuth({ playSecret: config.playSecret, memberSecret: '', maxTtlS: config.signedUrlMaxTtlS }, this.log);
     this.originHosts = new HostAllowlist([...config.originHosts, ...config.origins.map((o) => socketHost(new URL(o).hostname))]);
     // One credential for both: the edge pulls from origins with it and reads discovery (with fencing
     // tokens: ownership events are ordered by them).
@@ -108,7 +107,7 @@ export class EdgeService implements Service {
       {
         rtmp: `rtmp://${this.config.host}:${this.config.rtmpPort}`,
         http: `http://${this.config.host}:${this.config.httpPort}`,
-        origins: this.config.origins,
+        origins: this.config.origins.map(redactUrl),
         playAuth: this.playAuth.enabled,
         pullCredential: this.upstreamQuery !== '',
       },

@@ -54,6 +54,8 @@ export interface OriginMetricsOptions extends NodeMetricsOptions {
   highWater: number;
   /** Bytes received / sent by every client since start (only grows). */
   bytes: () => { in: number; out: number };
+  /** Webhook notifications queued or retrying now. */
+  webhookPending?: () => number;
 }
 
 /** Players (not publishers) connected from the network: edge pulls count at origins. */
@@ -109,6 +111,8 @@ export class OriginMetrics extends NodeMetrics {
   readonly rejections: Counter<'reason'>;
   readonly leaseRenewFailures: Counter;
   readonly sheds: Counter;
+  readonly webhookDrops: Counter<'action'>;
+  readonly webhookTooLarge: Counter<'action'>;
 
   constructor(opts: OriginMetricsOptions) {
     super(opts);
@@ -122,6 +126,11 @@ export class OriginMetrics extends NodeMetrics {
     for (const reason of REJECTION_REASONS) this.rejections.inc({ reason }, 0);
     this.leaseRenewFailures = new Counter({ name: 'cascade_lease_renew_failures_total', help: 'Stream lease renewals that failed (lease lost or discovery unavailable).', registers });
     this.sheds = new Counter({ name: 'cascade_origin_sheds_total', help: 'Publishers moved off this origin by shedding.', registers });
+    this.webhookDrops = new Counter({ name: 'cascade_origin_webhook_notifications_dropped_total', help: 'on_unpublish / on_stop notifications dropped because webhookMaxPending were already queued or retrying.', labelNames: ['action'], registers });
+    this.webhookTooLarge = new Counter({ name: 'cascade_origin_webhook_answers_too_large_total', help: 'Webhook answers larger than webhookMaxResponseBytes (on_publish / on_play: denied).', labelNames: ['action'], registers });
+    for (const action of ['on_unpublish', 'on_stop']) this.webhookDrops.inc({ action }, 0);
+    for (const action of ['on_publish', 'on_play']) this.webhookTooLarge.inc({ action }, 0);
+    new Gauge({ name: 'cascade_origin_webhook_notifications_pending', help: 'on_unpublish / on_stop notifications queued or retrying.', registers, collect() { this.set(opts.webhookPending?.() ?? 0); } });
     const reported = { in: 0, out: 0 };
     const grow = (key: 'in' | 'out', counter: Counter): void => {
       const now = opts.bytes()[key];

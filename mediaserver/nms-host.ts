@@ -10,7 +10,7 @@ import RtmpSession from 'node-media-server/src/session/rtmp_session.js';
 import type FlvSession from 'node-media-server/src/session/flv_session.js';
 import Flv from 'node-media-server/src/protocol/flv.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
-import type { Logger } from '../common/logger';
+import { redactText, redactUrl, type Logger } from '../common/logger';
 import type { AmfObject } from '../protocol/amf0';
 import { ChunkWriter } from '../protocol/rtmp/chunk-writer';
 import { command } from '../protocol/rtmp/message';
@@ -208,7 +208,7 @@ export class NmsHost {
             }
           },
           (err: unknown) => {
-            this.log.error({ err, url: req.url }, 'flv gate failed');
+            this.log.error({ err, url: redactUrl(req.url ?? '') }, 'flv gate failed');
             if (!res.headersSent) sendJson(res, 500, { code: 'INTERNAL', message: 'internal error' });
           },
         );
@@ -464,6 +464,7 @@ function routeNmsLogs(log: Logger): void {
   };
   nmsLogger.level = 'info';
   nmsLogger.log = (message: string, level = 'info') => {
-    log[levels[level] ?? 'debug']({ nms: true }, message);
+    // NMS's messages are free text that may one day carry a URL with its query: redacted.
+    log[levels[level] ?? 'debug']({ nms: true }, redactText(String(message)));
   };
 }

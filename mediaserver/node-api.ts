@@ -623,8 +623,8 @@ export function registerNodeApi(app: FastifyInstance, opts: NodeApiOptions): Nod
           version: cascadeVersion(),
           pid: process.pid,
           ppid: process.ppid,
-          argv: process.argv.join(' '),
-          cwd: process.cwd(),
+          // Never argv, cwd or the environment (SRS has `argv` and `cwd`): this route is open, and a
+          // secret given as a flag (--publish-secret, --api-tokens, ...) would be public.
           mem_kbyte: Math.round(rss / 1024),
           mem_percent: mem.totalKb > 0 ? round(rss / 1024 / mem.totalKb, 4) : 0,
           cpu_percent: cpu.self,

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, envName, flagName, loadConfig, type LoadOptions } from '../common/config';
 import { clusterSecretProblem } from '../common/cluster-credentials';
 import { HlsConfigFields } from '../mediaserver/hls-config';
+import { DEFAULT_SIGNED_URL_MAX_TTL_S, MAX_SIGNED_URL_MAX_TTL_S, MIN_SIGNED_URL_MAX_TTL_S } from '../common/signed-url';
 
 const HookUrl = (action: string, what: string) =>
   Type.String({ default: '', pattern: '^(https?://\\S+)?$', description: `SRS-style \`${action}\` webhook URL (POST JSON; ${what}). Empty: off.` });
@@ -40,12 +41,34 @@ export const OriginConfigSchema = Type.Object({
   }),
   publishSecret: Secret('HMAC-SHA256 secret of signed publish URLs: `?expires=<unix s>&sign=<hex HMAC(secret, "app/name/expires")>`; `npm run sign` makes them.'),
   playSecret: Secret('HMAC-SHA256 secret of signed play URLs (RTMP, HTTP-FLV, HLS playlist), same scheme as publishSecret.'),
+  signedUrlMaxTtlS: Type.Integer({
+    default: DEFAULT_SIGNED_URL_MAX_TTL_S,
+    minimum: MIN_SIGNED_URL_MAX_TTL_S,
+    maximum: MAX_SIGNED_URL_MAX_TTL_S,
+    description:
+      'Longest validity of a signed publish / play URL, in seconds: a URL whose `expires` lies further ahead than now + this is refused (reason `too-long`), so a leaked URL is not good for years. No "unlimited". `npm run sign` refuses a longer `--ttl` (it reads the same env var).',
+  }),
   webhookOnPublish: HookUrl('on_publish', 'HTTP 200 with body `0` or `{"code":0}` allows, anything else denies'),
   webhookOnUnpublish: HookUrl('on_unpublish', 'notification, retried'),
   webhookOnPlay: HookUrl('on_play', 'HTTP 200 with body `0` or `{"code":0}` allows, anything else denies'),
   webhookOnStop: HookUrl('on_stop', 'notification, retried'),
-  webhookSecret: Secret('Signs webhook bodies: `X-Cascade-Signature: sha256=<hex HMAC-SHA256(secret, body)>`.'),
+  webhookSecret: Secret(
+    'Signs webhook calls: `X-Cascade-Signature: sha256=<hex HMAC-SHA256(secret, "<X-Cascade-Timestamp>.<body>")>` (receivers refuse timestamps more than 5 minutes off; docs/origin-api.md). Must differ from every other secret.',
+  ),
   webhookTimeoutMs: Type.Integer({ default: 2000, minimum: 50, maximum: 60000, description: 'Deadline of one webhook call (connect + answer).' }),
+  webhookMaxPending: Type.Integer({
+    default: 1000,
+    minimum: 1,
+    maximum: 1_000_000,
+    description:
+      'Most on_unpublish / on_stop notifications queued or retrying at once; beyond, the oldest is dropped (warn log, cascade_origin_webhook_notifications_dropped_total).',
+  }),
+  webhookMaxResponseBytes: Type.Integer({
+    default: 65536,
+    minimum: 1024,
+    maximum: 16 * 1024 * 1024,
+    description: 'Most bytes of a webhook answer read; a larger on_publish / on_play answer denies the client (logged, cascade_origin_webhook_answers_too_large_total).',
+  }),
   webhookFailOpen: Type.Boolean({
     default: false,
     description: 'When on_publish / on_play is unreachable (no answer, timeout, 5xx): true allows the client, false refuses it (fail-closed).',
@@ -73,7 +96,33 @@ export function loadOriginConfig(opts: LoadOptions = {}): OriginConfig {
   for (const key of ['publishSecret', 'playSecret', 'webhookSecret'] as const) {
     if (config[key] !== '' && config[key].length < 16) throw new ConfigError(`${key} is shorter than 16 characters: use a random secret (openssl rand -hex 32)`);
   }
+  const reuse = secretReuseProblem(config);
+  if (reuse) throw new ConfigError(reuse);
   return config;
+}
+
+/**
+ * One secret in two roles gives whoever holds one role's credential the other's: a viewer's signed
+ * play URL would be a valid publish URL, a webhook receiver could sign URLs, and so on. Equal
+ * non-empty secrets are a config error (the message names the keys, never the value).
+ */
+export function secretReuseProblem(config: Pick<OriginConfig, 'publishSecret' | 'playSecret' | 'webhookSecret' | 'clusterSecret' | 'cdnSecret'>): string | null {
+  if (config.publishSecret !== '' && config.publishSecret === config.playSecret) {
+    return "publishSecret and playSecret must differ: a viewer's URL would let them publish";
+  }
+  const roles: Array<[keyof typeof config, string]> = [
+    ['publishSecret', 'anyone who receives webhooks could sign publish URLs'],
+    ['playSecret', 'anyone who receives webhooks could sign play URLs'],
+    ['clusterSecret', 'anyone who receives webhooks could derive cluster credentials'],
+    ['cdnSecret', 'anyone who receives webhooks could read HLS past the CDN'],
+  ];
+  for (const [key, why] of roles) {
+    if (config.webhookSecret !== '' && config.webhookSecret === config[key]) return `webhookSecret and ${key} must differ: ${why}`;
+  }
+  for (const key of ['publishSecret', 'playSecret', 'cdnSecret'] as const) {
+    if (config[key] !== '' && config[key] === config.clusterSecret) return `${key} and clusterSecret must differ: the cluster secret would be handed to everyone who holds the ${key}`;
+  }
+  return null;
 }
 
 /** A JSON config file as the CASCADE_* variables it stands for (so env and flags override it). */

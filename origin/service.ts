@@ -132,6 +132,7 @@ export class OriginService implements Service {
       utilisation: () => this.overload.instantUtilisation(),
       highWater: config.highWater,
       bytes: () => this.api.stats.totalBytes(),
+      webhookPending: () => this.hooks.pendingCount,
     });
     this.hooks = new Webhooks({
       urls: { on_publish: config.webhookOnPublish, on_unpublish: config.webhookOnUnpublish, on_play: config.webhookOnPlay, on_stop: config.webhookOnStop },
@@ -142,8 +143,12 @@ export class OriginService implements Service {
       serviceId: this.api.serviceId,
       streamId,
       log: this.log.child({ component: 'webhooks' }),
+      maxPending: config.webhookMaxPending,
+      maxResponseBytes: config.webhookMaxResponseBytes,
+      onDropped: (action) => this.metrics.webhookDrops.inc({ action }),
+      onOversized: (action) => this.metrics.webhookTooLarge.inc({ action }),
     });
-    this.playAuth = new PlayAuth({ playSecret: config.playSecret, memberSecret: config.clusterSecret }, this.log, () => this.metrics.reject('play_unauthorized'));
+    this.playAuth = new PlayAuth({ playSecret: config.playSecret, memberSecret: config.clusterSecret, maxTtlS: config.signedUrlMaxTtlS }, this.log, () => this.metrics.reject('play_unauthorized'));
     this.hls = new HlsHub({ targetDurationMs: config.hlsTargetDurationMs, windowSize: config.hlsWindow });
     registerHlsRoutes(this.http, {
       hub: this.hls,
@@ -268,7 +273,7 @@ export class OriginService implements Service {
     const url = redactUrl(`${client.tcUrl}/${name}${client.param}`);
     // NMS sent Publish.Start already. The signature first: an unauthenticated client learns nothing else.
     if (this.config.publishSecret) {
-      const verdict = verifySignedQuery(this.config.publishSecret, app, name, session.streamQuery);
+      const verdict = verifySignedQuery(this.config.publishSecret, app, name, session.streamQuery, Date.now(), { maxTtlS: this.config.signedUrlMaxTtlS });
       if (!verdict.ok) {
         // NMS makes this session the publisher once we return: let its end free the name at once.
         if (broadcast.publisher === null) broadcast.publishGraceMs = 0;

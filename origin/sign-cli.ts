@@ -4,14 +4,19 @@
  * the command line, so it stays out of shell history and `ps`.
  */
 import { isValidStreamPart } from '../common/lifecycle';
-import { signedQuery } from '../common/signed-url';
+import { DEFAULT_SIGNED_URL_MAX_TTL_S, MAX_SIGNED_URL_MAX_TTL_S, MIN_SIGNED_URL_MAX_TTL_S, signedQuery } from '../common/signed-url';
+
+/** The origins' `signedUrlMaxTtlS` as its env var: the CLI reads the same one. */
+export const MAX_TTL_ENV = 'CASCADE_SIGNED_URL_MAX_TTL_S';
 
 export const SIGN_USAGE = `usage: sign APP/NAME [--ttl SECONDS] [--secret-env VAR] [--base URL]
 
 Prints APP/NAME as a signed URL: BASE/APP/NAME?expires=<unix s>&sign=<hex>,
 sign = HMAC-SHA256(secret, "APP/NAME/expires").
 
-  --ttl SECONDS     validity from now (default 3600)
+  --ttl SECONDS     validity from now (default 3600); at most the origins' signedUrlMaxTtlS,
+                    read from CASCADE_SIGNED_URL_MAX_TTL_S (default 86400): origins refuse
+                    URLs valid for longer
   --secret-env VAR  environment variable holding the secret (default CASCADE_PUBLISH_SECRET;
                     use CASCADE_PLAY_SECRET for play URLs)
   --base URL        scheme://host:port in front (default rtmp://127.0.0.1:1936, origin-1 of npm start)
@@ -46,6 +51,14 @@ export function runSign(argv: readonly string[], env: NodeJS.ProcessEnv, nowMs =
   if (parts.length !== 2 || !isValidStreamPart(parts[0]) || !isValidStreamPart(parts[1])) return fail(2, `"${positional[0]}" is not APP/NAME (letters, digits, _ . -)`);
   const ttl = Number(opts.ttl);
   if (!Number.isInteger(ttl) || ttl <= 0) return fail(2, '--ttl must be a positive number of seconds');
+  const rawMax = env[MAX_TTL_ENV] ?? '';
+  const maxTtl = rawMax === '' ? DEFAULT_SIGNED_URL_MAX_TTL_S : Number(rawMax);
+  if (!Number.isInteger(maxTtl) || maxTtl < MIN_SIGNED_URL_MAX_TTL_S || maxTtl > MAX_SIGNED_URL_MAX_TTL_S) {
+    return fail(1, `${MAX_TTL_ENV}=${JSON.stringify(rawMax)} is not a number of seconds from ${MIN_SIGNED_URL_MAX_TTL_S} to ${MAX_SIGNED_URL_MAX_TTL_S}`);
+  }
+  if (ttl > maxTtl) {
+    return fail(2, `--ttl ${ttl} is more than signedUrlMaxTtlS (${maxTtl} s${rawMax === '' ? ', the default' : `, from ${MAX_TTL_ENV}`}): origins would refuse the URL (too-long). Use a shorter --ttl, or raise signedUrlMaxTtlS on the origins and set ${MAX_TTL_ENV} here`);
+  }
   if (!/^[a-z][a-z0-9+.-]*:\/\/[^/\s?#]+\/?$/i.test(opts.base)) return fail(2, `--base must look like rtmp://host:port, got "${opts.base}"`);
   const secret = env[opts['secret-env']] ?? '';
   if (!secret) return fail(1, `environment variable ${opts['secret-env']} is empty: set it to the origin's secret`);

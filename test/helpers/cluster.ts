@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { memberCredential } from '../../common/cluster-credentials';
 import { freePort } from './media';
 import { startService, TestProcess } from './processes';
 
@@ -10,6 +12,10 @@ export interface NodeHandle {
 
 export interface TestCluster {
   discoveryUrl: string;
+  /** The cluster secret every member got in its environment ('' with `open: true`). */
+  clusterSecret: string;
+  /** `Authorization` header value of an admin credential (discovery writes, node API writes); '' with `open: true`. */
+  adminAuth: string;
   /** Replaced by `restartDiscovery()`. */
   discovery: TestProcess;
   /** Starts discovery again on the same port with the same flags (after a test killed it). */
@@ -32,14 +38,21 @@ export async function startCluster(
     /** Extra env of the origins / the edge (env-only secrets: CASCADE_CLUSTER_SECRET, CASCADE_PLAY_SECRET). */
     originEnv?: Record<string, string>;
     edgeEnv?: Record<string, string>;
+    /**
+     * No cluster secret: discovery in its open mode (every caller admin). Default: a random secret
+     * in every member's environment, as `npm start` runs (docs/security.md).
+     */
+    open?: boolean;
   } = {},
 ): Promise<TestCluster> {
   const started: TestProcess[] = [];
+  const clusterSecret = opts.open ? '' : (opts.originEnv?.CASCADE_CLUSTER_SECRET ?? randomBytes(32).toString('hex'));
+  const secretEnv: Record<string, string> = clusterSecret ? { CASCADE_CLUSTER_SECRET: clusterSecret } : {};
   try {
     const dport = await freePort();
     const discoveryUrl = `http://127.0.0.1:${dport}`;
     const startDiscovery = async (): Promise<TestProcess> => {
-      const p = await startService('discovery', ['--port', String(dport), ...(opts.discoveryFlags ?? [])], `${discoveryUrl}/healthz`);
+      const p = await startService('discovery', ['--port', String(dport), ...(opts.discoveryFlags ?? [])], `${discoveryUrl}/healthz`, 'discovery', secretEnv);
       started.push(p);
       return p;
     };
@@ -55,7 +68,7 @@ export async function startCluster(
           ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--discovery-url', discoveryUrl, '--heartbeat-ms', '500', ...(opts.originFlags ?? [])],
           `http://127.0.0.1:${hp}/healthz`,
           id,
-          opts.originEnv,
+          { ...secretEnv, ...(opts.originEnv ?? {}) },
         );
         started.push(p);
         return p;
@@ -69,12 +82,14 @@ export async function startCluster(
       ['--rtmp-port', String(erp), '--http-port', String(ehp), '--origins', origins.map((o) => o.rtmp).join(','), '--discovery-url', discoveryUrl, ...(opts.edgeFlags ?? [])],
       `http://127.0.0.1:${ehp}/healthz`,
       'edge-1',
-      opts.edgeEnv,
+      { ...secretEnv, ...(opts.edgeEnv ?? {}) },
     );
     started.push(edgeProc);
     const edge = { id: 'edge-1', proc: edgeProc, rtmp: `rtmp://127.0.0.1:${erp}`, http: `http://127.0.0.1:${ehp}` };
     const cluster: TestCluster = {
       discoveryUrl,
+      clusterSecret,
+      adminAuth: clusterSecret ? `Bearer ${memberCredential(clusterSecret, 'admin', 'test')}` : '',
       discovery,
       restartDiscovery: async () => (cluster.discovery = await startDiscovery()),
       restartOrigin: async (i) => (origins[i].proc = await originStarts[i]()),

@@ -13,6 +13,9 @@ import { metricTypes, metricValue, ownerOf, startDiscovery, startEdge, startOrig
 jest.setTimeout(60_000);
 
 const TOKEN = randomBytes(12).toString('hex');
+/** Secrets given as flags (visible in the command line): no API answer may carry them. */
+const DISCOVERY_TOKEN = `dtok-${randomBytes(12).toString('hex')}`;
+const WEBHOOK_SECRET = `whsec-${randomBytes(12).toString('hex')}`;
 const name = `api${randomBytes(3).toString('hex')}`;
 let discovery: { proc: TestProcess; url: string };
 let origin: Node;
@@ -45,7 +48,7 @@ const clientsOf = async (node: Node): Promise<Client[]> => (await get<{ clients:
 
 beforeAll(async () => {
   discovery = await startDiscovery();
-  origin = await startOrigin(discovery.url, 'origin-1', ['--api-tokens', `other-token,${TOKEN}`]);
+  origin = await startOrigin(discovery.url, 'origin-1', ['--api-tokens', `other-token,${TOKEN}`, '--discovery-token', DISCOVERY_TOKEN, '--webhook-secret', WEBHOOK_SECRET]);
   edge = await startEdge(discovery.url, [origin.rtmp]);
   publisher = startCommand('ffmpeg', ['-hide_banner', '-loglevel', 'error', ...ffmpegPublishArgs(`${origin.rtmp}/live/${name}`)], 'publisher');
   await waitFor(async () => (await ownerOf(discovery.url, 'live', name)) === 'origin-1', 15_000, 'origin-1 to own the stream');
@@ -130,6 +133,26 @@ test('GET /api/v1/summaries at the origin and the edge', async () => {
     expect(body).toMatchObject({ code: 0, server: id, data: { ok: true, now_ms: expect.any(Number) } });
     expect(body.data.self).toMatchObject({ version: expect.any(String), pid: expect.any(Number), mem_kbyte: expect.any(Number), cpu_percent: expect.any(Number) });
     expect(body.data.system).toMatchObject({ cpu_percent: expect.any(Number), mem_ram_kbyte: expect.any(Number), mem_ram_percent: expect.any(Number), load_1m: expect.any(Number), cpus: expect.any(Number) });
+  }
+});
+
+test('no node API answer carries the command line, the environment or a secret given as a flag', async () => {
+  const secrets = [TOKEN, DISCOVERY_TOKEN, WEBHOOK_SECRET];
+  for (const node of [origin, edge]) {
+    const [stream] = await streamsOf(node);
+    const [client] = await clientsOf(node);
+    const paths = ['/api/v1/summaries', '/api/v1/streams', '/api/v1/clients', '/metrics', '/healthz'];
+    if (stream) paths.push(`/api/v1/streams/${String(stream.id)}`);
+    if (client) paths.push(`/api/v1/clients/${client.id}`);
+    if (node === origin) paths.push('/api/v1/overload');
+    for (const p of paths) {
+      const text = await (await fetch(`${node.http}${p}`)).text();
+      for (const secret of secrets) expect({ path: p, leaks: text.includes(secret) }).toEqual({ path: p, leaks: false });
+      expect({ path: p, argv: /--[a-z]+-(port|secret|token|tokens)\b/.test(text) }).toEqual({ path: p, argv: false });
+    }
+    const self = (await get<{ data: { self: Record<string, unknown> } }>(`${node.http}/api/v1/summaries`)).data.self;
+    expect(self).not.toHaveProperty('argv');
+    expect(self).not.toHaveProperty('cwd');
   }
 });
 

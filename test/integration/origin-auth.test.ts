@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ffmpegPublishArgs } from '../helpers/media';
-import { startCommand, waitFor, type TestProcess } from '../helpers/processes';
+import path from 'node:path';
+import { run, startCommand, waitFor, type TestProcess } from '../helpers/processes';
 import { playWithRedirects, RtmpStatusError } from '../../protocol/redirect';
 import { signedQuery } from '../../origin/signed-url';
 import { metricValue, ownerOf, rawPublish, signCli, startDiscovery, startOrigin, type Node } from './origin-helpers';
@@ -28,7 +29,9 @@ function signOf(query: string): string {
 
 beforeAll(async () => {
   discovery = await startDiscovery();
-  origin = await startOrigin(discovery.url, 'origin-1', ['--publish-secret', PUBLISH_SECRET, '--play-secret', PLAY_SECRET, '--redirect-wait-ms', '500']);
+  // Debug level: node-media-server's own messages and the request lines are printed too, and none may
+  // carry a signature either.
+  origin = await startOrigin(discovery.url, 'origin-1', ['--publish-secret', PUBLISH_SECRET, '--play-secret', PLAY_SECRET, '--redirect-wait-ms', '500', '--log-level', 'debug']);
 });
 
 afterAll(async () => {
@@ -58,6 +61,7 @@ describe('refused publishes: NetStream.Publish.Unauthorized, then the connection
     ['tampered (expires pushed later)', (s) => `${s}?${signedQuery(PUBLISH_SECRET, 'live', s, 600).replace(/expires=(\d+)/, (_m, e: string) => `expires=${Number(e) + 86_400}`)}`, 'invalid'],
     ['signed with another secret', (s) => `${s}?${signedQuery(randomBytes(16).toString('hex'), 'live', s, 600)}`, 'invalid'],
     ['malformed', (s) => `${s}?expires=soon&sign=xyz`, 'malformed'],
+    ['valid for longer than signedUrlMaxTtlS (two days, default max one)', (s) => `${s}?${signedQuery(PUBLISH_SECRET, 'live', s, 2 * 86_400)}`, 'too-long'],
   ];
 
   test.each(cases)('%s', async (_what, url, reason) => {
@@ -120,11 +124,49 @@ describe('signed play URLs (playSecret)', () => {
   });
 });
 
+describe('play URLs valid for longer than signedUrlMaxTtlS (default 24 h) are refused: too-long', () => {
+  const longQuery = (): string => {
+    const q = signedQuery(PLAY_SECRET, 'live', name, 3 * 86_400);
+    signOf(q);
+    return q;
+  };
+
+  test('RTMP: NetStream.Play.Unauthorized', async () => {
+    const refused = playWithRedirects(`${origin.rtmp}/live/${name}?${longQuery()}`, { timeoutMs: 5000 });
+    await expect(refused).rejects.toMatchObject({ info: { code: 'NetStream.Play.Unauthorized', description: expect.stringContaining('expires is more than signedUrlMaxTtlS') } });
+  });
+
+  test('HTTP-FLV: 403', async () => {
+    const res = await fetch(`${origin.http}/live/${name}.flv?${longQuery()}`);
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('signedUrlMaxTtlS') });
+  });
+
+  test('logged with reason too-long', async () => {
+    const vias = (): unknown[] => origin.proc.logs().filter((l) => l.msg === 'play refused: not authorized' && l.reason === 'too-long').map((l) => l.via);
+    await waitFor(() => vias().length >= 2, 10_000, 'both refusals logged');
+    expect(vias()).toEqual(['rtmp', 'http-flv']);
+  });
+});
+
 test('no signature ever appears in the origin output', () => {
-  expect(signatures.length).toBeGreaterThanOrEqual(8);
+  expect(signatures.length).toBeGreaterThanOrEqual(11);
+  // The debug lines (node-media-server's own messages among them) were printed and checked too.
+  expect(origin.proc.logs().some((l) => l.nms === true && l.level === 20)).toBe(true);
   const out = origin.proc.text;
   for (const sign of signatures.filter((s) => s.length >= 16)) expect(out.includes(sign)).toBe(false);
   expect(out).not.toContain('sign=');
+});
+
+test.each([
+  ['publish = play', ['--publish-secret', PUBLISH_SECRET, '--play-secret', PUBLISH_SECRET], "publishSecret and playSecret must differ: a viewer's URL would let them publish"],
+  ['webhook = play', ['--play-secret', PLAY_SECRET, '--webhook-secret', PLAY_SECRET], 'webhookSecret and playSecret must differ'],
+])('an origin whose secrets are reused (%s) refuses to start: exit 2, the keys named, the secret not printed', async (_what, flags, message) => {
+  const entry = path.resolve(__dirname, '..', '..', 'dist', 'bin', 'cascade.js');
+  const r = await run(process.execPath, [entry, 'origin', '--rtmp-port', '1', '--http-port', '1', ...flags], 30_000);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain(message);
+  expect(`${r.stdout}${r.stderr}`).not.toContain(flags[1]);
 });
 
 test('SIGTERM releases the leases at once (no wait for the lease TTL) and exits 0', async () => {

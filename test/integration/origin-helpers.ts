@@ -95,16 +95,22 @@ export interface HookCall {
   body: Record<string, unknown>;
   raw: string;
   signature?: string;
+  /** X-Cascade-Timestamp. */
+  timestamp?: string;
   at: number;
+  /** The origin closed the request before it was answered (dropped, timed out). */
+  abandoned: boolean;
 }
 
-export type HookAnswer = { status?: number; body?: string; delayMs?: number };
+/** `padBytes`: that many spaces after `body`; `hold`: no answer until `releaseHeld()`. */
+export type HookAnswer = { status?: number; body?: string; delayMs?: number; padBytes?: number; hold?: boolean };
 
 /** A webhook receiver: `${url}/<action>`; records calls, answers with `answer(call, nth call for that stream+action)`. */
 export class HookRecorder {
   readonly calls: HookCall[] = [];
   answer: (call: HookCall, n: number) => HookAnswer = () => ({ body: '0' });
   url = '';
+  private held: Array<() => void> = [];
   private readonly server = http.createServer((req, res) => {
     let raw = '';
     req.on('data', (d: Buffer) => (raw += d.toString()));
@@ -115,15 +121,29 @@ export class HookRecorder {
       } catch {
         // recorded as {}
       }
-      const call: HookCall = { action: (req.url ?? '').slice(1), body, raw, signature: req.headers['x-cascade-signature'] as string | undefined, at: Date.now() };
+      const call: HookCall = {
+        action: (req.url ?? '').slice(1),
+        body,
+        raw,
+        signature: req.headers['x-cascade-signature'] as string | undefined,
+        timestamp: req.headers['x-cascade-timestamp'] as string | undefined,
+        at: Date.now(),
+        abandoned: false,
+      };
       this.calls.push(call);
+      res.on('close', () => (call.abandoned = !res.writableFinished));
       const n = this.calls.filter((c) => c.action === call.action && c.body.stream === body.stream).length;
       const a = this.answer(call, n);
-      const timer = setTimeout(() => {
+      const send = (): void => {
         if (res.destroyed) return;
         res.writeHead(a.status ?? 200, { 'content-type': 'application/json' });
-        res.end(a.body ?? '0');
-      }, a.delayMs ?? 0);
+        res.end(`${a.body ?? '0'}${' '.repeat(a.padBytes ?? 0)}`);
+      };
+      if (a.hold) {
+        this.held.push(send);
+        return;
+      }
+      const timer = setTimeout(send, a.delayMs ?? 0);
       res.on('close', () => clearTimeout(timer));
     });
   });
@@ -131,6 +151,13 @@ export class HookRecorder {
   async start(): Promise<void> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Answers every held call now (with its answer). */
+  releaseHeld(): void {
+    const held = this.held;
+    this.held = [];
+    for (const send of held) send();
   }
 
   of(action: string, stream: string): HookCall[] {

@@ -5,6 +5,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { waitFor, type TestProcess } from '../helpers/processes';
 import { playWithRedirects, RtmpStatusError } from '../../protocol/redirect';
+import { verifyWebhook } from '../../origin/webhooks';
 import { HookRecorder, metricValue, ownerOf, rawPublish, startDiscovery, startOrigin, type Node, type RawPublish } from './origin-helpers';
 
 jest.setTimeout(60_000);
@@ -14,6 +15,7 @@ const hooks = new HookRecorder();
 let discovery: { proc: TestProcess; url: string };
 let closed: Node; // fail-closed, every hook
 let open: Node; // fail-open, on_publish only
+let capped: Node; // small webhookMaxPending; on_publish and on_unpublish
 const clients: RawPublish[] = [];
 const id = randomBytes(3).toString('hex');
 
@@ -31,19 +33,30 @@ beforeAll(async () => {
     if (call.action === 'on_publish' && stream.startsWith('slow')) return { delayMs: 1500 };
     if (call.action === 'on_unpublish' && stream.startsWith('retry') && n < 3) return { status: 500, body: 'try later' };
     if (call.action === 'on_play' && String(call.body.param).includes('viewer=bad')) return { body: '1' };
+    // An allow drowned in 100 KB: over the 64 KiB cap, so a deny.
+    if (call.action === 'on_publish' && stream.startsWith('huge')) return { body: '0', padBytes: 100_000 };
+    if (call.action === 'on_unpublish' && stream.startsWith('stuck')) return { hold: true };
     return { body: call.action === 'on_play' ? '{"code":0}' : '0' };
   };
   discovery = await startDiscovery();
   const all = ['on-publish', 'on-unpublish', 'on-play', 'on-stop'].flatMap((a) => [`--webhook-${a}`, `${hooks.url}/${a.replace('-', '_')}`]);
-  [closed, open] = await Promise.all([
+  [closed, open, capped] = await Promise.all([
     startOrigin(discovery.url, 'origin-1', [...all, '--webhook-secret', WEBHOOK_SECRET, '--webhook-timeout-ms', '400']),
     startOrigin(discovery.url, 'origin-2', ['--webhook-on-publish', `${hooks.url}/on_publish`, '--webhook-timeout-ms', '400', '--webhook-fail-open']),
+    startOrigin(discovery.url, 'origin-3', [
+      '--webhook-on-publish', `${hooks.url}/on_publish`,
+      '--webhook-on-unpublish', `${hooks.url}/on_unpublish`,
+      '--webhook-timeout-ms', '20000',
+      '--webhook-max-pending', '2',
+      '--webhook-fail-open',
+    ]),
   ]);
 });
 
 afterAll(async () => {
   for (const c of clients) c.client.close();
-  await Promise.all([closed?.proc.stop(), open?.proc.stop()]);
+  hooks.releaseHeld();
+  await Promise.all([closed?.proc.stop(), open?.proc.stop(), capped?.proc.stop()]);
   await discovery?.proc.stop();
   await hooks.stop();
 });
@@ -73,7 +86,10 @@ test('allow: on_publish answers 0; SRS body, signed; the stream is claimed and p
     stream_url: `/live/${stream}`,
     tcUrl: `${closed.rtmp}/live`,
   });
-  expect(call.signature).toBe(`sha256=${createHmac('sha256', WEBHOOK_SECRET).update(call.raw).digest('hex')}`);
+  // Signed over "<X-Cascade-Timestamp>.<body>"; the timestamp is the time of the call.
+  expect(Math.abs(Number(call.timestamp) - call.at / 1000)).toBeLessThan(5);
+  expect(call.signature).toBe(`sha256=${createHmac('sha256', WEBHOOK_SECRET).update(`${call.timestamp}.${call.raw}`).digest('hex')}`);
+  expect(verifyWebhook(WEBHOOK_SECRET, call.raw, call.signature, call.timestamp)).toEqual({ ok: true });
   const clientsApi = (await (await fetch(`${closed.http}/api/v1/clients`)).json()) as { clients: Array<{ id: string; name: string; type: string }> };
   expect(clientsApi.clients.find((c) => c.name === stream)).toMatchObject({ id: call.body.client_id, type: 'fmle-publish' });
 
@@ -150,4 +166,44 @@ test('decisions are counted by reason in /metrics', async () => {
   expect(metricValue(text, 'cascade_origin_rejections_total{reason="hook_denied"}')).toBe(1);
   expect(metricValue(text, 'cascade_origin_rejections_total{reason="hook_unavailable"}')).toBe(1);
   expect(metricValue(text, 'cascade_origin_rejections_total{reason="play_hook_denied"}')).toBe(1);
+});
+
+describe('webhook bounds (origin-3: webhookMaxPending 2, default 64 KiB answer cap, fail-open)', () => {
+  test('an on_publish answer over 64 KiB is a deny, even with webhookFailOpen: logged and counted', async () => {
+    const stream = `huge${id}`;
+    const r = await publish(capped, stream, 3000);
+    expect(r.codes()).toEqual(['NetStream.Publish.Start', 'NetStream.Publish.Unauthorized']);
+    expect(r.closed).toBe(true);
+    expect(await ownerOf(discovery.url, 'live', stream)).toBeNull();
+    await waitFor(() => capped.proc.logs().some((l) => l.msg === 'webhook answer too large: denied' && l.hook === 'on_publish'), 5000, 'the too-large log line');
+    const text = await (await fetch(`${capped.http}/metrics`)).text();
+    expect(metricValue(text, 'cascade_origin_webhook_answers_too_large_total{action="on_publish"}')).toBe(1);
+    expect(metricValue(text, 'cascade_origin_rejections_total{reason="hook_denied"}')).toBe(1);
+  });
+
+  test('on_unpublish to a hook that never answers: at most 2 pending, the oldest dropped (request abandoned), warned and counted', async () => {
+    const streams = [0, 1, 2, 3].map((i) => `stuck${id}${i}`);
+    const pubs: RawPublish[] = [];
+    for (const stream of streams) {
+      const r = await publish(capped, stream, 300);
+      expect(r.closed).toBe(false);
+      pubs.push(r);
+      await waitFor(async () => (await ownerOf(discovery.url, 'live', stream)) === 'origin-3', 5000, `the claim of ${stream}`);
+    }
+    // One at a time, so the order of the notifications is the order of the streams.
+    for (const [i, stream] of streams.entries()) {
+      pubs[i].client.close();
+      await waitFor(() => hooks.of('on_unpublish', stream).length === 1, 5000, `on_unpublish of ${stream}`);
+    }
+    await waitFor(() => streams.slice(0, 2).every((s) => hooks.of('on_unpublish', s)[0].abandoned), 5000, 'the two oldest notifications abandoned');
+    expect(streams.map((s) => hooks.of('on_unpublish', s)[0].abandoned)).toEqual([true, true, false, false]);
+    const text = await (await fetch(`${capped.http}/metrics`)).text();
+    expect(metricValue(text, 'cascade_origin_webhook_notifications_dropped_total{action="on_unpublish"}')).toBe(2);
+    expect(metricValue(text, 'cascade_origin_webhook_notifications_pending')).toBe(2);
+    await waitFor(() => capped.proc.logs().some((l) => l.msg === 'webhook notifications backlog full: oldest dropped'), 5000, 'the drop warning');
+    expect(capped.proc.logs().find((l) => l.msg === 'webhook notifications backlog full: oldest dropped')).toMatchObject({ level: 40, hook: 'on_unpublish', maxPending: 2 });
+    // The hook answers at last: nothing is pending any more.
+    hooks.releaseHeld();
+    await waitFor(async () => metricValue(await (await fetch(`${capped.http}/metrics`)).text(), 'cascade_origin_webhook_notifications_pending') === 0, 5000, 'no pending notification');
+  });
 });

@@ -20,7 +20,9 @@ describe('origin config: auth, webhooks, API keys', () => {
       webhookSecret: '',
       webhookTimeoutMs: 2000,
       webhookFailOpen: false,
+      signedUrlMaxTtlS: 86_400,
     });
+    expect(envName('signedUrlMaxTtlS')).toBe('CASCADE_SIGNED_URL_MAX_TTL_S');
   });
 
   test('env names the sign CLI and the deploy manifests use', () => {
@@ -45,9 +47,45 @@ describe('origin config: auth, webhooks, API keys', () => {
     [{ CASCADE_WEBHOOK_ON_PLAY: 'ftp://x' }, /webhookOnPlay/],
     [{ CASCADE_WEBHOOK_TIMEOUT_MS: '10' }, /webhookTimeoutMs/],
     [{ CASCADE_PLAY_SECRET: 'REPLACE-me-please-0123' }, /playSecret still hold the example's REPLACE placeholder/],
+    [{ CASCADE_SIGNED_URL_MAX_TTL_S: '0' }, /signedUrlMaxTtlS/],
+    [{ CASCADE_SIGNED_URL_MAX_TTL_S: '59' }, /signedUrlMaxTtlS/],
+    [{ CASCADE_SIGNED_URL_MAX_TTL_S: String(367 * 86_400) }, /signedUrlMaxTtlS/],
   ])('refuses %j', (env, message) => {
     expect(() => loadOriginConfig({ env })).toThrow(ConfigError);
     expect(() => loadOriginConfig({ env })).toThrow(message);
+  });
+
+  describe('secrets in two roles are refused (names the keys, never the value)', () => {
+    const A = `a-${'1'.repeat(40)}`;
+    const B = `b-${'2'.repeat(40)}`;
+    test.each([
+      ['publish = play', { CASCADE_PUBLISH_SECRET: A, CASCADE_PLAY_SECRET: A }, "publishSecret and playSecret must differ: a viewer's URL would let them publish"],
+      ['webhook = publish', { CASCADE_PUBLISH_SECRET: A, CASCADE_WEBHOOK_SECRET: A }, 'webhookSecret and publishSecret must differ'],
+      ['webhook = play', { CASCADE_PLAY_SECRET: A, CASCADE_WEBHOOK_SECRET: A }, 'webhookSecret and playSecret must differ'],
+      ['webhook = cluster', { CASCADE_CLUSTER_SECRET: A, CASCADE_WEBHOOK_SECRET: A }, 'webhookSecret and clusterSecret must differ'],
+      ['publish = cluster', { CASCADE_CLUSTER_SECRET: A, CASCADE_PUBLISH_SECRET: A }, 'publishSecret and clusterSecret must differ'],
+      ['all three equal: the publish/play message first', { CASCADE_PUBLISH_SECRET: A, CASCADE_PLAY_SECRET: A, CASCADE_WEBHOOK_SECRET: A }, 'publishSecret and playSecret must differ'],
+      ['all different', { CASCADE_PUBLISH_SECRET: A, CASCADE_PLAY_SECRET: B, CASCADE_WEBHOOK_SECRET: `c-${'3'.repeat(40)}`, CASCADE_CLUSTER_SECRET: `d-${'4'.repeat(40)}` }, null],
+      ['empty ones are "off", not equal', { CASCADE_PUBLISH_SECRET: '', CASCADE_PLAY_SECRET: '', CASCADE_WEBHOOK_SECRET: '' }, null],
+    ])('%s', (_what, env, message) => {
+      if (message === null) {
+        expect(() => loadOriginConfig({ env })).not.toThrow();
+        return;
+      }
+      let err: unknown;
+      try {
+        loadOriginConfig({ env });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toContain(message);
+      expect((err as Error).message).not.toContain(A);
+    });
+
+    test('the flag form is refused the same way', () => {
+      expect(() => loadOriginConfig({ flags: parseFlags(['--publish-secret', A, '--play-secret', A]) })).toThrow(/publishSecret and playSecret must differ/);
+    });
   });
 
   test('every key has a default and a description', () => {

@@ -59,6 +59,23 @@ describe('origin metrics', () => {
     expect(t.get('process_cpu_user_seconds_total')).toBe('counter'); // default process metrics
   });
 
+  test('webhook bounds: pending gauge (0 without a source), drops and too-large answers by action, all present from the start', async () => {
+    let text = await m.render();
+    expect(sample(text, 'cascade_origin_webhook_notifications_pending')).toBe(0);
+    for (const action of ['on_unpublish', 'on_stop']) expect(sample(text, `cascade_origin_webhook_notifications_dropped_total{action="${action}"}`)).toBe(0);
+    for (const action of ['on_publish', 'on_play']) expect(sample(text, `cascade_origin_webhook_answers_too_large_total{action="${action}"}`)).toBe(0);
+    let pending = 7;
+    const withHooks = new OriginMetrics({ streams: () => [], publishers: () => 0, utilisation: () => 0, highWater: 0.85, bytes: () => ({ in: 0, out: 0 }), webhookPending: () => pending, processMetrics: false });
+    withHooks.webhookDrops.inc({ action: 'on_stop' });
+    withHooks.webhookTooLarge.inc({ action: 'on_play' });
+    text = await withHooks.render();
+    expect(sample(text, 'cascade_origin_webhook_notifications_pending')).toBe(7);
+    expect(sample(text, 'cascade_origin_webhook_notifications_dropped_total{action="on_stop"}')).toBe(1);
+    expect(sample(text, 'cascade_origin_webhook_answers_too_large_total{action="on_play"}')).toBe(1);
+    pending = 0;
+    expect(sample(await withHooks.render(), 'cascade_origin_webhook_notifications_pending')).toBe(0);
+  });
+
   test('values: gauges read at scrape time, rejections by reason, byte counters only grow', async () => {
     m.redirects.inc();
     m.reject('unauthorized');

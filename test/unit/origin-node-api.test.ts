@@ -213,6 +213,10 @@ describe('node API with a live stream (origin view)', () => {
     for (const k of ['cpu_percent', 'mem_ram_kbyte', 'mem_ram_percent', 'mem_swap_kbyte', 'mem_swap_percent', 'cpus', 'cpus_online', 'uptime', 'ilde_time', 'load_1m', 'load_5m', 'load_15m', 'net_recv_bytes', 'net_send_bytes', 'srs_recv_bytes', 'srs_send_bytes', 'conn_sys', 'conn_sys_et', 'conn_sys_tw', 'conn_srs']) {
       expect({ k, type: typeof body.data.system[k] }).toEqual({ k, type: 'number' });
     }
+    // The route is open: never the command line (flags may hold secrets), cwd or the environment.
+    expect(body.data.self).not.toHaveProperty('argv');
+    expect(body.data.self).not.toHaveProperty('cwd');
+    expect(JSON.stringify(body)).not.toContain(process.argv.slice(1).join(' '));
     expect(body.data.system.mem_ram_kbyte).toBeGreaterThan(0);
     expect(body.data.system.conn_srs).toBe(3);
     expect(body.data.system.srs_recv_bytes).toBeGreaterThanOrEqual(4_003_500);

@@ -43,6 +43,23 @@ describe('verifySignedQuery', () => {
     if (!verdict.ok) expect(verdict.message).not.toContain(sign);
   });
 
+  describe('maxTtlS: expires may lie at most maxTtlS ahead', () => {
+    const withTtl = (ttl: number): ReturnType<typeof parseQuery> => parseQuery(signedQuery(SECRET, 'live', 'demo', ttl, NOW));
+    test.each([
+      ['well inside', withTtl(60), 3600, { ok: true }],
+      ['exactly the max', withTtl(3600), 3600, { ok: true }],
+      ['one second over', withTtl(3601), 3600, { ok: false, reason: 'too-long' }],
+      ['a year, default max', withTtl(365 * 86_400), 86_400, { ok: false, reason: 'too-long' }],
+      ['a year, no max given (old callers)', withTtl(365 * 86_400), undefined, { ok: true }],
+      ['an expired URL is "expired"', parseQuery(signedQuery(SECRET, 'live', 'demo', 0, NOW - 10_000)), 60, { ok: false, reason: 'expired' }],
+      ['a forged far-future URL is "invalid", not "too-long"', { expires: String(NOW_S + 10 * 86_400), sign: 'a'.repeat(64) }, 60, { ok: false, reason: 'invalid' }],
+    ])('%s', (_what, query, maxTtlS, expected) => {
+      const verdict = verifySignedQuery(SECRET, 'live', 'demo', query, NOW, maxTtlS === undefined ? {} : { maxTtlS });
+      expect(verdict).toMatchObject(expected);
+      if (!verdict.ok && verdict.reason === 'too-long') expect(verdict.message).toMatch(/expires is more than signedUrlMaxTtlS/);
+    });
+  });
+
   test('an expired forgery is "invalid", not "expired" (expiry is only revealed to signed URLs)', () => {
     expect(verifySignedQuery(SECRET, 'live', 'demo', { expires: '1', sign: 'a'.repeat(64) }, NOW)).toMatchObject({ ok: false, reason: 'invalid' });
   });
@@ -72,6 +89,15 @@ describe('sign CLI (bin/sign.ts)', () => {
     expect(verifySignedQuery(env.CASCADE_PLAY_SECRET, 'live', 'cam1', parseQuery(url.search), NOW)).toEqual({ ok: true });
   });
 
+  test('--ttl up to the max (default 86400, or CASCADE_SIGNED_URL_MAX_TTL_S) signs', () => {
+    expect(runSign(['live/demo', '--ttl', '86400'], env, NOW)).toMatchObject({ code: 0, stderr: '' });
+    const r = runSign(['live/demo', '--ttl', '172800'], { ...env, CASCADE_SIGNED_URL_MAX_TTL_S: '172800' }, NOW);
+    expect(r.code).toBe(0);
+    const q = parseQuery(new URL(r.stdout.trim()).search);
+    expect(verifySignedQuery(SECRET, 'live', 'demo', q, NOW, { maxTtlS: 172_800 })).toEqual({ ok: true });
+    expect(verifySignedQuery(SECRET, 'live', 'demo', q, NOW, { maxTtlS: 86_400 })).toMatchObject({ ok: false, reason: 'too-long' });
+  });
+
   test('--help prints usage', () => {
     expect(runSign(['--help'], env)).toMatchObject({ code: 0, stdout: expect.stringContaining('usage: sign APP/NAME') });
   });
@@ -88,8 +114,15 @@ describe('sign CLI (bin/sign.ts)', () => {
     [['live/a', '--secret', 'x'], 2, 'unknown option --secret'],
     [['live/a', '--base', 'rtmp://host/app'], 2, '--base'],
     [['live/a', '--secret-env', 'NOPE'], 1, 'NOPE is empty'],
-  ])('refuses %j (exit %d)', (argv, code, message) => {
-    const r = runSign(argv, env, NOW);
+    [['live/a', '--ttl', '86401'], 2, 'more than signedUrlMaxTtlS (86400 s, the default)'],
+    [['live/a', '--ttl', '601', 'MAX=600'], 2, 'more than signedUrlMaxTtlS (600 s, from CASCADE_SIGNED_URL_MAX_TTL_S)'],
+    [['live/a', 'MAX=0'], 1, 'CASCADE_SIGNED_URL_MAX_TTL_S="0" is not a number of seconds'],
+    [['live/a', 'MAX=lots'], 1, 'CASCADE_SIGNED_URL_MAX_TTL_S="lots"'],
+  ])('refuses %j (exit %d)', (args, code, message) => {
+    // A trailing `MAX=N` sets CASCADE_SIGNED_URL_MAX_TTL_S for the case.
+    const max = args.find((a) => a.startsWith('MAX='));
+    const argv = args.filter((a) => a !== max);
+    const r = runSign(argv, max ? { ...env, CASCADE_SIGNED_URL_MAX_TTL_S: max.slice(4) } : env, NOW);
     expect(r.code).toBe(code);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain(message);
