@@ -349,6 +349,14 @@ test('secure by default: a random cluster secret in the members\' environment on
     const origins = (await (await fetch(`${discovery}/v1/origins`)).json()) as { origins: Array<{ id: string }> };
     expect(origins.origins.map((o) => o.id).sort()).toEqual(['origin-1', 'origin-2']);
 
+    // The node APIs show no command line (nor the secret) on any member.
+    for (const port of [8080, 8081, 8082]) {
+      const summaries = await (await fetch(`http://127.0.0.1:${port + offset}/api/v1/summaries`)).text();
+      expect(summaries).not.toMatch(/argv|cascade\.js|--discovery-url/);
+      expect(summaries).not.toContain(secret);
+      expect(summaries).not.toContain(admin);
+    }
+
     // The admin token opens administrative routes (discovery and the origins' node API).
     expect((await fetch(`${discovery}/v1/origins/nobody`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } })).status).toBe(204);
     expect(await launcher.stop('SIGTERM', 20_000)).toBe(0);
