@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Service } from '../common/lifecycle';
 import type { Logger } from '../common/logger';
 import { checkDiscoveryConfig, type DiscoveryConfig } from './config';
-import { appParts, buildDiscoveryApp, type DiscoveryDeps } from './routes';
+import { appParts, buildDiscoveryApp, type DiscoveryDeps } from './app';
 import type { DiscoveryStore } from './store/types';
 
 export interface DiscoveryServiceOptions {

@@ -2,7 +2,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { CascadeError, DiscoveryUnavailableError } from '../../../common/errors';
 import { HttpDiscoveryClient } from '../../../discovery/client';
 import { ReadCache } from '../../../discovery/read-cache';
-import { buildDiscoveryApp } from '../../../discovery/routes';
+import { buildDiscoveryApp } from '../../../discovery/app';
 import { DiscoveryService } from '../../../discovery/service';
 import { MemoryStore } from '../../../discovery/store/memory-store';
 import type { DiscoveryStore } from '../../../discovery/store/types';

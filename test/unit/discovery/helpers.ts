@@ -3,7 +3,7 @@ import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../../../common/logger';
 import { DiscoveryConfig, loadDiscoveryConfig } from '../../../discovery/config';
-import { buildDiscoveryApp } from '../../../discovery/routes';
+import { buildDiscoveryApp } from '../../../discovery/app';
 import { MemoryStore } from '../../../discovery/store/memory-store';
 import { fakeClock, TestClock } from './store-contract';
 

@@ -1,0 +1,109 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { TSchema } from '@sinclair/typebox';
+import { OriginNotFoundError } from '../common/errors';
+import { HostAllowlist } from '../common/host-allowlist';
+import { DiscoveryAuth } from './auth';
+import type { DiscoveryConfig } from './config';
+import { markStale } from './http';
+import type { LivenessChecker } from './liveness';
+import type { DiscoveryMetrics } from './metrics';
+import type { PlacementOptions } from './placement/place';
+import type { ReadCache } from './read-cache';
+import * as S from './schemas';
+import type { SseHub } from './sse';
+import { streamKey, type DiscoveryStore, type Lease } from './store/types';
+import type { LeaseView, StreamOwnerView } from './types';
+import { ownerView } from './views';
+
+/** What the route plugins are built from (`buildDiscoveryApp` makes them; tests may pass fakes). */
+export interface DiscoveryRoutesOptions {
+  store: DiscoveryStore;
+  config: DiscoveryConfig;
+  metrics: DiscoveryMetrics;
+  liveness?: LivenessChecker;
+  random: () => number;
+  cache: ReadCache;
+  hub: SseHub;
+}
+
+type OnRequest = { onRequest: DiscoveryAuth['read'] };
+
+/** Everything the route files share: collaborators, auth, and the read helpers. */
+export interface RouteContext extends DiscoveryRoutesOptions {
+  auth: DiscoveryAuth;
+  allowlist: HostAllowlist;
+  /** Route options of writes and reads (the auth hooks). */
+  write: OnRequest;
+  read: OnRequest;
+  /** OpenAPI `security` of writes and reads (empty when the route is open). */
+  writeDoc: { security?: Array<Record<string, string[]>> };
+  readDoc: { security?: Array<Record<string, string[]>> };
+  /** A view without its fencing token for anonymous callers (docs/security.md). */
+  forCaller<T extends { token?: number }>(request: FastifyRequest, view: T): T;
+  /** The owner view of a lease, or null if its origin vanished in between (a later read drops the lease). */
+  lookupOwner(lease: Lease): Promise<StreamOwnerView | null>;
+  /** The claim/renew answer (404 ORIGIN_NOT_FOUND when the origin vanished). */
+  leaseView(lease: Lease): Promise<LeaseView>;
+  /** A read through the stale cache: fresh from the store, or marked stale while the store is down. */
+  cachedRead<T>(reply: FastifyReply, key: string, fn: () => Promise<T>): Promise<{ value: T; stale: boolean }>;
+  lookupStream(reply: FastifyReply, app: string, name: string): Promise<{ value: StreamOwnerView | null; stale: boolean }>;
+  placementOptions: PlacementOptions;
+}
+
+/** OpenAPI error responses (every error is `{"code","message"}`; docs/errors.md lists the codes). */
+export function errors(...statuses: number[]): Record<number, TSchema> {
+  return Object.fromEntries(statuses.map((s) => [s, S.ErrorSchema]));
+}
+
+export function routeContext(opts: DiscoveryRoutesOptions): RouteContext {
+  const { store, config, metrics, cache } = opts;
+  const auth = new DiscoveryAuth(config);
+  const bearerDoc = { security: [{ bearer: [] }] };
+  const lookupOwner = async (lease: Lease): Promise<StreamOwnerView | null> => {
+    const origin = await store.getOrigin(lease.originId);
+    return origin ? ownerView(lease, origin) : null;
+  };
+  const cachedRead = async <T>(reply: FastifyReply, key: string, fn: () => Promise<T>): Promise<{ value: T; stale: boolean }> => {
+    const r = await cache.read(key, fn);
+    if (r.staleMs === undefined) return { value: r.value, stale: false };
+    markStale(reply, r.staleMs);
+    metrics.staleReads.inc({ route: reply.request.routeOptions.url ?? 'unmatched' });
+    return { value: r.value, stale: true };
+  };
+  return {
+    ...opts,
+    auth,
+    allowlist: new HostAllowlist(config.originHosts),
+    write: { onRequest: auth.write },
+    read: { onRequest: auth.read },
+    writeDoc: auth.enabled ? bearerDoc : {},
+    readDoc: auth.enabled && config.protectReads ? bearerDoc : {},
+    forCaller: <T extends { token?: number }>(request: FastifyRequest, view: T): T => {
+      if (auth.seesTokens(request)) return view;
+      const rest = { ...view };
+      delete rest.token;
+      return rest;
+    },
+    lookupOwner,
+    leaseView: async (lease) => {
+      const owner = await lookupOwner(lease);
+      if (!owner) throw new OriginNotFoundError(lease.originId);
+      return { ...owner, token: lease.token, ttlMs: config.leaseTtlMs };
+    },
+    cachedRead,
+    lookupStream: (reply, app, name) =>
+      cachedRead(reply, `stream:${streamKey(app, name)}`, async () => {
+        const lease = await store.getStream(app, name);
+        return lease ? lookupOwner(lease) : null;
+      }),
+    placementOptions: {
+      highWater: config.highWater,
+      strategy: config.placementStrategy,
+      regionPolicy: config.regionPolicy,
+      defaultCapacity: config.defaultCapacity,
+      weightPerMbps: config.weightPerMbps,
+      viewersPerWeight: config.viewersPerWeight,
+      random: opts.random,
+    },
+  };
+}
