@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * The cluster one chaos scenario runs against: its own discovery (memory store, or Redis / Sentinel
  * on private redis-servers), origin-1, origin-2 and edge-1, each a process of dist/bin/cascade.js on
@@ -47,6 +48,8 @@ export class DiscoveryStartError extends Error {
 export class ChaosCluster {
   readonly tmpDir: string;
   readonly prefix: string;
+  /** In every member's environment, as under `npm start`: the faults are survived with per-origin auth on. */
+  readonly clusterSecret = randomBytes(32).toString('hex');
   discovery!: Member;
   readonly origins: Member[] = [];
   edge!: Member;
@@ -144,7 +147,7 @@ export class ChaosCluster {
 
   /** (Re)starts a member with its flags, on its ports, and waits for its health URL. */
   async start(m: Member): Promise<void> {
-    const proc = this.registry.track(await startService(m.role, m.flags, m.health, m.name));
+    const proc = this.registry.track(await startService(m.role, m.flags, m.health, m.name, { CASCADE_CLUSTER_SECRET: this.clusterSecret }));
     m.proc = proc;
     m.history.push(proc);
   }
