@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 /**
  * The cluster one chaos scenario runs against: its own discovery (memory store, or Redis / Sentinel
  * on private redis-servers), origin-1, origin-2 and edge-1, each a process of dist/bin/cascade.js on
  * free ports, started with the flags local/cluster.ts uses. Members can be killed, frozen and
  * restarted on the same ports; `stop()` ends every process this cluster ever started.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
