@@ -1,5 +1,5 @@
 import { Type, Static } from '@sinclair/typebox';
-import { clusterSecretProblem } from '../common/cluster-credentials';
+import { clusterSecretProblem, tokensProblem } from '../common/cluster-credentials';
 import { HostAllowlist } from '../common/host-allowlist';
 import { ConfigError, loadConfig, type LoadOptions } from '../common/config';
 import { HlsConfigFields } from '../mediaserver/hls-config';
@@ -49,6 +49,8 @@ export function loadEdgeConfig(opts: LoadOptions = {}): EdgeConfig {
   const config = loadConfig(EdgeConfigSchema, opts);
   const secretProblem = clusterSecretProblem(config.clusterSecret);
   if (secretProblem) throw new ConfigError(secretProblem);
+  const tokenProblem = tokensProblem('apiTokens', config.apiTokens);
+  if (tokenProblem) throw new ConfigError(tokenProblem);
   try {
     new HostAllowlist(config.originHosts);
   } catch (err) {
