@@ -16,6 +16,7 @@
  * Ids follow the origin/edge id rule (`[A-Za-z0-9][A-Za-z0-9_.-]{0,63}`), so `:` never occurs in one.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { envName } from './config';
 
 export type MemberRole = 'origin' | 'edge' | 'admin';
 
@@ -55,10 +56,41 @@ export function verifyMemberCredential(secret: string, credential: string | unde
   return { role, id: m[2] };
 }
 
+/** Shortest admin/API token or discovery token accepted (`openssl rand -hex 32` makes 64 characters). */
+export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * What example files and deploy manifests put where a secret belongs: `REPLACE…`, `change-me` /
+ * `changeme` anywhere, or a value that starts with `example`, `secret` or `password`.
+ */
+const PLACEHOLDER = /^(REPLACE|example|secret|password)|change-?me/i;
+
+/**
+ * Why a configured token or secret (`key` names it in the message, with its env var) is unusable:
+ * a placeholder, or shorter than MIN_TOKEN_LENGTH characters; null when it is fine or empty (off).
+ * The value itself never appears in the message (it ends up in logs).
+ */
+export function placeholderProblem(key: string, value: string): string | null {
+  if (value === '') return null;
+  const env = envName(key);
+  if (PLACEHOLDER.test(value)) return `${key} still holds a placeholder (${env}): generate a real one (openssl rand -hex 32)`;
+  if (value.length < MIN_TOKEN_LENGTH) return `${key} is shorter than ${MIN_TOKEN_LENGTH} characters (${env}): generate a real one (openssl rand -hex 32)`;
+  return null;
+}
+
+/** The first problem of a token list (`apiTokens`), or null. */
+export function tokensProblem(key: string, tokens: readonly string[]): string | null {
+  for (const token of tokens) {
+    const problem = placeholderProblem(key, token);
+    if (problem) return problem;
+  }
+  return null;
+}
+
 /** Why a configured cluster secret is unusable, or null when it is fine. */
 export function clusterSecretProblem(secret: string): string | null {
   if (secret === '') return null;
-  if (/^(REPLACE|change-?me|changeme|secret|example)/i.test(secret)) return 'clusterSecret still holds a placeholder: generate one (openssl rand -hex 32)';
+  if (PLACEHOLDER.test(secret)) return 'clusterSecret still holds a placeholder: generate one (openssl rand -hex 32)';
   if (secret.length < MIN_CLUSTER_SECRET_LENGTH) return `clusterSecret is shorter than ${MIN_CLUSTER_SECRET_LENGTH} characters: generate one (openssl rand -hex 32)`;
   return null;
 }

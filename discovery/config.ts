@@ -1,6 +1,6 @@
 import { Type, Static } from '@sinclair/typebox';
 import { ConfigError, loadConfig, LoadOptions } from '../common/config';
-import { clusterSecretProblem } from '../common/cluster-credentials';
+import { clusterSecretProblem, tokensProblem } from '../common/cluster-credentials';
 import { HostAllowlist } from '../common/host-allowlist';
 import { parseRedisUrl } from './store/redis-connection';
 
@@ -51,7 +51,7 @@ export const DiscoveryConfigSchema = Type.Object({
   }),
   apiTokens: Type.Array(Type.String({ minLength: 1 }), {
     default: [],
-    description: 'Bearer tokens accepted on write routes (comma-separated or JSON in env/flags). Empty: no auth. They are accepted on reads too.',
+    description: 'Admin bearer tokens, accepted on every route (comma-separated or JSON in env/flags; at least 16 characters each, placeholders refused). Empty: none.',
   }),
   readTokens: Type.Array(Type.String({ minLength: 1 }), {
     default: [],
@@ -105,6 +105,8 @@ export function checkDiscoveryConfig(config: DiscoveryConfig): void {
   if (config.store === 'redis') parseRedisUrl(config.redisUrl);
   const secretProblem = clusterSecretProblem(config.clusterSecret);
   if (secretProblem) throw new ConfigError(secretProblem);
+  const tokenProblem = tokensProblem('apiTokens', config.apiTokens);
+  if (tokenProblem) throw new ConfigError(tokenProblem);
   try {
     new HostAllowlist(config.originHosts);
   } catch (err) {

@@ -1,5 +1,5 @@
 import { Type, Static } from '@sinclair/typebox';
-import { clusterSecretProblem } from '../common/cluster-credentials';
+import { clusterSecretProblem, placeholderProblem, tokensProblem } from '../common/cluster-credentials';
 import { HostAllowlist } from '../common/host-allowlist';
 import { DEFAULT_SIGNED_URL_MAX_TTL_S, MAX_SIGNED_URL_MAX_TTL_S, MIN_SIGNED_URL_MAX_TTL_S } from '../common/signed-url';
 import { ConfigError, loadConfig, type LoadOptions } from '../common/config';
@@ -61,8 +61,10 @@ export function loadEdgeConfig(opts: LoadOptions = {}): EdgeConfig {
   const config = loadConfig(EdgeConfigSchema, opts);
   const secretProblem = clusterSecretProblem(config.clusterSecret);
   if (secretProblem) throw new ConfigError(secretProblem);
-  if (config.playSecret.startsWith('REPLACE')) throw new ConfigError('playSecret still holds the example\'s REPLACE placeholder: set it (env CASCADE_PLAY_SECRET)');
-  if (config.playSecret !== '' && config.playSecret.length < 16) throw new ConfigError('playSecret is shorter than 16 characters: use a random secret (openssl rand -hex 32)');
+  const playProblem = placeholderProblem('playSecret', config.playSecret);
+  if (playProblem) throw new ConfigError(playProblem);
+  const tokenProblem = tokensProblem('apiTokens', config.apiTokens);
+  if (tokenProblem) throw new ConfigError(tokenProblem);
   try {
     new HostAllowlist(config.originHosts);
   } catch (err) {

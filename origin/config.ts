@@ -1,7 +1,7 @@
 import { Type, Static } from '@sinclair/typebox';
 import { readFileSync } from 'node:fs';
 import { ConfigError, envName, flagName, loadConfig, type LoadOptions } from '../common/config';
-import { clusterSecretProblem } from '../common/cluster-credentials';
+import { clusterSecretProblem, placeholderProblem, tokensProblem } from '../common/cluster-credentials';
 import { HlsConfigFields } from '../mediaserver/hls-config';
 import { DEFAULT_SIGNED_URL_MAX_TTL_S, MAX_SIGNED_URL_MAX_TTL_S, MIN_SIGNED_URL_MAX_TTL_S } from '../common/signed-url';
 
@@ -16,7 +16,7 @@ export const OriginConfigSchema = Type.Object({
   rtmpPort: Type.Integer({ default: 1936, minimum: 1, maximum: 65535, description: 'RTMP listener (publish and play).' }),
   httpPort: Type.Integer({ default: 8081, minimum: 1, maximum: 65535, description: 'HTTP listener (HTTP-FLV, health, API).' }),
   discoveryUrl: Type.String({ default: 'http://127.0.0.1:8090', description: 'Base URL of the discovery service.' }),
-  discoveryToken: Type.String({ default: '', description: 'Bearer token for discovery writes (empty: none). With clusterSecret set, the origin sends its own credential instead (docs/security.md).' }),
+  discoveryToken: Type.String({ default: '', description: 'Legacy: bearer token for discovery writes, for a discovery without clusterSecret (empty: none; at least 16 characters, placeholders refused). With clusterSecret set, the origin sends its own credential instead (docs/security.md).' }),
   clusterSecret: Type.String({
     default: '',
     envOnly: true,
@@ -37,7 +37,7 @@ export const OriginConfigSchema = Type.Object({
   logLevel: Type.String({ default: 'info', description: 'pino log level.' }),
   apiTokens: Type.Array(Type.String({ minLength: 1 }), {
     default: [],
-    description: 'Bearer tokens for the node API writes (DELETE /api/v1/clients/:id), comma-separated or JSON. Empty: writes answer 403.',
+    description: 'Bearer tokens for the node API writes (drain, DELETE /api/v1/clients/:id), comma-separated or JSON; at least 16 characters each, placeholders refused. Empty: writes answer 403.',
   }),
   publishSecret: Secret('HMAC-SHA256 secret of signed publish URLs: `?expires=<unix s>&sign=<hex HMAC(secret, "app/name/expires")>`; `npm run sign` makes them.'),
   playSecret: Secret('HMAC-SHA256 secret of signed play URLs (RTMP, HTTP-FLV, HLS playlist), same scheme as publishSecret.'),
@@ -93,11 +93,14 @@ export function loadOriginConfig(opts: LoadOptions = {}): OriginConfig {
   if (placeholders.length > 0) throw new ConfigError(`${placeholders.join(', ')} still hold the example's REPLACE placeholder: set them (env ${placeholders.map(envName).join(', ')})`);
   const secretProblem = clusterSecretProblem(config.clusterSecret);
   if (secretProblem) throw new ConfigError(secretProblem);
-  for (const key of ['publishSecret', 'playSecret', 'webhookSecret'] as const) {
-    if (config[key] !== '' && config[key].length < 16) throw new ConfigError(`${key} is shorter than 16 characters: use a random secret (openssl rand -hex 32)`);
+  for (const key of ['discoveryToken', 'publishSecret', 'playSecret', 'webhookSecret'] as const) {
+    const problem = placeholderProblem(key, config[key]);
+    if (problem) throw new ConfigError(problem);
   }
   const reuse = secretReuseProblem(config);
   if (reuse) throw new ConfigError(reuse);
+  const tokenProblem = tokensProblem('apiTokens', config.apiTokens);
+  if (tokenProblem) throw new ConfigError(tokenProblem);
   return config;
 }
 

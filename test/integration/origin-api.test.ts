@@ -48,7 +48,7 @@ const clientsOf = async (node: Node): Promise<Client[]> => (await get<{ clients:
 
 beforeAll(async () => {
   discovery = await startDiscovery();
-  origin = await startOrigin(discovery.url, 'origin-1', ['--api-tokens', `other-token,${TOKEN}`, '--discovery-token', DISCOVERY_TOKEN, '--webhook-secret', WEBHOOK_SECRET]);
+  origin = await startOrigin(discovery.url, 'origin-1', ['--api-tokens', `other-token-0123456789,${TOKEN}`, '--discovery-token', DISCOVERY_TOKEN, '--webhook-secret', WEBHOOK_SECRET]);
   edge = await startEdge(discovery.url, [origin.rtmp]);
   publisher = startCommand('ffmpeg', ['-hide_banner', '-loglevel', 'error', ...ffmpegPublishArgs(`${origin.rtmp}/live/${name}`)], 'publisher');
   await waitFor(async () => (await ownerOf(discovery.url, 'live', name)) === 'origin-1', 15_000, 'origin-1 to own the stream');

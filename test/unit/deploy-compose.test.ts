@@ -143,7 +143,7 @@ describe('environment', () => {
       const env = envOf(services[n]);
       expect(env.CASCADE_PUBLIC_HOST).toBe(n);
       // the drain helper needs an API token on the origin (writes answer 403 without one)
-      expect(env.CASCADE_API_TOKENS).toMatch(/^\$\{CASCADE_ADMIN_TOKEN:-[^}]+\}$/);
+      expect(env.CASCADE_API_TOKENS).toMatch(/^\$\{CASCADE_ADMIN_TOKEN:\?[^}]+\}$/);
       expect(names).toContain(new URL(env.CASCADE_DISCOVERY_URL).hostname);
     }
   });
@@ -166,6 +166,45 @@ describe('environment', () => {
     } else {
       expect(portOf(url.hostname, 'CASCADE_PORT')).toBe(Number(url.port));
     }
+  });
+});
+
+describe('secrets', () => {
+  const REQUIRED = (v: string): RegExp => new RegExp(`^\\$\\{${v}:\\?[^}]*openssl rand -hex 32[^}]*\\}$`);
+  test('every cascade service gets the cluster secret as a required variable; discovery and origins the admin token', () => {
+    for (const n of names.filter((x) => roleOf(services[x]))) {
+      const env = envOf(services[n]);
+      expect({ n, secret: env.CASCADE_CLUSTER_SECRET }).toEqual({ n, secret: expect.stringMatching(REQUIRED('CASCADE_CLUSTER_SECRET')) });
+      expect({ n, legacy: env.CASCADE_DISCOVERY_TOKEN }).toEqual({ n, legacy: undefined });
+      if (roleOf(services[n]) !== 'edge') expect({ n, admin: env.CASCADE_API_TOKENS }).toEqual({ n, admin: expect.stringMatching(REQUIRED('CASCADE_ADMIN_TOKEN')) });
+    }
+  });
+
+  test('no variable falls back to a default secret (`${VAR:-…}` only for the image tag)', () => {
+    const defaults = [...read('deploy/compose.yaml').matchAll(/\$\{(\w+):?-/g)].map((m) => m[1]);
+    expect([...new Set(defaults)]).toEqual(['CASCADE_VERSION']);
+    expect(envOf(services.grafana).GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}$/);
+  });
+
+  test('discovery accepts exactly what the origins advertise', () => {
+    for (const d of byRole('discovery')) {
+      const allowed = envOf(services[d]).CASCADE_ORIGIN_HOSTS.split(',');
+      expect(allowed).toEqual(['origin-*', 'private']);
+      for (const o of byRole('origin')) expect(envOf(services[o]).CASCADE_PUBLIC_HOST).toMatch(/^origin-[a-z0-9-]+$/);
+    }
+  });
+
+  test('.env.example names every required variable, with placeholders only', () => {
+    const required = new Set([...read('deploy/compose.yaml').matchAll(/\$\{(\w+):\?/g)].map((m) => m[1]));
+    const example = Object.fromEntries(
+      read('deploy/.env.example')
+        .split('\n')
+        .filter((l) => /^\w+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    expect(Object.keys(example).sort()).toEqual([...required].sort());
+    for (const [k, v] of Object.entries(example)) expect({ k, v }).toEqual({ k, v: expect.stringMatching(/^REPLACE_/) });
+    expect(read('.gitignore').split('\n')).toContain('deploy/.env');
   });
 });
 

@@ -82,6 +82,9 @@ describe('deploy/systemd', () => {
     const unit = read('deploy/systemd/cascade@.service');
     expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node \/opt\/cascade\/dist\/bin\/cascade\.js \$CASCADE_ROLE$/m);
     expect(unit).toMatch(/^EnvironmentFile=\/etc\/cascade\/%i\.env$/m);
+    // the secrets apart, in a file only root reads (the instance env files are 0640/0644)
+    expect(unit).toMatch(/^EnvironmentFile=\/etc\/cascade\/secrets\.env$/m);
+    expect(README).toMatch(/install -m 0600 -o root -g root deploy\/systemd\/secrets\.env \/etc\/cascade\/secrets\.env/);
     expect(unit).toMatch(/^User=cascade$/m);
     expect(unit).toMatch(/^KillSignal=SIGTERM$/m);
     const dropIn = read('deploy/systemd/drain-on-stop.conf');
@@ -116,6 +119,36 @@ describe('deploy/systemd', () => {
       const undocumented = Object.keys(vars).filter((k) => k !== 'CASCADE_ROLE' && !known.has(k));
       expect({ f, undocumented }).toEqual({ f, undocumented: [] });
     }
+  });
+});
+
+describe('deploy/systemd secrets', () => {
+  const envFile = (p: string): Record<string, string> =>
+    Object.fromEntries(
+      read(p)
+        .split('\n')
+        .filter((l) => /^CASCADE_\w+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+
+  test('secrets.env: the cluster secret and the admin token, REPLACE placeholders, installed 0600', () => {
+    const secrets = envFile('deploy/systemd/secrets.env');
+    expect(Object.keys(secrets).sort()).toEqual(['CASCADE_API_TOKENS', 'CASCADE_CLUSTER_SECRET']);
+    for (const [k, v] of Object.entries(secrets)) expect({ k, v }).toEqual({ k, v: expect.stringMatching(/^REPLACE_/) });
+    expect(read('deploy/systemd/secrets.env')).toContain('install -m 0600');
+  });
+
+  test('the per-instance env files hold no secret, not even commented out', () => {
+    for (const f of readdirSync(path.join(DEPLOY, 'systemd', 'env'))) {
+      const text = read(`deploy/systemd/env/${f}`);
+      expect({ f, secrets: text.split('\n').filter((l) => /^#?\s*CASCADE_(CLUSTER_SECRET|API_TOKENS|DISCOVERY_TOKEN|\w*SECRET)\s*=/.test(l)) }).toEqual({ f, secrets: [] });
+    }
+  });
+
+  test('discovery accepts the hosts the example origin advertises', () => {
+    const allowed = envFile('deploy/systemd/env/discovery.env').CASCADE_ORIGIN_HOSTS;
+    expect(allowed).toBe('*.example.net');
+    expect(envFile('deploy/systemd/env/origin-1.env').CASCADE_PUBLIC_HOST).toMatch(/^[a-z0-9-]+\.example\.net$/);
   });
 });
 

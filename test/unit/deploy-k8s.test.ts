@@ -20,14 +20,6 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const K8S = path.join(ROOT, 'deploy', 'k8s');
 const read = (p: string): string => readFileSync(path.join(ROOT, p), 'utf8');
 
-/**
- * Env names the manifests use ahead of docs/configuration.md: the origin drain (its deadline) is being
- * built in parallel. Drop an entry once the key is documented (a test below warns as a reminder).
- */
-const PENDING_ENV: Record<string, string[]> = {
-  origin: ['CASCADE_DRAIN_DEADLINE_MS'],
-};
-
 // ---- minimal typed views of the objects -----------------------------------------------------------
 interface Meta {
   name: string;
@@ -264,7 +256,7 @@ describe('workloads', () => {
       const env = c.env ?? [];
       const names = env.map((e) => e.name);
       expect(new Set(names).size).toBe(names.length);
-      const known = new Set([...(docs.get(role) ?? []), ...(PENDING_ENV[role] ?? [])]);
+      const known = docs.get(role) ?? new Set<string>();
       expect({ role, undocumented: names.filter((n) => n.startsWith('CASCADE_') && !known.has(n)) }).toEqual({ role, undocumented: [] });
       const value = (n: string): string | undefined => env.find((e) => e.name === n)?.value;
       expect(value('CASCADE_HOST')).toBe('0.0.0.0');
@@ -282,14 +274,6 @@ describe('workloads', () => {
           expect(Object.keys({ ...secret.data, ...secret.stringData })).toContain(ref.key);
         }
       }
-    }
-  });
-
-  test('PENDING_ENV names are still undocumented (remove them from the list once documented)', () => {
-    const docs = documentedEnv();
-    for (const [role, names] of Object.entries(PENDING_ENV)) {
-      const nowDocumented = names.filter((n) => docs.get(role)?.has(n));
-      if (nowDocumented.length) console.warn(`now documented for ${role}, drop from PENDING_ENV: ${nowDocumented.join(', ')}`);
     }
   });
 
@@ -313,8 +297,17 @@ describe('workloads', () => {
     expect(redis.hostname).toBe('cascade-redis');
     expect(Number(redis.port)).toBe(svcPort('cascade-redis', 'redis'));
     expect((one('StatefulSet', 'cascade-redis').spec as unknown as Workload).serviceName).toBe('cascade-redis');
-    // discovery writes need the token the origins send
-    expect(discovery.get('CASCADE_API_TOKENS')?.valueFrom?.secretKeyRef).toEqual(origin.get('CASCADE_DISCOVERY_TOKEN')?.valueFrom?.secretKeyRef);
+    // one cluster secret for every member; the admin token on discovery and on the origins (drain)
+    const clusterSecret = { name: 'cascade-tokens', key: 'cluster-secret' };
+    const adminToken = { name: 'cascade-tokens', key: 'admin-token' };
+    for (const role of ['discovery', 'origin', 'edge']) {
+      expect({ role, ref: env(role).get('CASCADE_CLUSTER_SECRET')?.valueFrom?.secretKeyRef }).toEqual({ role, ref: clusterSecret });
+      expect({ role, legacy: env(role).has('CASCADE_DISCOVERY_TOKEN') }).toEqual({ role, legacy: false });
+    }
+    expect(discovery.get('CASCADE_API_TOKENS')?.valueFrom?.secretKeyRef).toEqual(adminToken);
+    expect(origin.get('CASCADE_API_TOKENS')?.valueFrom?.secretKeyRef).toEqual(adminToken);
+    // origins advertise their pod IP: discovery accepts private addresses (the pod network)
+    expect(discovery.get('CASCADE_ORIGIN_HOSTS')?.value).toBe('private');
   });
 
   test('cascade pods run as the image user (Dockerfile USER), non-root', () => {
@@ -375,6 +368,33 @@ describe('origin drain on stop', () => {
     const waitMs = Number(/setTimeout\([^,]+,\s*(\d+)\)/.exec(cmd.join(' '))?.[1]);
     expect(waitMs).toBeGreaterThanOrEqual(5000);
     expect(edge.spec.template.spec.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(waitMs + 10_000);
+  });
+});
+
+describe('secrets', () => {
+  test('secret.yaml: cluster-secret and admin-token hold REPLACE placeholders only, with the command to create real ones', () => {
+    const secret = one('Secret', 'cascade-tokens');
+    const values = { ...secret.data, ...secret.stringData };
+    expect(Object.keys(values).sort()).toEqual(['admin-token', 'cluster-secret']);
+    for (const [k, v] of Object.entries(values)) expect({ k, v }).toEqual({ k, v: expect.stringMatching(/^REPLACE_/) });
+    const text = read('deploy/k8s/secret.yaml');
+    expect(text).toContain('kubectl -n cascade create secret generic cascade-tokens');
+    expect(text).toMatch(/--from-literal=cluster-secret="\$\(openssl rand -hex 32\)"/);
+    expect(text).toMatch(/--from-literal=admin-token="\$\(openssl rand -hex 32\)"/);
+  });
+
+  test('no container carries a secret value inline: tokens and secrets come from secretKeyRef', () => {
+    for (const { c, role } of cascadeContainers()) {
+      for (const e of c.env ?? []) {
+        if (/SECRET|TOKEN|PASSWORD/.test(e.name)) expect({ role, name: e.name, value: e.value, fromSecret: Boolean(e.valueFrom?.secretKeyRef) }).toEqual({ role, name: e.name, value: undefined, fromSecret: true });
+      }
+    }
+  });
+
+  test('every secretKeyRef key exists in the Secret', () => {
+    const secret = one('Secret', 'cascade-tokens');
+    const keys = Object.keys({ ...secret.data, ...secret.stringData });
+    for (const { c } of cascadeContainers()) for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) expect(keys).toContain(e.valueFrom.secretKeyRef.key);
   });
 });
 

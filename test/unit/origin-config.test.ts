@@ -35,10 +35,10 @@ describe('origin config: auth, webhooks, API keys', () => {
 
   test('from env and flags: token lists, hook URLs, booleans', () => {
     const config = loadOriginConfig({
-      env: { CASCADE_API_TOKENS: 'a,b', CASCADE_PUBLISH_SECRET: SECRET, CASCADE_WEBHOOK_FAIL_OPEN: 'true' },
-      flags: parseFlags(['--webhook-on-publish', 'http://hooks.local:9000/on_publish', '--webhook-timeout-ms', '500', '--api-tokens', '["c"]']),
+      env: { CASCADE_API_TOKENS: 'admin-token-aaaaaaaa,admin-token-bbbbbbbb', CASCADE_PUBLISH_SECRET: SECRET, CASCADE_WEBHOOK_FAIL_OPEN: 'true' },
+      flags: parseFlags(['--webhook-on-publish', 'http://hooks.local:9000/on_publish', '--webhook-timeout-ms', '500', '--api-tokens', '["admin-token-cccccccc"]']),
     });
-    expect(config).toMatchObject({ apiTokens: ['c'], publishSecret: SECRET, webhookFailOpen: true, webhookOnPublish: 'http://hooks.local:9000/on_publish', webhookTimeoutMs: 500 });
+    expect(config).toMatchObject({ apiTokens: ['admin-token-cccccccc'], publishSecret: SECRET, webhookFailOpen: true, webhookOnPublish: 'http://hooks.local:9000/on_publish', webhookTimeoutMs: 500 });
   });
 
   test.each([
@@ -107,10 +107,10 @@ describe('origin/origin.production.example.json', () => {
   test('refuses to start while placeholders are left; env overrides them', () => {
     expect(() => loadOriginConfig({ flags: parseFlags(['--config', EXAMPLE]) })).toThrow(/clusterSecret, publishSecret, apiTokens still hold the example's REPLACE placeholder/);
     const config = loadOriginConfig({
-      env: { CASCADE_CONFIG: EXAMPLE, CASCADE_PUBLISH_SECRET: SECRET, CASCADE_CLUSTER_SECRET: 'c'.repeat(64), CASCADE_API_TOKENS: 'admin-token' },
+      env: { CASCADE_CONFIG: EXAMPLE, CASCADE_PUBLISH_SECRET: SECRET, CASCADE_CLUSTER_SECRET: 'c'.repeat(64), CASCADE_API_TOKENS: 'admin-token-0123456789' },
       flags: parseFlags(['--http-port', '9081']),
     });
-    expect(config).toMatchObject({ host: '0.0.0.0', publicHost: 'origin-1.example.net', capacity: 48, publishSecret: SECRET, apiTokens: ['admin-token'], httpPort: 9081 });
+    expect(config).toMatchObject({ host: '0.0.0.0', publicHost: 'origin-1.example.net', capacity: 48, publishSecret: SECRET, apiTokens: ['admin-token-0123456789'], httpPort: 9081 });
   });
 
   test('a config file with an unknown key or bad JSON is a ConfigError', () => {

@@ -1,4 +1,4 @@
-import { clusterSecretProblem, memberCredential, verifyMemberCredential } from '../../../common/cluster-credentials';
+import { clusterSecretProblem, memberCredential, placeholderProblem, tokensProblem, verifyMemberCredential } from '../../../common/cluster-credentials';
 
 const SECRET = 'a'.repeat(64);
 const OTHER = 'b'.repeat(64);
@@ -40,5 +40,44 @@ describe('clusterSecretProblem', () => {
     const problem = clusterSecretProblem(secret);
     if (expected === null) expect(problem).toBeNull();
     else expect(problem).toMatch(expected);
+  });
+});
+
+describe('placeholderProblem', () => {
+  test.each([
+    ['', null],
+    ['0123456789abcdef', null],
+    [SECRET, null],
+    ['admin:ops:' + 'f'.repeat(64), null],
+    ['sekrit-token-123', null],
+    ['REPLACE_WITH_openssl_rand_hex_32', /apiTokens still holds a placeholder \(CASCADE_API_TOKENS\)/],
+    ['replace-me-0123456789abcdef', /placeholder/],
+    ['change-me-admin-token', /placeholder/],
+    ['compose-admin-token-change-me', /placeholder/],
+    ['my-CHANGEME-token-0123456789', /placeholder/],
+    ['changeme', /placeholder/],
+    ['example-token-0123456789', /placeholder/],
+    ['secret-0123456789abcdef', /placeholder/],
+    ['Password123456789012', /placeholder/],
+    ['0123456789abcde', /apiTokens is shorter than 16 characters \(CASCADE_API_TOKENS\)/],
+    ['a', /shorter than 16/],
+  ])('%j', (value, expected) => {
+    const problem = placeholderProblem('apiTokens', value);
+    if (expected === null) expect(problem).toBeNull();
+    else expect(problem).toMatch(expected);
+  });
+
+  test('names the key and its env var, never the value', () => {
+    expect(placeholderProblem('discoveryToken', 'change-me-discovery-token')).toBe(
+      'discoveryToken still holds a placeholder (CASCADE_DISCOVERY_TOKEN): generate a real one (openssl rand -hex 32)',
+    );
+    expect(placeholderProblem('apiTokens', 'short-secretish')).not.toContain('short-secretish');
+  });
+
+  test('tokensProblem: the first bad token of a list', () => {
+    expect(tokensProblem('apiTokens', [])).toBeNull();
+    expect(tokensProblem('apiTokens', [SECRET, OTHER])).toBeNull();
+    expect(tokensProblem('apiTokens', [SECRET, 'change-me-0123456789'])).toMatch(/placeholder/);
+    expect(tokensProblem('apiTokens', ['short', 'change-me-0123456789'])).toMatch(/shorter than 16/);
   });
 });

@@ -95,10 +95,10 @@ describe('HttpDiscoveryClient against a listening DiscoveryService', () => {
   });
 
   it('sends the bearer token when configured (writes need it; reads are open by default)', async () => {
-    const secured = new DiscoveryService({ config: testConfig({ port: 0, apiTokens: ['tok-1'] }), store: new MemoryStore(), logger: silentLogger() });
+    const secured = new DiscoveryService({ config: testConfig({ port: 0, apiTokens: ['tok-1-0123456789abcdef'] }), store: new MemoryStore(), logger: silentLogger() });
     await secured.start();
     const anonymous = new HttpDiscoveryClient(secured.url);
-    const authed = new HttpDiscoveryClient(secured.url, { token: 'tok-1' });
+    const authed = new HttpDiscoveryClient(secured.url, { token: 'tok-1-0123456789abcdef' });
     try {
       await expect(anonymous.registerOrigin('s1', ORIGIN_A)).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
       await authed.registerOrigin('s1', ORIGIN_A);
@@ -260,9 +260,9 @@ describe('HttpDiscoveryClient: listing, placement, publish URL, avoid, health, r
   });
 
   it('with protectReads, reads carry readToken (or the write token)', async () => {
-    const secured = new DiscoveryService({ config: testConfig({ port: 0, apiTokens: ['w'], readTokens: ['r'], protectReads: true }), store: new MemoryStore(), logger: silentLogger() });
+    const secured = new DiscoveryService({ config: testConfig({ port: 0, apiTokens: ['w-0123456789abcdef'], readTokens: ['r'], protectReads: true }), store: new MemoryStore(), logger: silentLogger() });
     await secured.start();
-    const writer = new HttpDiscoveryClient(secured.url, { token: 'w' });
+    const writer = new HttpDiscoveryClient(secured.url, { token: 'w-0123456789abcdef' });
     const reader = new HttpDiscoveryClient(secured.url, { readToken: 'r' });
     const anonymous = new HttpDiscoveryClient(secured.url);
     try {

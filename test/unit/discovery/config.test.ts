@@ -42,11 +42,11 @@ describe('discovery config', () => {
 
   it('takes CASCADE_* env vars, then flags', () => {
     const config = loadDiscoveryConfig({
-      env: { CASCADE_PORT: '9000', CASCADE_ORIGIN_TTL_MS: '3000', CASCADE_API_TOKENS: 'a, b', CASCADE_LOG_LEVEL: 'warn', CASCADE_PROTECT_READS: 'true', CASCADE_READ_TOKENS: 'r1' },
+      env: { CASCADE_PORT: '9000', CASCADE_ORIGIN_TTL_MS: '3000', CASCADE_API_TOKENS: 'admin-token-aaaaaaaa, admin-token-bbbbbbbb', CASCADE_LOG_LEVEL: 'warn', CASCADE_PROTECT_READS: 'true', CASCADE_READ_TOKENS: 'r1' },
       flags: parseFlags(['--port', '9100', '--lease-ttl-ms=4500', '--host', '0.0.0.0', '--body-limit', '2048', '--high-water', '0.7']),
     });
-    expect(config).toMatchObject({ port: 9100, originTtlMs: 3000, leaseTtlMs: 4500, host: '0.0.0.0', apiTokens: ['a', 'b'], logLevel: 'warn', bodyLimit: 2048, protectReads: true, readTokens: ['r1'], highWater: 0.7 });
-    expect(loadDiscoveryConfig({ flags: parseFlags(['--api-tokens', '["x","y"]']) }).apiTokens).toEqual(['x', 'y']);
+    expect(config).toMatchObject({ port: 9100, originTtlMs: 3000, leaseTtlMs: 4500, host: '0.0.0.0', apiTokens: ['admin-token-aaaaaaaa', 'admin-token-bbbbbbbb'], logLevel: 'warn', bodyLimit: 2048, protectReads: true, readTokens: ['r1'], highWater: 0.7 });
+    expect(loadDiscoveryConfig({ flags: parseFlags(['--api-tokens', '["admin-token-xxxxxxxx","admin-token-yyyyyyyy"]']) }).apiTokens).toEqual(['admin-token-xxxxxxxx', 'admin-token-yyyyyyyy']);
   });
 
   it('takes exactly the flags the local launcher passes for Redis', () => {

@@ -133,9 +133,9 @@ describe('heartbeat bad input: 400 with a code, nothing touched', () => {
 
 describe('heartbeat auth and logs', () => {
   it('needs a write token when apiTokens is set', async () => {
-    t = await makeApp({ apiTokens: ['w-secret'] });
+    t = await makeApp({ apiTokens: ['w-token-0123456789'] });
     expectError(await beat('o1', []), 401, 'UNAUTHORIZED');
-    expect((await beat('o1', [], {}, { authorization: 'Bearer w-secret' })).statusCode).toBe(200);
+    expect((await beat('o1', [], {}, { authorization: 'Bearer w-token-0123456789' })).statusCode).toBe(200);
   });
 
   it('logs unknown origins, fenced streams, tokens from the future and stale incarnations', async () => {

@@ -245,7 +245,7 @@ describe('POST /v1/placement and GET /v1/publish-url', () => {
 });
 
 describe('auth: apiTokens, readTokens, protectReads', () => {
-  const WRITE = 'write-token-123';
+  const WRITE = 'write-token-0123456789';
   const READ = 'read-token-456';
   const w = { authorization: `Bearer ${WRITE}` };
   const r = { authorization: `Bearer ${READ}` };
@@ -396,7 +396,7 @@ describe('operations: /healthz, /metrics, /docs', () => {
 
   it('/docs/json marks writes as secured when apiTokens are set', async () => {
     await t.app.close();
-    t = await makeApp({ apiTokens: ['x'] });
+    t = await makeApp({ apiTokens: ['admin-token-0123456789'] });
     const doc = json<{ paths: Record<string, Record<string, { security?: unknown }>> }>(await call({ method: 'GET', url: '/docs/json' }));
     expect(doc.paths['/v1/origins/{id}'].put.security).toEqual([{ bearer: [] }]);
     expect(doc.paths['/v1/origins/{id}'].get.security).toBeUndefined();

@@ -453,7 +453,7 @@ describe('bearer auth (apiTokens)', () => {
 
   beforeEach(async () => {
     await t.app.close();
-    t = await makeApp({ apiTokens: ['other-token', TOKEN] });
+    t = await makeApp({ apiTokens: ['other-token-0123456789', TOKEN] });
   });
 
   const auth = { authorization: `Bearer ${TOKEN}` };
@@ -477,7 +477,7 @@ describe('bearer auth (apiTokens)', () => {
 
   it('with the token the writes work; reads and the SRS lookup need none', async () => {
     expect((await call({ method: 'PUT', url: '/v1/origins/o1', payload: ORIGIN_A, headers: auth })).statusCode).toBe(200);
-    expect((await call({ method: 'PUT', url: '/v1/origins/o2', payload: ORIGIN_B, headers: { authorization: 'Bearer other-token' } })).statusCode).toBe(200);
+    expect((await call({ method: 'PUT', url: '/v1/origins/o2', payload: ORIGIN_B, headers: { authorization: 'Bearer other-token-0123456789' } })).statusCode).toBe(200);
     const lease = await call({ method: 'POST', url: '/v1/streams/live/s1/claim', payload: { originId: 'o1' }, headers: auth });
     expect(lease.statusCode).toBe(200);
     expect((await call({ method: 'GET', url: '/v1/streams/live/s1' })).statusCode).toBe(200);
