@@ -17,7 +17,7 @@ const LocalConfigSchema = Type.Object({
     description: 'Discovery store: redis://host:port/db, rediss://…, redis-sentinel://h:p[,h:p…]/MASTER_NAME or redis-cluster://h:p[,h:p…] (empty: in-memory store).',
   }),
   capacity: Type.Integer({ default: 0, minimum: 0, description: 'Weight capacity of every origin (0: cores × 12).' }),
-  stateDir: Type.String({ default: '.cascade', minLength: 1, description: 'Directory (created, mode 0700) where the admin token is written (admin-token, mode 0600).' }),
+  stateDir: Type.String({ default: '.cascade', minLength: 1, description: 'Directory (created, mode 0700) where the admin token is written (admin-token, mode 0600). Under systemd with StateDirectory= the default is that directory.' }),
 });
 
 /** The URL schemes discovery's Redis store takes (docs/discovery.md "Redis HA"). */
@@ -64,7 +64,10 @@ export function localCredentials(env: NodeJS.ProcessEnv, stateDir: string): { en
  * URLs to use. Runs until Ctrl-C / SIGTERM (exit 0); a member that exits is restarted (local/supervisor.ts).
  */
 export async function mainLocal(argv: string[]): Promise<void> {
-  const cfg = loadConfig(LocalConfigSchema, { flags: parseFlags(argv) });
+  const flags = parseFlags(argv);
+  const cfg = loadConfig(LocalConfigSchema, { flags });
+  // Under systemd (StateDirectory=) the unit's state directory, unless --state-dir says otherwise.
+  const stateDir = flags['--state-dir'] === undefined && process.env.STATE_DIRECTORY ? process.env.STATE_DIRECTORY.split(':')[0] : cfg.stateDir;
   if (cfg.redis) checkRedisUrl(cfg.redis);
   const host = cfg.host;
   const plan = new PortPlan(host, cfg.portOffset);
@@ -128,7 +131,7 @@ export async function mainLocal(argv: string[]): Promise<void> {
   // Whatever ends the launcher, no member outlives it.
   process.on('exit', () => supervisor.killNow());
 
-  const credentials = localCredentials(process.env, cfg.stateDir);
+  const credentials = localCredentials(process.env, stateDir);
   const entry = path.resolve(__dirname, '..', 'bin', 'cascade.js');
   const spec = (p: Planned) => ({ name: p.name, args: [entry, p.role, ...p.flags], health: p.health, env: credentials.env });
   try {
