@@ -1,6 +1,6 @@
 import { Type, Static } from '@sinclair/typebox';
 import { ConfigError, loadConfig, LoadOptions } from '../common/config';
-import { clusterSecretProblem, tokensProblem } from '../common/cluster-credentials';
+import { checkMemberSecurity } from '../common/member-config';
 import { HostAllowlist } from '../common/host-allowlist';
 import { parseRedisUrl } from './store/redis-connection';
 
@@ -103,15 +103,7 @@ export function loadDiscoveryConfig(opts: LoadOptions = {}): DiscoveryConfig {
 export function checkDiscoveryConfig(config: DiscoveryConfig): void {
   // The whole URL (hosts, ports, db, master name) at startup, not on the first connect; throws RedisUrlError.
   if (config.store === 'redis') parseRedisUrl(config.redisUrl);
-  const secretProblem = clusterSecretProblem(config.clusterSecret);
-  if (secretProblem) throw new ConfigError(secretProblem);
-  const tokenProblem = tokensProblem('apiTokens', config.apiTokens);
-  if (tokenProblem) throw new ConfigError(tokenProblem);
-  try {
-    new HostAllowlist(config.originHosts);
-  } catch (err) {
-    throw new ConfigError(`originHosts: ${(err as Error).message}`);
-  }
+  checkMemberSecurity(config);
   if (!config.insecureOpen && config.clusterSecret === '' && config.apiTokens.length === 0 && !new HostAllowlist(['loopback']).allows(config.host)) {
     throw new ConfigError(
       `discovery would listen on ${config.host} without credentials, so anyone who reaches it could register origins and take over streams. ` +

@@ -1,6 +1,6 @@
 import { Type, Static } from '@sinclair/typebox';
-import { clusterSecretProblem, placeholderProblem, tokensProblem } from '../common/cluster-credentials';
-import { HostAllowlist } from '../common/host-allowlist';
+import { placeholderProblem } from '../common/cluster-credentials';
+import { checkMemberSecurity } from '../common/member-config';
 import { DEFAULT_SIGNED_URL_MAX_TTL_S, MAX_SIGNED_URL_MAX_TTL_S, MIN_SIGNED_URL_MAX_TTL_S } from '../common/signed-url';
 import { ConfigError, loadConfig, type LoadOptions } from '../common/config';
 import { HlsConfigFields } from '../mediaserver/hls-config';
@@ -59,16 +59,8 @@ export type EdgeConfig = Static<typeof EdgeConfigSchema>;
 /** Loads the edge config: schema, then rules across keys. */
 export function loadEdgeConfig(opts: LoadOptions = {}): EdgeConfig {
   const config = loadConfig(EdgeConfigSchema, opts);
-  const secretProblem = clusterSecretProblem(config.clusterSecret);
-  if (secretProblem) throw new ConfigError(secretProblem);
+  checkMemberSecurity(config);
   const playProblem = placeholderProblem('playSecret', config.playSecret);
   if (playProblem) throw new ConfigError(playProblem);
-  const tokenProblem = tokensProblem('apiTokens', config.apiTokens);
-  if (tokenProblem) throw new ConfigError(tokenProblem);
-  try {
-    new HostAllowlist(config.originHosts);
-  } catch (err) {
-    throw new ConfigError(`originHosts: ${(err as Error).message}`);
-  }
   return config;
 }

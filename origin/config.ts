@@ -1,7 +1,8 @@
 import { Type, Static } from '@sinclair/typebox';
 import { readFileSync } from 'node:fs';
 import { ConfigError, envName, flagName, loadConfig, type LoadOptions } from '../common/config';
-import { clusterSecretProblem, placeholderProblem, tokensProblem } from '../common/cluster-credentials';
+import { placeholderProblem } from '../common/cluster-credentials';
+import { checkMemberSecurity } from '../common/member-config';
 import { HlsConfigFields } from '../mediaserver/hls-config';
 import { DEFAULT_SIGNED_URL_MAX_TTL_S, MAX_SIGNED_URL_MAX_TTL_S, MIN_SIGNED_URL_MAX_TTL_S } from '../common/signed-url';
 
@@ -91,16 +92,13 @@ export function loadOriginConfig(opts: LoadOptions = {}): OriginConfig {
   const placeholders: string[] = (['discoveryToken', 'clusterSecret', 'cdnSecret', 'publishSecret', 'playSecret', 'webhookSecret'] as const).filter((k) => config[k].startsWith('REPLACE'));
   if (config.apiTokens.some((t) => t.startsWith('REPLACE'))) placeholders.push('apiTokens');
   if (placeholders.length > 0) throw new ConfigError(`${placeholders.join(', ')} still hold the example's REPLACE placeholder: set them (env ${placeholders.map(envName).join(', ')})`);
-  const secretProblem = clusterSecretProblem(config.clusterSecret);
-  if (secretProblem) throw new ConfigError(secretProblem);
   for (const key of ['discoveryToken', 'publishSecret', 'playSecret', 'webhookSecret'] as const) {
     const problem = placeholderProblem(key, config[key]);
     if (problem) throw new ConfigError(problem);
   }
   const reuse = secretReuseProblem(config);
   if (reuse) throw new ConfigError(reuse);
-  const tokenProblem = tokensProblem('apiTokens', config.apiTokens);
-  if (tokenProblem) throw new ConfigError(tokenProblem);
+  checkMemberSecurity(config);
   return config;
 }
 

@@ -7,70 +7,30 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { newAmfObject, type AmfValue } from '../../protocol/amf0';
-import { ChunkReader } from '../../protocol/rtmp/chunk-reader';
-import { ChunkWriter } from '../../protocol/rtmp/chunk-writer';
-import { ServerHandshake } from '../../protocol/rtmp/handshake';
-import { command, parseCommand } from '../../protocol/rtmp/message';
+import type { ChunkWriter } from '../../protocol/rtmp/chunk-writer';
+import { command, type parseCommand } from '../../protocol/rtmp/message';
 import type { RtmpServerSession, StreamRequest } from '../../protocol/rtmp/server-session';
 import { GatewayPublish, RECONNECT_REQUEST } from '../../edge/publish-gateway';
 import { HostAllowlist } from '../../common/host-allowlist';
+import { amfObject, ScriptedRtmpServer } from '../helpers/fake-origin';
 import { waitFor } from '../helpers/processes';
 
-const o = (entries: Record<string, AmfValue>) => Object.assign(newAmfObject(), entries);
-
 /** Accepts publishes; `reconnect(tcUrl)` sends every publisher an E-RTMP ReconnectRequest. */
-class PublishOrigin {
+class PublishOrigin extends ScriptedRtmpServer {
   readonly publishes: string[] = [];
-  private readonly sockets = new Map<net.Socket, ChunkWriter>();
-  readonly server = net.createServer((socket) => this.onSocket(socket));
-
-  async listen(): Promise<string> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    return `rtmp://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
-  }
+  private readonly publishers = new Map<net.Socket, ChunkWriter>();
 
   reconnect(tcUrl: string): void {
-    const info = o({ level: 'status', code: RECONNECT_REQUEST, description: 'move', tcUrl });
-    for (const [socket, writer] of this.sockets) socket.write(writer.write(command('onStatus', 0, null, info)));
+    const info = amfObject({ level: 'status', code: RECONNECT_REQUEST, description: 'move', tcUrl });
+    for (const [socket, writer] of this.publishers) socket.write(writer.write(command('onStatus', 0, null, info)));
   }
 
-  async close(): Promise<void> {
-    for (const s of this.sockets.keys()) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-
-  private onSocket(socket: net.Socket): void {
-    const handshake = new ServerHandshake();
-    const reader = new ChunkReader();
-    const writer = new ChunkWriter();
-    let ready = false;
-    socket.on('error', () => undefined);
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('data', (data: Buffer) => {
-      let bytes: Buffer | undefined = data;
-      if (!ready) {
-        const step = handshake.push(data);
-        if (step.out) socket.write(step.out);
-        if (!step.done) return;
-        ready = true;
-        bytes = step.rest;
-      }
-      if (!bytes || bytes.length === 0) return;
-      for (const msg of reader.push(bytes)) {
-        if (msg.type !== 20) continue;
-        const cmd = parseCommand(msg);
-        if (cmd.name === 'connect') {
-          socket.write(writer.write(command('_result', cmd.transactionId, newAmfObject(), o({ level: 'status', code: 'NetConnection.Connect.Success' }))));
-        } else if (cmd.name === 'createStream') {
-          socket.write(writer.write(command('_result', cmd.transactionId, null, 1)));
-        } else if (cmd.name === 'publish') {
-          this.publishes.push(String(cmd.args[0]));
-          this.sockets.set(socket, writer);
-          socket.write(writer.write({ ...command('onStatus', 0, null, o({ level: 'status', code: 'NetStream.Publish.Start', description: 'ok' })), streamId: 1 }));
-        }
-      }
-    });
+  protected onCommand(socket: net.Socket, writer: ChunkWriter, cmd: ReturnType<typeof parseCommand>): void {
+    if (cmd.name !== 'publish') return;
+    this.publishes.push(String(cmd.args[0]));
+    this.publishers.set(socket, writer);
+    socket.on('close', () => this.publishers.delete(socket));
+    socket.write(writer.write({ ...command('onStatus', 0, null, amfObject({ level: 'status', code: 'NetStream.Publish.Start', description: 'ok' })), streamId: 1 }));
   }
 }
 
