@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, envName, flagName, loadConfig, type LoadOptions } from '../common/config';
 import { clusterSecretProblem } from '../common/cluster-credentials';
 import { HlsConfigFields } from '../mediaserver/hls-config';
+import { ConnectionLimitFields } from '../mediaserver/limits-config';
 
 const HookUrl = (action: string, what: string) =>
   Type.String({ default: '', pattern: '^(https?://\\S+)?$', description: `SRS-style \`${action}\` webhook URL (POST JSON; ${what}). Empty: off.` });
@@ -33,6 +34,7 @@ export const OriginConfigSchema = Type.Object({
   heartbeatMs: Type.Integer({ default: 2000, minimum: 100, description: 'Heartbeat interval: one request carries the registration, load, incarnation and every lease (leases v2).' }),
   redirectWaitMs: Type.Integer({ default: 3000, minimum: 0, description: 'After an RTMP 302, how long to wait for the player to close before closing it.' }),
   ...HlsConfigFields,
+  ...ConnectionLimitFields,
   logLevel: Type.String({ default: 'info', description: 'pino log level.' }),
   apiTokens: Type.Array(Type.String({ minLength: 1 }), {
     default: [],
