@@ -4,7 +4,11 @@
  * bucket per key, and a log throttle so a flood of refusals does not flood the log.
  */
 import type { Socket } from 'node:net';
-import type { Logger } from './logger';
+
+/** The one logger method LogThrottle needs (pino and fastify loggers both have it). */
+export interface WarnLogger {
+  warn(fields: object, msg: string): void;
+}
 
 export type ConnectionRefusal = 'max_connections' | 'max_connections_per_ip';
 
@@ -161,7 +165,7 @@ export class LogThrottle {
   }
 
   /** Logs `msg` at warn with `fields` (plus `suppressed`) unless a line went out within the interval. */
-  warn(log: Logger, fields: Record<string, unknown>, msg: string): void {
+  warn(log: WarnLogger, fields: Record<string, unknown>, msg: string): void {
     const { log: ok, suppressed } = this.check();
     if (ok) log.warn({ ...fields, suppressed }, msg);
   }

@@ -39,6 +39,7 @@ import { placeStream, type PlacementOptions } from './placement/place';
 import { ReadCache } from './read-cache';
 import * as S from './schemas';
 import { SseHub } from './sse';
+import { LogThrottle } from '../common/limits';
 import { originView, ownerView } from './views';
 import { streamKey, type DiscoveryStore, type Lease, type OriginRecord } from './store/types';
 import { DISCOVERY_EVENT_TYPES, type DiscoveryEventType, type LeaseView, type OriginRegistration, type StreamOwnerView, type StreamPage } from './types';
@@ -404,7 +405,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
         summary: `Server-Sent Events: ${DISCOVERY_EVENT_TYPES.join(', ')} (data: JSON); a heartbeat comment every ${Math.round(config.sseHeartbeatMs / 1000)} s`,
         ...readDoc,
         querystring: S.EventsQuery,
-        response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(400, 401) },
+        response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(400, 401, 503) },
       },
     },
     (request, reply) => {
@@ -599,7 +600,8 @@ export function buildDiscoveryApp(store: DiscoveryStore, partialConfig: Partial<
 
   const metrics = deps.metrics ?? new DiscoveryMetrics(store);
   const cache = deps.cache ?? new ReadCache(config.staleCacheMs);
-  const hub = new SseHub({ heartbeatMs: config.sseHeartbeatMs, onCount: (n) => metrics.sseClients.set(n) });
+  const sseRefusedLog = new LogThrottle();
+  const hub = new SseHub({ heartbeatMs: config.sseHeartbeatMs, maxClients: config.maxEventStreams, onCount: (n) => metrics.sseClients.set(n), onRefused: (n) => sseRefusedLog.warn(app.log, { refused: n, max: config.maxEventStreams }, 'event stream refused: at maxEventStreams') });
   const liveness = deps.liveness === null || !config.livenessCheck ? undefined : (deps.liveness ?? new HttpLiveness({ timeoutMs: config.livenessTimeoutMs }));
   (app as unknown as Record<symbol, DiscoveryAppParts>)[PARTS] = { metrics, hub, cache };
 
