@@ -8,7 +8,7 @@ import { HlsHub } from '../mediaserver/hls-hub';
 import { registerHlsRoutes, PlayDecision } from '../mediaserver/hls-routes';
 import { registerNodeApi } from '../mediaserver/node-api';
 import { registerEdgeMetrics, type EdgeMetrics } from '../mediaserver/metrics';
-import { sendJson } from '../mediaserver/nms-host';
+import { hasRequestBody, sendJson } from '../mediaserver/nms-host';
 import type { RtmpServerSession, StreamRequest } from '../protocol/rtmp/server-session';
 import { HttpDiscoveryClient, type EventSubscription } from '../discovery/client';
 import { OwnershipWatch } from './ownership-watch';
@@ -243,6 +243,7 @@ export class EdgeService implements Service {
   private async serveFlv(req: IncomingMessage, res: ServerResponse, app: string, name: string, query: string): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { code: 'METHOD_NOT_ALLOWED', message: 'HTTP-FLV is play-only' });
     if (!isValidStreamPart(app) || !isValidStreamPart(name)) return sendJson(res, 400, { code: 'BAD_REQUEST', message: 'invalid stream name' });
+    if (hasRequestBody(req)) return sendJson(res, 400, { code: 'BAD_REQUEST', message: 'HTTP-FLV play requests carry no body' }, { Connection: 'close' });
     if (this.admitPull(app, name, clientIp(req.socket))) return sendPullRefused(res);
     const stream = await this.join(app, name, query);
     if (!stream) return sendJson(res, 404, { code: 'STREAM_NOT_FOUND', message: `stream ${app}/${name} is not live` });

@@ -225,6 +225,12 @@ export class NmsHost {
           sendJson(res, 405, { code: 'METHOD_NOT_ALLOWED', message: 'HTTP-FLV is play-only here; publish over RTMP' });
           return;
         }
+        // A play request has no body. NMS would feed one to a per-viewer FLV parser that allocates
+        // whatever a tag header declares (up to 16 MiB each): refuse it, and close the connection.
+        if (hasRequestBody(req)) {
+          sendJson(res, 400, { code: 'BAD_REQUEST', message: 'HTTP-FLV play requests carry no body' }, { Connection: 'close' });
+          return;
+        }
         const [, rawApp, rawName, query] = m;
         const app = safeDecode(rawApp);
         const name = safeDecode(rawName);
@@ -339,7 +345,14 @@ export class NmsHost {
       const socket = session.socket;
       queue = new ViewerQueue(classifyRtmpBuffer, { writableLength: () => socket.writableLength, write: send, destroy: () => socket.destroy() }, opts, onChange);
     } else if (session.protocol === 'flv') {
-      const res = (session as FlvSession).res;
+      const flv = session as FlvSession;
+      // NMS gives every FLV session a 1 MiB tag parser, used only for request bodies (refused above).
+      const parser = (flv as unknown as { flv?: { parserTagData: Buffer; parserTagCapacity: number } }).flv;
+      if (parser) {
+        parser.parserTagData = Buffer.alloc(0);
+        parser.parserTagCapacity = 0;
+      }
+      const res = flv.res;
       if (!isServerResponse(res)) return;
       queue = new ViewerQueue(classifyFlvBuffer, { writableLength: () => res.writableLength, write: send, destroy: () => res.destroy() }, opts, onChange);
     } else {
@@ -460,6 +473,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+/** Whether a request announces a body (Content-Length > 0 or a Transfer-Encoding). */
+export function hasRequestBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
 function isServerResponse(res: FlvSession['res']): res is ServerResponse {
