@@ -12,6 +12,7 @@ import { DiscoveryMetrics } from './metrics';
 import { ReadCache } from './read-cache';
 import { discoveryRoutes } from './routes';
 import { SseHub } from './sse';
+import { LogThrottle } from '../common/limits';
 import type { DiscoveryStore } from './store/types';
 
 /** Collaborators the app builds itself unless given (tests pass fakes). */
@@ -133,7 +134,13 @@ export function buildDiscoveryApp(store: DiscoveryStore, partialConfig: Partial<
 
   const metrics = deps.metrics ?? new DiscoveryMetrics(store);
   const cache = deps.cache ?? new ReadCache(config.staleCacheMs);
-  const hub = new SseHub({ heartbeatMs: config.sseHeartbeatMs, onCount: (n) => metrics.sseClients.set(n) });
+  const sseRefusedLog = new LogThrottle();
+  const hub = new SseHub({
+    heartbeatMs: config.sseHeartbeatMs,
+    maxClients: config.maxEventStreams,
+    onCount: (n) => metrics.sseClients.set(n),
+    onRefused: (n) => sseRefusedLog.warn(app.log, { refused: n, max: config.maxEventStreams }, 'event stream refused: at maxEventStreams'),
+  });
   const liveness = deps.liveness === null || !config.livenessCheck ? undefined : (deps.liveness ?? new HttpLiveness({ timeoutMs: config.livenessTimeoutMs, allowlist: new HostAllowlist(config.originHosts) }));
   app.decorate('cascadeDiscovery', { metrics, hub, cache });
 

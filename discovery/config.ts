@@ -88,6 +88,18 @@ export const DiscoveryConfigSchema = Type.Object({
     maximum: 3600000,
     description: 'While the store is unreachable, reads answer from answers this recent, marked stale (X-Cascade-Stale: 1). 0: no stale reads.',
   }),
+  maxAvoidsPerOrigin: Type.Integer({
+    default: 10000,
+    minimum: 1,
+    description: 'Placement avoid marks (POST /v1/streams/:app/:name/avoid, one per shed stream) one origin id may have running; beyond, its soonest-ending (oldest) marks are evicted.',
+  }),
+  maxAvoids: Type.Integer({ default: 100000, minimum: 1, description: 'Placement avoid marks running in total, all origins; beyond, the soonest-ending (oldest) are evicted.' }),
+  maxEventStreams: Type.Integer({
+    default: 256,
+    minimum: 1,
+    maximum: 100000,
+    description: 'Open GET /v1/events streams at most (each holds a socket and up to 1 MiB of unsent output). Beyond: 503 TOO_MANY_CONNECTIONS with Retry-After. Every edge holds one.',
+  }),
   sseHeartbeatMs: Type.Integer({ default: 15000, minimum: 100, maximum: 300000, description: 'A comment line on every /v1/events stream this often (keeps proxies from closing idle streams).' }),
 });
 

@@ -11,9 +11,9 @@ import type { DiscoveryStore } from './store/types';
 /** The store the config asks for (`--store redis --redis-url URL`). */
 export function createStore(config: DiscoveryConfig, logger: Logger): DiscoveryStore {
   if (config.store === 'redis') {
-    return new RedisStore({ url: config.redisUrl, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, logger });
+    return new RedisStore({ url: config.redisUrl, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, maxAvoidsPerOrigin: config.maxAvoidsPerOrigin, maxAvoids: config.maxAvoids, logger });
   }
-  return new MemoryStore();
+  return new MemoryStore({ maxAvoidsPerOrigin: config.maxAvoidsPerOrigin, maxAvoids: config.maxAvoids });
 }
 
 /** `cascade discovery [--port 8090 --store redis --redis-url redis://… ...]`: config from CASCADE_* env and flags. */

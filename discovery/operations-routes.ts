@@ -19,7 +19,7 @@ export const operationsRoutes: FastifyPluginAsync<{ ctx: RouteContext }> = async
         summary: `Server-Sent Events: ${DISCOVERY_EVENT_TYPES.join(', ')} (data: JSON); a heartbeat comment every ${Math.round(config.sseHeartbeatMs / 1000)} s`,
         ...readDoc,
         querystring: S.EventsQuery,
-        response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(400, 401) },
+        response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(400, 401, 503) },
       },
     },
     (request, reply) => {

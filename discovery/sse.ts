@@ -8,7 +8,14 @@ export interface SseHubOptions {
   maxBufferBytes?: number;
   /** Called with the client count after every change. */
   onCount?: (clients: number) => void;
+  /** Open streams at most (config maxEventStreams); beyond, 503 TOO_MANY_CONNECTIONS. Default 256. */
+  maxClients?: number;
+  /** Called for every stream refused at the cap (with the running count). */
+  onRefused?: (refused: number) => void;
 }
+
+/** Seconds a refused event stream is told to wait before reconnecting (Retry-After). */
+export const SSE_RETRY_AFTER_S = 5;
 
 interface Client {
   res: ServerResponse;
@@ -39,11 +46,15 @@ export function sseFrame(event: DiscoveryEvent): string {
 export class SseHub {
   private readonly clients = new Set<Client>();
   private readonly maxBuffer: number;
+  private readonly maxClients: number;
+  /** Streams refused at maxClients since start. */
+  refused = 0;
   private timer?: NodeJS.Timeout;
   private closed = false;
 
   constructor(private readonly opts: SseHubOptions) {
     this.maxBuffer = opts.maxBufferBytes ?? 1024 * 1024;
+    this.maxClients = opts.maxClients ?? 256;
   }
 
   get size(): number {
@@ -58,6 +69,14 @@ export class SseHub {
   add(res: ServerResponse, types?: ReadonlySet<DiscoveryEventType>, opts: { tokens: boolean } = { tokens: true }): void {
     if (this.closed) {
       res.writeHead(503, { 'content-type': 'application/json' }).end('{"code":"STORE_UNAVAILABLE","message":"discovery is stopping"}');
+      return;
+    }
+    if (this.clients.size >= this.maxClients) {
+      // Each stream holds a socket and up to maxBufferBytes of output: the count is the memory bound.
+      this.refused++;
+      this.opts.onRefused?.(this.refused);
+      const body = JSON.stringify({ code: 'TOO_MANY_CONNECTIONS', message: `discovery serves at most ${this.maxClients} event streams: retry later` });
+      res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': String(SSE_RETRY_AFTER_S), connection: 'close' }).end(body);
       return;
     }
     res.writeHead(200, {

@@ -4,6 +4,7 @@ import { checkMemberSecurity } from '../common/member-config';
 import { DEFAULT_SIGNED_URL_MAX_TTL_S, MAX_SIGNED_URL_MAX_TTL_S, MIN_SIGNED_URL_MAX_TTL_S } from '../common/signed-url';
 import { ConfigError, loadConfig, type LoadOptions } from '../common/config';
 import { HlsConfigFields } from '../mediaserver/hls-config';
+import { ConnectionLimitFields } from '../mediaserver/limits-config';
 
 export const EdgeConfigSchema = Type.Object({
   id: Type.String({ default: 'edge-1', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'Edge id (logs, API).' }),
@@ -49,7 +50,24 @@ export const EdgeConfigSchema = Type.Object({
   publishGateway: Type.Boolean({ default: true, description: 'Accept RTMP publishes here and forward them to the origin placement picks, moving them without the encoder noticing.' }),
   gatewayRepushGraceMs: Type.Integer({ default: 15000, minimum: 0, description: 'After the gateway loses its origin, how long it keeps re-pushing before it closes the encoder.' }),
   closeAfterMs: Type.Integer({ default: 5000, minimum: 0, description: 'Upstream kept open this long after the last viewer leaves.' }),
+  gopCacheMaxBytes: Type.Integer({
+    default: 8388608,
+    minimum: 65536,
+    description: 'Largest GOP cached for late joiners (fan-out hub) and for re-pushes (publish gateway), in bytes; a longer GOP (or a stream without keyframes) is not cached until the next keyframe.',
+  }),
+  pullBurstPerIp: Type.Integer({
+    default: 20,
+    minimum: 1,
+    description: 'Plays of streams this edge is not pulling (each starts a pull against the origins) one client IP may make in a burst; refilled at pullRatePerIpPerSec. Beyond: RTMP StreamNotFound, HTTP 429 PULL_RATE_LIMITED. Streams already pulled here are never refused.',
+  }),
+  pullRatePerIpPerSec: Type.Number({ default: 2, exclusiveMinimum: 0, description: 'Refill rate of pullBurstPerIp, per second (2 = 20 per 10 s).' }),
+  maxConcurrentPulls: Type.Integer({
+    default: 64,
+    minimum: 1,
+    description: 'Pulls in progress (started, no media yet) at once, all clients together; further plays of streams not pulled here are refused like pullBurstPerIp.',
+  }),
   ...HlsConfigFields,
+  ...ConnectionLimitFields,
   apiTokens: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Bearer tokens for the node API write routes (DELETE /api/v1/clients/:id). Empty: writes disabled (403).' }),
   logLevel: Type.String({ default: 'info', description: 'pino log level.' }),
 });

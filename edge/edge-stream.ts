@@ -85,7 +85,13 @@ export class EdgeStream {
 
   constructor(readonly app: string, readonly name: string, private readonly deps: EdgeStreamDeps) {
     this.log = deps.log.child({ stream: `${app}/${name}` });
-    this.hub = new StreamHub(deps.fanout, (n) => deps.onEvent?.('drops', n));
+    this.hub = new StreamHub(
+      deps.fanout,
+      (n) => deps.onEvent?.('drops', n),
+      (overflows, maxBytes) => {
+        if (overflows === 1) this.log.warn({ maxBytes }, 'GOP larger than gopCacheMaxBytes: not cached (late joiners wait for the next keyframe); logged once per stream');
+      },
+    );
     this.state = 'connecting';
     this.ready = this.connect(deps.pullTimeoutMs).then((ok) => {
       if (!ok) {

@@ -5,6 +5,7 @@ import { isAacSequenceHeader, isAvcSequenceHeader, isKeyframe, isMetadata } from
 import { RtmpClient } from '../protocol/rtmp/client';
 import type { RtmpMessage } from '../protocol/rtmp/message';
 import type { RtmpServerSession, StreamRequest } from '../protocol/rtmp/server-session';
+import { DEFAULT_GOP_CACHE_MAX_BYTES, GopCache } from './fanout/gop-cache';
 
 /** E-RTMP v2 "Reconnect Request" (DESIGN.md section 7). */
 export const RECONNECT_REQUEST = 'NetConnection.Connect.ReconnectRequest';
@@ -27,6 +28,8 @@ export interface GatewayDeps {
   /** How long the gateway keeps re-pushing after losing its origin before it gives up on the encoder. */
   repushGraceMs: number;
   log: Logger;
+  /** Largest GOP cached for re-pushes, in payload bytes (default 8 MiB); a larger one is not cached. */
+  gopCacheMaxBytes?: number;
   onMoved?: (from: string, to: string, reason: string) => void;
 }
 
@@ -48,7 +51,7 @@ export class GatewayPublish {
   private metadata?: RtmpMessage;
   private videoHeader?: RtmpMessage;
   private audioHeader?: RtmpMessage;
-  private gop: RtmpMessage[] = [];
+  private readonly gop: GopCache<RtmpMessage>;
   private repushing = false;
   private closed = false;
   moves = 0;
@@ -56,6 +59,7 @@ export class GatewayPublish {
 
   constructor(private readonly session: RtmpServerSession, private readonly req: StreamRequest, private readonly deps: GatewayDeps) {
     this.log = deps.log.child({ stream: `${req.app}/${req.name}`, session: session.id, gateway: true });
+    this.gop = new GopCache<RtmpMessage>((m) => m.payload.length, deps.gopCacheMaxBytes ?? DEFAULT_GOP_CACHE_MAX_BYTES);
   }
 
   /** Opens the first push; accepts the encoder's publish only once an origin took it. */
@@ -113,8 +117,10 @@ export class GatewayPublish {
     else if (msg.type === 9 && isAvcSequenceHeader(msg)) this.videoHeader = msg;
     else if (msg.type === 8 && isAacSequenceHeader(msg)) this.audioHeader = msg;
     const key = msg.type === 9 && isKeyframe(msg) && !isAvcSequenceHeader(msg);
-    if (key) this.gop = [msg];
-    else if (this.gop.length > 0 && this.gop.length < 4096) this.gop.push(msg);
+    const cached = this.gop.push(msg, key);
+    if (cached === 'overflow' && this.gop.overflows === 1) {
+      this.log.warn({ maxBytes: this.deps.gopCacheMaxBytes ?? DEFAULT_GOP_CACHE_MAX_BYTES }, 'GOP larger than gopCacheMaxBytes: not cached (a re-push starts at the next keyframe); logged once per publish');
+    }
     if (key && this.next) this.switchToNext();
     if (this.repushing || !this.current) return; // the GOP cache carries it to the next origin
     this.current.sendMedia(msg);
@@ -123,7 +129,7 @@ export class GatewayPublish {
   /** Metadata, sequence headers, then the cached GOP: what a new origin needs to start mid-stream. */
   private primer(includeGop: boolean): RtmpMessage[] {
     const head = [this.metadata, this.audioHeader, this.videoHeader].filter((m): m is RtmpMessage => m !== undefined);
-    return includeGop ? [...head, ...this.gop] : head;
+    return includeGop ? [...head, ...this.gop.items] : head;
   }
 
   private switchToNext(): void {

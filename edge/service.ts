@@ -8,7 +8,7 @@ import { HlsHub } from '../mediaserver/hls-hub';
 import { registerHlsRoutes, PlayDecision } from '../mediaserver/hls-routes';
 import { registerNodeApi } from '../mediaserver/node-api';
 import { registerEdgeMetrics, type EdgeMetrics } from '../mediaserver/metrics';
-import { sendJson } from '../mediaserver/nms-host';
+import { hasRequestBody, sendJson } from '../mediaserver/nms-host';
 import { CREDENTIAL_QUERY_PARAM, memberCredential } from '../common/cluster-credentials';
 import { HostAllowlist } from '../common/host-allowlist';
 import { PlayAuth, refusalText } from '../common/play-auth';
@@ -21,6 +21,10 @@ import { EdgeStream } from './edge-stream';
 import { RtmpServer } from './rtmp-server';
 import { flvViewer, rtmpViewer } from './viewers';
 import { GatewayPublish } from './publish-gateway';
+import { PullAdmission } from './pull-admission';
+import { HttpConnectionGuard, RETRY_AFTER_S } from '../mediaserver/http-limits';
+import { connectionLimitsOf } from '../mediaserver/limits-config';
+import { clientIp } from '../common/limits';
 import type { EdgeConfig } from './config';
 
 const FLV_PATH = /^\/([^/?]+)\/([^/?]+)\.flv(\?.*)?$/;
@@ -37,6 +41,8 @@ export class EdgeService implements Service {
   readonly hls: HlsHub;
   readonly rtmp: RtmpServer;
   private readonly metrics: EdgeMetrics;
+  private readonly pulls: PullAdmission;
+  private httpGuard?: HttpConnectionGuard;
   private readonly streams = new Map<string, EdgeStream>();
   private readonly gateways = new Set<GatewayPublish>();
   private roundRobin = 0;
@@ -60,25 +66,35 @@ export class EdgeService implements Service {
     const credential = config.clusterSecret ? memberCredential(config.clusterSecret, 'edge', config.id) : undefined;
     this.upstreamQuery = credential ? `?${CREDENTIAL_QUERY_PARAM}=${encodeURIComponent(credential)}` : '';
     this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { timeoutMs: 500, ...(credential ? { token: credential } : {}) });
-    this.rtmp = new RtmpServer({ maxMessageSize: 1024 * 1024, maxBufferedBytes: 2 * 1024 * 1024 }, (s) => this.onSession(s));
-    this.http = createHttpApp(this.log, (handler) =>
-      http.createServer((req, res) => {
+    this.rtmp = new RtmpServer({ maxMessageSize: 1024 * 1024, maxBufferedBytes: 2 * 1024 * 1024 }, (s) => this.onSession(s), config, this.log);
+    this.pulls = new PullAdmission({ perIpBurst: config.pullBurstPerIp, perIpPerSec: config.pullRatePerIpPerSec, maxConcurrent: config.maxConcurrentPulls }, this.log);
+    this.http = createHttpApp(this.log, (handler) => {
+      const server = http.createServer((req, res) => {
+        if (this.httpGuard?.handle(req, res)) return;
         const m = FLV_PATH.exec(req.url ?? '');
         if (!m) return handler(req, res);
         void this.serveFlv(req, res, decodeSafe(m[1]), decodeSafe(m[2]), m[3] ?? '');
-      }),
-    );
+      });
+      this.httpGuard = new HttpConnectionGuard(server, connectionLimitsOf(config), this.log.child({ component: 'http-limits' }));
+      return server;
+    });
     this.http.get('/healthz', async () => ({ status: 'ok', role: 'edge', id: config.id }));
     registerNodeApi(this.http, {
       config,
       streams: () => [...this.streams.values()].map((s) => ({ ...s.view(), sequenceHeaders: () => s.hub.sequenceHeaders() })),
       log: this.log,
     });
-    this.metrics = registerEdgeMetrics(this.http, { streams: () => this.streams.values() });
+    this.metrics = registerEdgeMetrics(this.http, {
+      streams: () => this.streams.values(),
+      connectionsRefused: () => [
+        ...Object.entries(this.rtmp.limiter?.refused ?? {}).map(([reason, count]) => ({ listener: 'rtmp', reason, count })),
+        ...Object.entries(this.httpGuard?.refusals ?? {}).map(([reason, count]) => ({ listener: 'http', reason, count })),
+      ],
+    });
     this.hls = new HlsHub({ targetDurationMs: config.hlsTargetDurationMs, windowSize: config.hlsWindow });
     registerHlsRoutes(this.http, {
       hub: this.hls,
-      resolve: (app, name) => this.resolvePlay(app, name),
+      resolve: (app, name, _query, ip) => this.resolvePlay(app, name, ip),
       playlistWaitMs: config.hlsPlaylistWaitMs,
       cdnSecret: config.cdnSecret,
       authorize: (path, query, ip) => this.playAuth.check(path, query, { ip, via: 'hls' }),
@@ -138,7 +154,7 @@ export class EdgeService implements Service {
     if (!stream || stream.state === 'closed') {
       stream = new EdgeStream(app, name, {
         hls: this.hls,
-        fanout: { batchMs: this.config.fanoutBatchMs, maxBacklogBytes: this.config.viewerMaxBacklogBytes, maxLagMs: this.config.viewerMaxLagMs },
+        fanout: { batchMs: this.config.fanoutBatchMs, maxBacklogBytes: this.config.viewerMaxBacklogBytes, maxLagMs: this.config.viewerMaxLagMs, maxGopBytes: this.config.gopCacheMaxBytes },
         upstreams: () => this.upstreams(app, name),
         maxRedirects: this.config.maxRedirects,
         upstreamQuery: this.upstreamQuery,
@@ -155,8 +171,25 @@ export class EdgeService implements Service {
         },
       });
       this.streams.set(key, stream);
+      this.pulls.started(stream.ready);
     }
     return stream;
+  }
+
+  /**
+   * Whether a play from `ip` may start a pull of app/name (docs/hardening.md "Memory bounds"): a
+   * stream this edge already pulls is always admitted; a new one spends a token of the IP's bucket
+   * and needs room under maxConcurrentPulls (`ensure` counts the pull). Null: admitted; else the refusal.
+   */
+  private admitPull(app: string, name: string, ip: string): 'rate' | 'concurrency' | null {
+    const existing = this.streams.get(`${app}/${name}`);
+    if (existing && existing.state !== 'closed') return null;
+    const refusal = this.pulls.check(ip, `${app}/${name}`);
+    if (refusal) {
+      this.metrics.pullsRefused.inc({ reason: refusal });
+      return refusal;
+    }
+    return null;
   }
 
   /**
@@ -190,6 +223,7 @@ export class EdgeService implements Service {
       place: (app, name, avoid) => this.placePublish(app, name, avoid),
       allowsUrl: (url) => this.originHosts.allowsUrl(url),
       repushGraceMs: this.config.gatewayRepushGraceMs,
+      gopCacheMaxBytes: this.config.gopCacheMaxBytes,
       log: this.log,
     });
     this.gateways.add(gw);
@@ -233,6 +267,7 @@ export class EdgeService implements Service {
   private async servePlay(session: RtmpServerSession, req: StreamRequest): Promise<void> {
     const verdict = this.playAuth.check({ app: req.app, name: req.name, kind: 'rtmp' }, parseQuery(req.query), { ip: session.socket.remoteAddress ?? '', via: 'rtmp', session: session.id });
     if (!verdict.ok) return session.reject('NetStream.Play.Unauthorized', refusalText(verdict));
+    if (this.admitPull(req.app, req.name, clientIp(session.socket))) return session.reject('NetStream.Play.StreamNotFound', `${req.app}/${req.name} is not live here; retry later`);
     const stream = await this.join(req.app, req.name);
     if (!stream) return session.reject('NetStream.Play.StreamNotFound', `${req.app}/${req.name} is not live`);
     if (session.isClosed) return stream.removeViewer();
@@ -248,8 +283,10 @@ export class EdgeService implements Service {
   private async serveFlv(req: IncomingMessage, res: ServerResponse, app: string, name: string, query: string): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { code: 'METHOD_NOT_ALLOWED', message: 'HTTP-FLV is play-only' });
     if (!isValidStreamPart(app) || !isValidStreamPart(name)) return sendJson(res, 400, { code: 'BAD_REQUEST', message: 'invalid stream name' });
+    if (hasRequestBody(req)) return sendJson(res, 400, { code: 'BAD_REQUEST', message: 'HTTP-FLV play requests carry no body' }, { Connection: 'close' });
     const verdict = this.playAuth.check({ app, name, kind: 'flv' }, parseQuery(query), { ip: req.socket.remoteAddress ?? '', via: 'http-flv' });
     if (!verdict.ok) return sendJson(res, 403, { code: 'FORBIDDEN', message: refusalText(verdict) }, { 'Access-Control-Allow-Origin': '*' });
+    if (this.admitPull(app, name, clientIp(req.socket))) return sendPullRefused(res);
     const stream = await this.join(app, name);
     if (!stream) return sendJson(res, 404, { code: 'STREAM_NOT_FOUND', message: `stream ${app}/${name} is not live` });
     if (req.socket.destroyed) return stream.removeViewer();
@@ -267,7 +304,8 @@ export class EdgeService implements Service {
   }
 
   /** Starts (or joins) the pull; the stream plays here once upstream media flows. */
-  private async resolvePlay(app: string, name: string): Promise<PlayDecision> {
+  private async resolvePlay(app: string, name: string, ip = ''): Promise<PlayDecision> {
+    if (this.admitPull(app, name, ip)) return { kind: 'limited', retryAfterS: RETRY_AFTER_S };
     try {
       const stream = this.ensure(app, name);
       await stream.ready;
@@ -277,6 +315,11 @@ export class EdgeService implements Service {
       return { kind: 'not-found' };
     }
   }
+}
+
+/** A play refused by PullAdmission: 429 with a code, like a not-found the client may retry later. */
+function sendPullRefused(res: ServerResponse): void {
+  sendJson(res, 429, { code: 'PULL_RATE_LIMITED', message: 'too many plays of streams not live here: retry later' }, { 'Retry-After': String(RETRY_AFTER_S), 'Access-Control-Allow-Origin': '*' });
 }
 
 function decodeSafe(s: string): string {

@@ -23,6 +23,8 @@ export interface ConnectionTimeouts {
 /** Counters for the whole process (NmsHost.stats()). */
 export interface HardeningStats {
   rtmpConnections: number;
+  /** Connections closed right after accept: over maxConnections / maxConnectionsPerIp. */
+  rtmpConnectionsRefused: number;
   /** Connections closed because of rejected input. */
   rtmpRejected: number;
   /** Connections closed by an idle timeout. */
@@ -42,6 +44,7 @@ export interface HardeningStats {
 export function emptyStats(): HardeningStats {
   return {
     rtmpConnections: 0,
+    rtmpConnectionsRefused: 0,
     rtmpRejected: 0,
     rtmpTimeouts: 0,
     rtmpDropped: 0,

@@ -6,12 +6,18 @@ import { parseQuery, type StreamQuery } from '../common/signed-url';
 import type { HlsHub } from './hls-hub';
 
 /** Where a play request for a stream should be served. */
-export type PlayDecision = { kind: 'here' } | { kind: 'redirect'; httpBase: string } | { kind: 'not-found' } | { kind: 'unavailable' };
+export type PlayDecision =
+  | { kind: 'here' }
+  | { kind: 'redirect'; httpBase: string }
+  | { kind: 'not-found' }
+  | { kind: 'unavailable' }
+  /** An edge refused to start a pull for this client now (docs/hardening.md, pull admission). */
+  | { kind: 'limited'; retryAfterS: number };
 
 export interface HlsRouteOptions {
   hub: HlsHub;
-  /** Decides where app/name is served; at an edge this also starts the pull. */
-  resolve: (app: string, name: string, query: string) => Promise<PlayDecision>;
+  /** Decides where app/name is served; at an edge this also starts the pull (`ip`: the client's). */
+  resolve: (app: string, name: string, query: string, ip: string) => Promise<PlayDecision>;
   /** How long a playlist request of a cold stream waits for its first segment. */
   playlistWaitMs: number;
   /** When set, requests must carry `Authorization: Bearer <secret>` (deployments behind a CDN). */
@@ -36,6 +42,9 @@ function sameSecret(given: string, expected: string): boolean {
  */
 export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): void {
   const notFound = (reply: FastifyReply, what: string) => reply.status(404).send({ code: 'STREAM_NOT_FOUND', message: `${what} is not live` });
+  const limited = (reply: FastifyReply, retryAfterS: number) =>
+    reply.status(429).header('Retry-After', String(retryAfterS)).send({ code: 'PULL_RATE_LIMITED', message: 'too many plays of streams not live here: retry later' });
+  const ipOf = (req: FastifyRequest): string => (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
 
   const guard = (req: FastifyRequest, reply: FastifyReply): boolean => {
     reply.header('Access-Control-Allow-Origin', '*');
@@ -58,8 +67,9 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
     const verdict: PlayVerdict = opts.authorize?.(path, parseQuery(query), req.ip) ?? { ok: true, by: 'open', proof: '' };
     if (!verdict.ok) return reply.status(403).send({ code: 'FORBIDDEN', message: refusalText(verdict) });
     if (path.kind === 'playlist') {
-      const decision = await opts.resolve(appName, name, query);
+      const decision = await opts.resolve(appName, name, query, ipOf(req));
       if (decision.kind === 'redirect') return reply.redirect(`${decision.httpBase}/${appName}/${file}${query}`, 302);
+      if (decision.kind === 'limited') return limited(reply, decision.retryAfterS);
       if (decision.kind === 'unavailable') return reply.status(503).send({ code: 'DISCOVERY_UNAVAILABLE', message: 'cannot locate the stream now; retry' });
       const feed = opts.hub.get(appName, name);
       if (decision.kind === 'not-found' || !feed) return notFound(reply, `${appName}/${name}`);
@@ -77,8 +87,9 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
     const feed = opts.hub.get(appName, name);
     const data = feed?.segmenter.segmentByUri(file);
     if (!feed || !data) {
-      const decision = feed ? ({ kind: 'here' } as const) : await opts.resolve(appName, name, query);
+      const decision = feed ? ({ kind: 'here' } as const) : await opts.resolve(appName, name, query, ipOf(req));
       if (decision.kind === 'redirect') return reply.redirect(`${decision.httpBase}/${appName}/${file}${query}`, 302);
+      if (decision.kind === 'limited') return limited(reply, decision.retryAfterS);
       return notFound(reply, `segment ${file}`);
     }
     feed.lastRequestAt = Date.now();

@@ -45,6 +45,8 @@ export interface NodeMetricsOptions {
   streams: () => Iterable<MetricsStream>;
   /** Export Node's default process metrics (CPU, memory, event loop). Default true. */
   processMetrics?: boolean;
+  /** Connections refused by the connection caps since start, per listener and reason. */
+  connectionsRefused?: () => Iterable<{ listener: string; reason: string; count: number }>;
 }
 
 export interface OriginMetricsOptions extends NodeMetricsOptions {
@@ -89,6 +91,16 @@ abstract class NodeMetrics {
       collect() {
         this.reset();
         for (const s of opts.streams()) this.set({ app: s.app, name: s.name }, kbpsOf(s));
+      },
+    });
+    new Counter({
+      name: 'cascade_connections_refused_total',
+      help: 'Connections refused by maxConnections / maxConnectionsPerIp, by listener (rtmp, http) and reason.',
+      labelNames: ['listener', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of opts.connectionsRefused?.() ?? []) this.inc({ listener: r.listener, reason: r.reason }, r.count);
       },
     });
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -152,6 +164,7 @@ export class EdgeMetrics extends NodeMetrics {
   readonly upstreamReconnects: Counter;
   readonly redirectsFollowed: Counter;
   readonly drops: Counter;
+  readonly pullsRefused: Counter<'reason'>;
   readonly ttff: Histogram;
 
   constructor(opts: NodeMetricsOptions) {
@@ -161,6 +174,13 @@ export class EdgeMetrics extends NodeMetrics {
     this.upstreamReconnects = new Counter({ name: 'cascade_edge_upstream_reconnects_total', help: 'Upstream pulls restarted after the upstream ended (shed, drain, origin death).', registers });
     this.redirectsFollowed = new Counter({ name: 'cascade_edge_redirects_followed_total', help: 'RTMP 302 redirects followed by upstream pulls.', registers });
     this.drops = new Counter({ name: 'cascade_edge_drops_total', help: 'Media messages dropped for slow viewers (whole GOPs).', registers });
+    this.pullsRefused = new Counter({
+      name: 'cascade_edge_pulls_refused_total',
+      help: 'Plays of streams not already pulled here that were refused before any pull: per-IP pull rate (rate) or the concurrent pull cap (concurrency).',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of ['rate', 'concurrency']) this.pullsRefused.inc({ reason }, 0);
     this.ttff = new Histogram({
       name: 'cascade_edge_ttff_seconds',
       help: "Time from a viewer's request to the stream's first media at this edge (prePlay to upstream ready).",

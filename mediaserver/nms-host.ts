@@ -18,6 +18,9 @@ import { UserControlEvent } from '../protocol/rtmp/constants';
 import { emptyStats, GuardedRtmpConnection, type HardeningStats } from './guarded-connection';
 import { isServableName } from './rtmp-guard';
 import { classifyFlvBuffer, classifyRtmpBuffer, ViewerQueue } from './viewer-queue';
+import { ConnectionLimiter, LogThrottle, clientIp, type ConnectionRefusal } from '../common/limits';
+import { HttpConnectionGuard } from './http-limits';
+import { CONNECTION_LIMIT_DEFAULTS } from './limits-config';
 
 export type { BaseSession, RtmpSession, HardeningStats };
 
@@ -52,6 +55,18 @@ export interface NmsHostOptions {
   viewerMaxQueueBytes?: number;
   viewerMaxLagMs?: number;
   endViewersOnUnpublish?: boolean;
+  /** Connection caps per listener (RTMP, HTTP) and HTTP timeouts (mediaserver/limits-config.ts). */
+  maxConnections?: number;
+  maxConnectionsPerIp?: number;
+  httpHeadersTimeoutMs?: number;
+  httpRequestTimeoutMs?: number;
+}
+
+/** Connections refused by the caps, per listener and reason (cascade_connections_refused_total). */
+export interface ConnectionRefusals {
+  listener: 'rtmp' | 'http';
+  reason: ConnectionRefusal;
+  count: number;
 }
 
 export type NmsHostLimits = Required<Omit<NmsHostOptions, 'host' | 'rtmpPort' | 'httpPort' | 'logger'>>;
@@ -76,6 +91,7 @@ export const NMS_HOST_DEFAULTS: NmsHostLimits = {
   viewerMaxLagMs: 10_000,
   /** Viewers get end-of-stream when a (remote) publisher leaves. */
   endViewersOnUnpublish: true,
+  ...CONNECTION_LIMIT_DEFAULTS,
 };
 
 /** After end-of-stream, how long a viewer has to read it before its socket is destroyed. */
@@ -118,6 +134,9 @@ export class NmsHost {
   private readonly writer = new ChunkWriter();
   private readonly limits: NmsHostLimits;
   private readonly counters: HardeningStats = emptyStats();
+  private readonly rtmpLimiter: ConnectionLimiter;
+  private readonly rtmpRefusedLog = new LogThrottle();
+  private httpGuard?: HttpConnectionGuard;
   private stopped = false;
 
   constructor(private readonly opts: NmsHostOptions) {
@@ -127,6 +146,7 @@ export class NmsHost {
       Object.keys(NMS_HOST_DEFAULTS).flatMap((k) => (opts[k as keyof NmsHostLimits] === undefined ? [] : [[k, opts[k as keyof NmsHostLimits]]])),
     ) as Partial<NmsHostLimits>;
     this.limits = { ...NMS_HOST_DEFAULTS, ...given };
+    this.rtmpLimiter = new ConnectionLimiter(this.limits);
     routeNmsLogs(this.log);
     Context.config = {
       bind: opts.host,
@@ -148,6 +168,17 @@ export class NmsHost {
   /** Process-wide hardening counters (rejections, timeouts, dropped GOPs, lag disconnects). */
   stats(): HardeningStats {
     return { ...this.counters };
+  }
+
+  /** Connections refused by the caps since start (RTMP and HTTP listeners). */
+  connectionRefusals(): ConnectionRefusals[] {
+    const out: ConnectionRefusals[] = [];
+    const add = (listener: 'rtmp' | 'http', refused: Record<ConnectionRefusal, number> | undefined): void => {
+      for (const [reason, count] of Object.entries(refused ?? {})) out.push({ listener, reason: reason as ConnectionRefusal, count });
+    };
+    add('rtmp', this.rtmpLimiter.refused);
+    add('http', this.httpGuard?.refusals);
+    return out;
   }
 
   /** The effective hardening limits. */
@@ -180,16 +211,24 @@ export class NmsHost {
       server.removeAllListeners('request');
       server.removeAllListeners('error');
       server.removeAllListeners('upgrade');
+      const guard = (this.httpGuard = new HttpConnectionGuard(server, this.limits, this.log.child({ component: 'http-limits' })));
       server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
         socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       });
       server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+        if (guard.handle(req, res)) return;
         const m = FLV_PATH.exec(req.url ?? '');
         if (!m) return fastifyHandler(req, res);
         // Browser players (mpegts.js) read the stream and the error answers cross-origin.
         res.setHeader('Access-Control-Allow-Origin', '*');
         if (req.method !== 'GET' && req.method !== 'HEAD') {
           sendJson(res, 405, { code: 'METHOD_NOT_ALLOWED', message: 'HTTP-FLV is play-only here; publish over RTMP' });
+          return;
+        }
+        // A play request has no body. NMS would feed one to a per-viewer FLV parser that allocates
+        // whatever a tag header declares (up to 16 MiB each): refuse it, and close the connection.
+        if (hasRequestBody(req)) {
+          sendJson(res, 400, { code: 'BAD_REQUEST', message: 'HTTP-FLV play requests carry no body' }, { Connection: 'close' });
           return;
         }
         const [, rawApp, rawName, query] = m;
@@ -242,6 +281,13 @@ export class NmsHost {
 
   /** A new RTMP connection: NMS creates its session, then the guard becomes the socket's only reader. */
   private acceptRtmp(socket: Socket): void {
+    const refusal = this.rtmpLimiter.admit(socket);
+    if (refusal) {
+      this.counters.rtmpConnectionsRefused++;
+      this.rtmpRefusedLog.warn(this.log, { ip: clientIp(socket), reason: refusal, open: this.rtmpLimiter.open }, 'rtmp connection refused: over the connection cap');
+      socket.destroy();
+      return;
+    }
     this.counters.rtmpConnections++;
     try {
       this.rtmpServer.handleRequest(socket);
@@ -299,7 +345,14 @@ export class NmsHost {
       const socket = session.socket;
       queue = new ViewerQueue(classifyRtmpBuffer, { writableLength: () => socket.writableLength, write: send, destroy: () => socket.destroy() }, opts, onChange);
     } else if (session.protocol === 'flv') {
-      const res = (session as FlvSession).res;
+      const flv = session as FlvSession;
+      // NMS gives every FLV session a 1 MiB tag parser, used only for request bodies (refused above).
+      const parser = (flv as unknown as { flv?: { parserTagData: Buffer; parserTagCapacity: number } }).flv;
+      if (parser) {
+        parser.parserTagData = Buffer.alloc(0);
+        parser.parserTagCapacity = 0;
+      }
+      const res = flv.res;
       if (!isServerResponse(res)) return;
       queue = new ViewerQueue(classifyFlvBuffer, { writableLength: () => res.writableLength, write: send, destroy: () => res.destroy() }, opts, onChange);
     } else {
@@ -420,6 +473,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+/** Whether a request announces a body (Content-Length > 0 or a Transfer-Encoding). */
+export function hasRequestBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
 function isServerResponse(res: FlvSession['res']): res is ServerResponse {

@@ -5,6 +5,7 @@ import { placeholderProblem } from '../common/cluster-credentials';
 import { checkMemberSecurity } from '../common/member-config';
 import { HlsConfigFields } from '../mediaserver/hls-config';
 import { DEFAULT_SIGNED_URL_MAX_TTL_S, MAX_SIGNED_URL_MAX_TTL_S, MIN_SIGNED_URL_MAX_TTL_S } from '../common/signed-url';
+import { ConnectionLimitFields } from '../mediaserver/limits-config';
 
 const HookUrl = (action: string, what: string) =>
   Type.String({ default: '', pattern: '^(https?://\\S+)?$', description: `SRS-style \`${action}\` webhook URL (POST JSON; ${what}). Empty: off.` });
@@ -35,6 +36,7 @@ export const OriginConfigSchema = Type.Object({
   heartbeatMs: Type.Integer({ default: 2000, minimum: 100, description: 'Heartbeat interval: one request carries the registration, load, incarnation and every lease (leases v2).' }),
   redirectWaitMs: Type.Integer({ default: 3000, minimum: 0, description: 'After an RTMP 302, how long to wait for the player to close before closing it.' }),
   ...HlsConfigFields,
+  ...ConnectionLimitFields,
   logLevel: Type.String({ default: 'info', description: 'pino log level.' }),
   apiTokens: Type.Array(Type.String({ minLength: 1 }), {
     default: [],

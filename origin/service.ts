@@ -9,6 +9,7 @@ import { redactUrl } from '../common/logger';
 import { HttpDiscoveryClient } from '../discovery/client';
 import { NmsHost, BaseSession, isRtmpSession, sendJson, RtmpSession } from '../mediaserver/nms-host';
 import { createMediaHttpApp } from '../mediaserver/http-app';
+import { connectionLimitsOf } from '../mediaserver/limits-config';
 import { HlsHub, HlsFeed } from '../mediaserver/hls-hub';
 import { registerHlsRoutes, PlayDecision } from '../mediaserver/hls-routes';
 import { clientAddress, registerNodeApi, streamId, type NodeApi, type NodeStreamSource } from '../mediaserver/node-api';
@@ -93,7 +94,7 @@ export class OriginService implements Service {
     // With a cluster secret the origin proves its id (docs/security.md); a shared token otherwise.
     const token = config.clusterSecret ? memberCredential(config.clusterSecret, 'origin', config.id) : config.discoveryToken;
     this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { token: token || undefined });
-    this.nms = new NmsHost({ host: config.host, rtmpPort: config.rtmpPort, httpPort: config.httpPort, logger: this.log });
+    this.nms = new NmsHost({ host: config.host, rtmpPort: config.rtmpPort, httpPort: config.httpPort, logger: this.log, ...connectionLimitsOf(config) });
     this.http = createMediaHttpApp(this.nms, this.flvGate, this.log);
     // 503 while draining: balancers and readiness probes stop sending new publishers here.
     this.http.get('/healthz', async (_req, reply) =>
@@ -133,6 +134,7 @@ export class OriginService implements Service {
       highWater: config.highWater,
       bytes: () => this.api.stats.totalBytes(),
       webhookPending: () => this.hooks.pendingCount,
+      connectionsRefused: () => this.nms.connectionRefusals(),
     });
     this.hooks = new Webhooks({
       urls: { on_publish: config.webhookOnPublish, on_unpublish: config.webhookOnUnpublish, on_play: config.webhookOnPlay, on_stop: config.webhookOnStop },

@@ -3,6 +3,8 @@ import type { DiscoveryEvent, HeartbeatLease, HeartbeatLeaseResult, StreamMoveRe
 import { originView, ownerView, originFields } from '../views';
 import { EventFanout } from './fanout';
 import {
+  DEFAULT_MAX_AVOIDS,
+  DEFAULT_MAX_AVOIDS_PER_ORIGIN,
   streamKey,
   type AvoidEntry,
   type ClaimOptions,
@@ -21,6 +23,10 @@ import {
 export interface MemoryStoreOptions {
   /** Injectable clock (ms epoch) so tests move time without sleeping. */
   now?: Clock;
+  /** Avoid marks one origin id may have running (oldest evicted beyond). Default 10,000. */
+  maxAvoidsPerOrigin?: number;
+  /** Avoid marks running in total (oldest evicted beyond). Default 100,000. */
+  maxAvoids?: number;
 }
 
 /**
@@ -42,11 +48,19 @@ export class MemoryStore implements DiscoveryStore {
    */
   private lastToken = 0;
   private readonly avoids = new Map<string, Map<string, number>>();
+  /** Every running avoid mark, oldest (first marked or last re-marked) first: `originId \n M`. */
+  private readonly avoidOrder = new Map<string, true>();
+  /** originId → its marks' stream keys, oldest first. */
+  private readonly avoidsByOrigin = new Map<string, Map<string, true>>();
+  private readonly maxAvoidsPerOrigin: number;
+  private readonly maxAvoids: number;
   private readonly fanout = new EventFanout();
   private closed = false;
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.now = opts.now ?? Date.now;
+    this.maxAvoidsPerOrigin = opts.maxAvoidsPerOrigin ?? DEFAULT_MAX_AVOIDS_PER_ORIGIN;
+    this.maxAvoids = opts.maxAvoids ?? DEFAULT_MAX_AVOIDS;
   }
 
   async connect(): Promise<void> {
@@ -235,7 +249,36 @@ export class MemoryStore implements DiscoveryStore {
     if (!entries) this.avoids.set(key, (entries = new Map()));
     const until = Math.max(entries.get(originId) ?? 0, now + ms);
     entries.set(originId, until);
+    // Bounded: a re-mark moves to the end; beyond the caps the oldest marks go (of this origin, then of all).
+    const id = `${originId}\n${key}`;
+    this.avoidOrder.delete(id);
+    this.avoidOrder.set(id, true);
+    let mine = this.avoidsByOrigin.get(originId);
+    if (!mine) this.avoidsByOrigin.set(originId, (mine = new Map()));
+    mine.delete(key);
+    mine.set(key, true);
+    while (mine.size > this.maxAvoidsPerOrigin) this.dropAvoid(originId, mine.keys().next().value as string);
+    while (this.avoidOrder.size > this.maxAvoids) {
+      const oldest = this.avoidOrder.keys().next().value as string;
+      const nl = oldest.indexOf('\n');
+      this.dropAvoid(oldest.slice(0, nl), oldest.slice(nl + 1));
+    }
     return until;
+  }
+
+  /** Running avoid marks: in total and of one origin id. */
+  avoidCounts(originId?: string): { total: number; origin: number } {
+    return { total: this.avoidOrder.size, origin: originId ? (this.avoidsByOrigin.get(originId)?.size ?? 0) : 0 };
+  }
+
+  private dropAvoid(originId: string, key: string): void {
+    const entries = this.avoids.get(key);
+    entries?.delete(originId);
+    if (entries?.size === 0) this.avoids.delete(key);
+    this.avoidOrder.delete(`${originId}\n${key}`);
+    const mine = this.avoidsByOrigin.get(originId);
+    mine?.delete(key);
+    if (mine?.size === 0) this.avoidsByOrigin.delete(originId);
   }
 
   async getAvoids(app: string, name: string): Promise<AvoidEntry[]> {
@@ -244,11 +287,10 @@ export class MemoryStore implements DiscoveryStore {
     const entries = this.avoids.get(key);
     if (!entries) return [];
     const out: AvoidEntry[] = [];
-    for (const [originId, until] of entries) {
-      if (until <= now) entries.delete(originId);
+    for (const [originId, until] of [...entries]) {
+      if (until <= now) this.dropAvoid(originId, key);
       else out.push({ originId, until });
     }
-    if (entries.size === 0) this.avoids.delete(key);
     return out;
   }
 
@@ -263,9 +305,8 @@ export class MemoryStore implements DiscoveryStore {
         removed++;
       }
     }
-    for (const [key, entries] of this.avoids) {
-      for (const [id, until] of entries) if (until <= now) entries.delete(id);
-      if (entries.size === 0) this.avoids.delete(key);
+    for (const [key, entries] of [...this.avoids]) {
+      for (const [id, until] of [...entries]) if (until <= now) this.dropAvoid(id, key);
     }
     return removed;
   }
@@ -284,6 +325,8 @@ export class MemoryStore implements DiscoveryStore {
     this.leases.clear();
     this.leasesByOrigin.clear();
     this.avoids.clear();
+    this.avoidOrder.clear();
+    this.avoidsByOrigin.clear();
     this.fanout.clear();
   }
 

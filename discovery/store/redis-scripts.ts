@@ -17,6 +17,8 @@
  * | `P token:M` | string | per-stream fencing counter (`INCR`), `PEXPIRE` 24 h, refreshed by each claim |
  * | `P token-max` | string | highest token ever issued; re-seeds a counter that expired, so tokens never go back |
  * | `P avoid:M` | zset | origin id → until (placement must not pick it), `PEXPIRE` to the last until |
+ * | `P avoid-by:<id>` | zset | M → until of every running avoid mark of origin id (at most maxAvoidsPerOrigin; the soonest-ending evicted), `PEXPIRE` to the last until |
+ * | `P avoid-all` | zset | `<id>\nM` → until of every running avoid mark (at most maxAvoids; the soonest-ending evicted) |
  * | `P events` | pub/sub channel | `{"type","data"}` JSON of every change |
  *
  * Scripts build keys from the prefix (ARGV[1]) instead of declaring them in KEYS, because some keys
@@ -429,7 +431,11 @@ return out
 `,
 );
 
-/** ARGV: P, M, originId, ms. Returns the until (ms epoch, string). */
+/**
+ * ARGV: P, M, originId, ms, maxPerOrigin, maxTotal. Returns the until (ms epoch, string). The marks
+ * are bounded: per origin id and in total, the soonest-ending marks beyond the cap are evicted (for a
+ * fixed ms, the oldest).
+ */
 export const AVOID = script(
   'avoid',
   `
@@ -442,6 +448,35 @@ redis.call('ZADD', k, int(untilMs), ARGV[3])
 redis.call('ZREMRANGEBYSCORE', k, '-inf', int(now))
 local last = redis.call('ZRANGE', k, -1, -1, 'WITHSCORES')
 redis.call('PEXPIRE', k, int(tonumber(last[2]) - now))
+local by = P .. 'avoid-by:' .. ARGV[3]
+local all = P .. 'avoid-all'
+redis.call('ZADD', by, int(untilMs), ARGV[2])
+redis.call('ZADD', all, int(untilMs), ARGV[3] .. '\\n' .. ARGV[2])
+redis.call('ZREMRANGEBYSCORE', by, '-inf', int(now))
+redis.call('ZREMRANGEBYSCORE', all, '-inf', int(now))
+local over = redis.call('ZCARD', by) - tonumber(ARGV[5])
+if over > 0 then
+  local popped = redis.call('ZPOPMIN', by, over)
+  for i = 1, #popped, 2 do
+    redis.call('ZREM', P .. 'avoid:' .. popped[i], ARGV[3])
+    redis.call('ZREM', all, ARGV[3] .. '\\n' .. popped[i])
+  end
+end
+over = redis.call('ZCARD', all) - tonumber(ARGV[6])
+if over > 0 then
+  local popped = redis.call('ZPOPMIN', all, over)
+  for i = 1, #popped, 2 do
+    local nl = string.find(popped[i], '\\n', 1, true)
+    local id = string.sub(popped[i], 1, nl - 1)
+    local m = string.sub(popped[i], nl + 1)
+    redis.call('ZREM', P .. 'avoid:' .. m, id)
+    redis.call('ZREM', P .. 'avoid-by:' .. id, m)
+  end
+end
+local lastBy = redis.call('ZRANGE', by, -1, -1, 'WITHSCORES')
+if lastBy[2] then redis.call('PEXPIRE', by, int(tonumber(lastBy[2]) - now)) end
+local lastAll = redis.call('ZRANGE', all, -1, -1, 'WITHSCORES')
+if lastAll[2] then redis.call('PEXPIRE', all, int(tonumber(lastAll[2]) - now)) end
 return int(untilMs)
 `,
 );

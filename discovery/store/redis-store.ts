@@ -16,6 +16,8 @@ import {
 } from './redis-connection';
 import * as L from './redis-scripts';
 import {
+  DEFAULT_MAX_AVOIDS,
+  DEFAULT_MAX_AVOIDS_PER_ORIGIN,
   streamKey,
   type AvoidEntry,
   type ClaimOptions,
@@ -49,6 +51,10 @@ export interface RedisStoreOptions {
   connectTimeoutMs?: number;
   /** How long `connect()` / `subscribe()` wait for Redis before going on degraded. Default 2000. */
   readyTimeoutMs?: number;
+  /** Avoid marks one origin id may have running (soonest-ending evicted beyond). Default 10,000. */
+  maxAvoidsPerOrigin?: number;
+  /** Avoid marks running in total. Default 100,000. */
+  maxAvoids?: number;
   logger?: Logger;
 }
 
@@ -95,6 +101,7 @@ export class RedisStore implements DiscoveryStore {
   private readonly channel: string;
   /** The URL without credentials: the only form that is logged. */
   private readonly where: string;
+  private readonly maxAvoids: { perOrigin: number; total: number };
   private closed = false;
   private lastErrorLog = 0;
   private down = false;
@@ -103,6 +110,7 @@ export class RedisStore implements DiscoveryStore {
     const target = parseRedisUrl(opts.url);
     this.mode = target.mode;
     this.where = describeRedisTarget(target);
+    this.maxAvoids = { perOrigin: opts.maxAvoidsPerOrigin ?? DEFAULT_MAX_AVOIDS_PER_ORIGIN, total: opts.maxAvoids ?? DEFAULT_MAX_AVOIDS };
     this.log = opts.logger?.child({ component: 'redis-store' });
     const configured = opts.prefix ?? 'cascade:';
     this.prefix = target.mode === 'cluster' ? clusterPrefix(configured) : configured;
@@ -273,7 +281,9 @@ export class RedisStore implements DiscoveryStore {
   }
 
   async avoidOrigin(app: string, name: string, originId: string, ms: number): Promise<number> {
-    return Number(await this.script(L.AVOID, streamKey(app, name), originId, Math.max(1, Math.round(ms))));
+    return Number(
+      await this.script(L.AVOID, streamKey(app, name), originId, Math.max(1, Math.round(ms)), this.maxAvoids.perOrigin, this.maxAvoids.total),
+    );
   }
 
   async getAvoids(app: string, name: string): Promise<AvoidEntry[]> {

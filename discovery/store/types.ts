@@ -145,6 +145,11 @@ export interface AvoidEntry {
 
 export type Clock = () => number;
 
+/** Avoid marks one origin id may have running at once; the oldest are evicted beyond (docs/hardening.md). */
+export const DEFAULT_MAX_AVOIDS_PER_ORIGIN = 10_000;
+/** Avoid marks running in total, all origins; the oldest are evicted beyond. */
+export const DEFAULT_MAX_AVOIDS = 100_000;
+
 /** `app` and `name` never contain `/` (isValidStreamPart), so this key is unambiguous and sorts by app. */
 export function streamKey(app: string, name: string): string {
   return `${app}/${name}`;

@@ -2,6 +2,7 @@ import { flvHeader, flvTag, isAacSequenceHeader, isAvcSequenceHeader, isKeyframe
 import { ChunkWriter } from '../../protocol/rtmp/chunk-writer';
 import type { RtmpMessage } from '../../protocol/rtmp/message';
 import { MEDIA_STREAM_ID, SERVER_CHUNK_SIZE } from '../../protocol/rtmp/server-session';
+import { DEFAULT_GOP_CACHE_MAX_BYTES, GopCache } from './gop-cache';
 
 /** A viewer socket as the hub sees it: RTMP chunks or FLV tags, and how much is still queued. */
 export interface FanoutViewer {
@@ -22,9 +23,11 @@ export interface FanoutOptions {
   maxBacklogBytes: number;
   /** A viewer behind for longer than this is disconnected. */
   maxLagMs: number;
+  /** Largest cached GOP, in bytes of what the cache holds (payload + RTMP chunks + FLV tag). Default 8 MiB. */
+  maxGopBytes?: number;
 }
 
-export const FANOUT_DEFAULTS: FanoutOptions = { batchMs: 40, maxBacklogBytes: 4 * 1024 * 1024, maxLagMs: 10_000 };
+export const FANOUT_DEFAULTS: FanoutOptions = { batchMs: 40, maxBacklogBytes: 4 * 1024 * 1024, maxLagMs: 10_000, maxGopBytes: DEFAULT_GOP_CACHE_MAX_BYTES };
 
 /** One message encoded once for every viewer kind. */
 interface Encoded {
@@ -38,9 +41,6 @@ interface ViewerState {
   lagSince: number;
   drops: number;
 }
-
-/** GOPs longer than this many messages are not cached (a stream with no keyframes would grow without bound). */
-const MAX_GOP_MESSAGES = 4096;
 
 /**
  * Fan-out of one stream to many viewers (DESIGN.md section 9: bounded viewer
@@ -59,7 +59,8 @@ export class StreamHub {
   private metadata?: Encoded;
   private videoHeader?: Encoded;
   private audioHeader?: Encoded;
-  private gop: Encoded[] = [];
+  /** The cached GOP, bounded in bytes and messages (a stream with no keyframes would grow it without bound). */
+  private readonly gop: GopCache<Encoded>;
   private batch: Encoded[] = [];
   private batchStartsWithKeyframe = false;
   private timer?: NodeJS.Timeout;
@@ -68,8 +69,20 @@ export class StreamHub {
   drops = 0;
   kicked = 0;
 
-  constructor(private readonly opts: FanoutOptions = FANOUT_DEFAULTS, private readonly onDrop?: (messages: number) => void) {
+  constructor(
+    private readonly opts: FanoutOptions = FANOUT_DEFAULTS,
+    private readonly onDrop?: (messages: number) => void,
+    /** A GOP went over the byte cap and was dropped from the cache (`overflows` counts them). */
+    private readonly onGopOverflow?: (overflows: number, maxBytes: number) => void,
+  ) {
     this.writer.chunkSize = SERVER_CHUNK_SIZE;
+    const maxGopBytes = opts.maxGopBytes ?? DEFAULT_GOP_CACHE_MAX_BYTES;
+    this.gop = new GopCache<Encoded>((e) => e.msg.payload.length + e.rtmp.length + e.flv.length, maxGopBytes);
+  }
+
+  /** Bytes held by the cached GOP. */
+  get gopBytes(): number {
+    return this.gop.bytes;
   }
 
   get size(): number {
@@ -86,9 +99,7 @@ export class StreamHub {
     if (meta) this.metadata = enc;
     else if (msg.type === 9 && isAvcSequenceHeader(msg)) this.videoHeader = enc;
     else if (msg.type === 8 && isAacSequenceHeader(msg)) this.audioHeader = enc;
-    else if (key) this.gop = [enc];
-    else if (this.gop.length > 0 && this.gop.length < MAX_GOP_MESSAGES) this.gop.push(enc);
-    else if (this.gop.length >= MAX_GOP_MESSAGES) this.gop = [];
+    else if (this.gop.push(enc, key) === 'overflow') this.onGopOverflow?.(this.gop.overflows, this.opts.maxGopBytes ?? DEFAULT_GOP_CACHE_MAX_BYTES);
     if (key) {
       this.flush();
       this.batchStartsWithKeyframe = true;
@@ -102,7 +113,7 @@ export class StreamHub {
     if (this.ended) return viewer.end('stream ended');
     this.flush(); // the cached GOP already holds the pending batch: deliver it to the others first
     const parts = this.headers(viewer.kind);
-    for (const enc of this.gop) parts.push(enc[viewer.kind]);
+    for (const enc of this.gop.items) parts.push(enc[viewer.kind]);
     if (viewer.kind === 'flv') parts.unshift(flvHeader());
     if (parts.length > 0) viewer.write(Buffer.concat(parts));
     this.viewers.set(viewer, { lagSince: 0, drops: 0 });
@@ -114,7 +125,7 @@ export class StreamHub {
 
   /** What a late joiner needs, as messages: metadata, sequence headers and the cached GOP. */
   snapshot(): RtmpMessage[] {
-    return [this.metadata, this.audioHeader, this.videoHeader, ...this.gop].filter((e): e is Encoded => e !== undefined).map((e) => e.msg);
+    return [this.metadata, this.audioHeader, this.videoHeader, ...this.gop.items].filter((e): e is Encoded => e !== undefined).map((e) => e.msg);
   }
 
   /** The current sequence headers as FLV tag bodies (the node API reads codec details from them). */

@@ -24,9 +24,13 @@ export interface ServerSessionOptions {
   maxBufferedBytes?: number;
   /** Smallest Set Chunk Size accepted from the peer (default 128, as SRS; RTMP 1.0 allows 1). */
   minChunkSize?: number;
+  /** Most chunk streams with a message in flight at once (default 8, as the origin guard; encoders use < 10 ids). */
+  maxChunkStreamsInFlight?: number;
   handshakeTimeoutMs?: number;
-  /** From TCP accept to a `play`/`publish` command. */
+  /** From the handshake to a `play`/`publish` command. */
   commandTimeoutMs?: number;
+  /** An accepted publisher's first media must come, and media gaps end, within this (default 10 s, as the origin). */
+  publishIdleTimeoutMs?: number;
 }
 
 export interface StreamRequest {
@@ -74,13 +78,19 @@ export class RtmpServerSession extends EventEmitter<ServerSessionEvents> {
   private pending = false;
   private closed = false;
   private lastAck = 0;
+  private lastMediaAt = 0;
   private timer?: NodeJS.Timeout;
 
   constructor(readonly socket: Socket, id: string, private readonly opts: ServerSessionOptions = {}) {
     super();
     this.id = id;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.reader = new ChunkReader({ maxMessageSize: opts.maxMessageSize ?? 8 * 1024 * 1024, maxBufferedBytes: opts.maxBufferedBytes, minChunkSize: opts.minChunkSize ?? 128 });
+    this.reader = new ChunkReader({
+      maxMessageSize: opts.maxMessageSize ?? 8 * 1024 * 1024,
+      maxBufferedBytes: opts.maxBufferedBytes,
+      minChunkSize: opts.minChunkSize ?? 128,
+      maxChunkStreamsInFlight: opts.maxChunkStreamsInFlight ?? 8,
+    });
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('error', () => undefined); // 'close' follows and carries the verdict
@@ -123,7 +133,21 @@ export class RtmpServerSession extends EventEmitter<ServerSessionEvents> {
     clearTimeout(this.timer);
     this.pending = false;
     this.role = 'publisher';
+    this.lastMediaAt = Date.now();
+    this.watchMedia(this.opts.publishIdleTimeoutMs ?? 10_000);
     this.status('status', 'NetStream.Publish.Start', `${this.request.name} is now published.`, this.request.streamId);
+  }
+
+  /** Publisher idle timeout: one timer per period (not one per message), re-armed for the time left. */
+  private watchMedia(ms: number): void {
+    const left = this.lastMediaAt + ms - Date.now();
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (this.closed || this.role !== 'publisher') return;
+      if (Date.now() - this.lastMediaAt >= ms) return this.fail('publisher sent no media in time');
+      this.watchMedia(ms);
+    }, Math.max(left, 10));
+    this.timer.unref();
   }
 
   /** Refuse a play or publish with an error status, then close (RTMP has no other way to say no). */
@@ -204,7 +228,10 @@ export class RtmpServerSession extends EventEmitter<ServerSessionEvents> {
       case MessageType.Video:
       case MessageType.DataAmf0:
         // Only the stream's own publisher may feed it; anything else a client sends is dropped.
-        if (this.role === 'publisher') this.emit('media', msg);
+        if (this.role === 'publisher') {
+          this.lastMediaAt = Date.now();
+          this.emit('media', msg);
+        }
         return;
       case MessageType.UserControl: {
         const uc = parseUserControl(msg);

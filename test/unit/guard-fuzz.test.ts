@@ -5,7 +5,9 @@
  *
  * Properties: the guard never throws; NMS never throws on what the guard passes; NMS never holds a
  * buffer sized by a length that did not arrive; a well-formed publisher is never refused and NMS
- * receives exactly its media. `FUZZ_RUNS` raises the case count (`npm run fuzz`).
+ * receives exactly its media; memory is bounded, not only crash-free: the guard's reader never holds
+ * more than `maxBufferedBytes`, nor much more than arrived, and the process RSS stays within a bound
+ * over the whole run (issue 14 item 3). `FUZZ_RUNS` raises the case count (`npm run fuzz`).
  */
 import fc from 'fast-check';
 import { ChunkWriter } from '../../protocol/rtmp/chunk-writer';
@@ -21,8 +23,14 @@ jest.setTimeout(Math.max(60_000, RUNS * 10));
 
 afterEach(() => resetNms());
 
-test(`hostile handshake / chunk stream / AMF0: guard and NMS never throw (${RUNS} cases)`, () => {
+/** Generous: the jest worker's own garbage comes and goes; a per-case leak of 100 KB over 10,000 cases would pass 1 GB. */
+const RSS_GROWTH_BOUND = 256 * 1024 * 1024;
+
+test(`hostile handshake / chunk stream / AMF0: guard and NMS never throw, memory stays bounded (${RUNS} cases)`, () => {
   let rejected = 0;
+  let maxBuffered = 0;
+  const rssBefore = process.memoryUsage().rss;
+  let rssMax = rssBefore;
   fc.assert(
     fc.property(fuzzCase, (c) => {
       resetNms();
@@ -35,12 +43,21 @@ test(`hostile handshake / chunk stream / AMF0: guard and NMS never throw (${RUNS
       for (const p of packets.values()) {
         if (p.capacity > Math.min(bytes.length, DEFAULT_GUARD_LIMITS.maxMediaMessageSize) + 1024) throw new Error(`NMS reserved ${p.capacity} bytes for ${bytes.length} received`);
       }
+      // The guard's own buffers: within maxBufferedBytes, and at most the first 64 KiB per chunk stream in flight plus 2x what arrived.
+      const buffered = (conn.guard as unknown as { reader: { bufferedBytes: number } }).reader.bufferedBytes;
+      maxBuffered = Math.max(maxBuffered, buffered);
+      const bound = Math.min(DEFAULT_GUARD_LIMITS.maxBufferedBytes, DEFAULT_GUARD_LIMITS.maxChunkStreamsInFlight * 64 * 1024 + 2 * bytes.length);
+      if (buffered > bound) throw new Error(`guard holds ${buffered} bytes for ${bytes.length} received (bound ${bound})`);
+      rssMax = Math.max(rssMax, process.memoryUsage().rss);
     }),
     { numRuns: RUNS, seed: SEED },
   );
   // The generator reaches both outcomes (a fuzz that only ever rejects proves little).
   expect(rejected).toBeGreaterThan(RUNS / 10);
   expect(rejected).toBeLessThan(RUNS);
+  expect(maxBuffered).toBeLessThanOrEqual(DEFAULT_GUARD_LIMITS.maxBufferedBytes);
+  console.log(`guard fuzz: ${RUNS} cases, RSS ${(rssBefore / 1e6).toFixed(0)} MB before, peak +${((rssMax - rssBefore) / 1e6).toFixed(1)} MB; largest guard buffer ${maxBuffered} bytes`);
+  expect(rssMax - rssBefore).toBeLessThan(RSS_GROWTH_BOUND);
 });
 
 const mediaMsg = fc.record({

@@ -215,3 +215,41 @@ describe('GET /v1/events with a cluster secret: tokens only for members', () => 
     await Promise.all([origin, edge, anonymous].map((c) => c.close()));
   });
 });
+
+describe('GET /v1/events is capped (maxEventStreams)', () => {
+  let service: DiscoveryService;
+
+  beforeEach(async () => {
+    service = new DiscoveryService({ config: testConfig({ port: 0, maxEventStreams: 3, sseHeartbeatMs: 60_000 }), store: new MemoryStore(), logger: silentLogger() });
+    await service.start();
+  });
+
+  afterEach(async () => {
+    await service.stop();
+  });
+
+  it('answers 503 TOO_MANY_CONNECTIONS with Retry-After beyond the cap; a slot frees when a stream closes', async () => {
+    const open = await Promise.all([1, 2, 3].map(() => request(`${service.url}/v1/events`)));
+    expect(open.map((r) => r.statusCode)).toEqual([200, 200, 200]);
+    const refused = await request(`${service.url}/v1/events`);
+    expect(refused.statusCode).toBe(503);
+    expect(refused.headers['retry-after']).toBe('5');
+    const body = (await refused.body.json()) as { code: string; message: string };
+    expect(body.code).toBe('TOO_MANY_CONNECTIONS');
+    expect(body.message).toMatch(/at most 3 event streams/);
+    // Other routes are not affected.
+    const health = await request(`${service.url}/healthz`);
+    expect(health.statusCode).toBe(200);
+    await health.body.dump();
+    open[0].body.destroy();
+    let next = await request(`${service.url}/v1/events`);
+    for (let i = 0; next.statusCode !== 200 && i < 100; i++) {
+      await next.body.dump();
+      await new Promise((r) => setTimeout(r, 20));
+      next = await request(`${service.url}/v1/events`);
+    }
+    expect(next.statusCode).toBe(200);
+    next.body.destroy();
+    for (const r of open.slice(1)) r.body.destroy();
+  });
+});

@@ -22,6 +22,29 @@ afterEach(async () => {
 runStoreContract('RedisStore', () => openStore(), { makeClock: () => realClock() });
 
 describe('RedisStore specifics', () => {
+  it('bounds avoid marks per origin and in total: the oldest are evicted (with their index entries)', async () => {
+    const prefix = randomPrefix();
+    prefixes.push(prefix);
+    const store = new RedisStore({ url: SHARED_REDIS_URL, prefix, commandTimeoutMs: 5000, maxAvoidsPerOrigin: 5, maxAvoids: 8, logger: pino({ level: 'silent' }) });
+    await store.connect();
+    try {
+      // Increasing ms: later marks end later, so "soonest-ending" is "oldest".
+      for (let i = 0; i < 20; i++) await store.avoidOrigin('live', `s${i}`, 'a', 60_000 + i);
+      const kept = [];
+      for (let i = 0; i < 20; i++) if ((await store.getAvoids('live', `s${i}`)).length > 0) kept.push(i);
+      expect(kept).toEqual([15, 16, 17, 18, 19]);
+      for (let i = 0; i < 5; i++) await store.avoidOrigin('live', `t${i}`, 'b', 70_000 + i);
+      const all = [];
+      for (let i = 0; i < 20; i++) for (const e of await store.getAvoids('live', `s${i}`)) all.push(`${e.originId}:s${i}`);
+      for (let i = 0; i < 5; i++) for (const e of await store.getAvoids('live', `t${i}`)) all.push(`${e.originId}:t${i}`);
+      expect(all).toEqual(['a:s17', 'a:s18', 'a:s19', 'b:t0', 'b:t1', 'b:t2', 'b:t3', 'b:t4']);
+      const keys = await keysUnder(SHARED_REDIS_URL, prefix);
+      expect(keys.filter((k) => k.startsWith(`${prefix}avoid:`)).length).toBe(8);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('uses the prefix for every key, cleans up after release, and reports kind redis', async () => {
     const prefix = randomPrefix();
     const store = await openStore(prefix);
@@ -31,11 +54,11 @@ describe('RedisStore specifics', () => {
       const r = await store.claimStream('live', 's1', 'o1', 60_000);
       await store.avoidOrigin('live', 's1', 'o2', 60_000);
       expect(await keysUnder(SHARED_REDIS_URL, prefix)).toEqual(
-        ['avoid:live/s1', 'lease-exp', 'lease:live/s1', 'leases', 'origin-leases:o1', 'origin:o1', 'origins', 'token-max', 'token:live/s1'].map((k) => prefix + k),
+        ['avoid-all', 'avoid-by:o2', 'avoid:live/s1', 'lease-exp', 'lease:live/s1', 'leases', 'origin-leases:o1', 'origin:o1', 'origins', 'token-max', 'token:live/s1'].map((k) => prefix + k),
       );
       if (!('lease' in r)) throw new Error('claim failed');
       expect(await store.releaseStream('live', 's1', 'o1', r.lease.token)).toBe(true);
-      expect(await keysUnder(SHARED_REDIS_URL, prefix)).toEqual(['avoid:live/s1', 'origin:o1', 'origins', 'token-max', 'token:live/s1'].map((k) => prefix + k));
+      expect(await keysUnder(SHARED_REDIS_URL, prefix)).toEqual(['avoid-all', 'avoid-by:o2', 'avoid:live/s1', 'origin:o1', 'origins', 'token-max', 'token:live/s1'].map((k) => prefix + k));
     } finally {
       await store.close();
     }
