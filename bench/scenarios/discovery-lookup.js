@@ -5,6 +5,7 @@
  * random names, against a bare fastify hello-world measured the same way in the same run.
  * Discovery runs with long TTLs here (nothing heartbeats the fake origin during the run).
  */
+const crypto = require('node:crypto');
 const path = require('node:path');
 const autocannon = require('autocannon');
 const dist = require('../lib/dist');
@@ -14,8 +15,8 @@ const { ratio } = require('../lib/stats');
 const STREAMS = 10000;
 const ORIGIN = 'bench-origin';
 
-async function startServer(ctx, name, args, health) {
-  const proc = ctx.reg.spawn(name, process.execPath, args, { env: { ...process.env, CASCADE_LOG_LEVEL: 'info' } });
+async function startServer(ctx, name, args, health, env = {}) {
+  const proc = ctx.reg.spawn(name, process.execPath, args, { env: { ...process.env, CASCADE_LOG_LEVEL: 'info', ...env } });
   await waitFor(async () => {
     if (!proc.running) throw new Error(`${name} exited during start:\n${proc.output.slice(-2000)}`);
     return httpOk(health);
@@ -25,13 +26,13 @@ async function startServer(ctx, name, args, health) {
 }
 
 /** POSTs with bounded concurrency; returns the count of non-2xx answers. */
-async function claimAll(base, n, concurrency = 32) {
+async function claimAll(base, n, headers, concurrency = 32) {
   let next = 0;
   let bad = 0;
   const worker = async () => {
     while (next < n) {
       const i = next++;
-      const r = await fetch(`${base}/v1/streams/live/s${i}/claim`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ originId: ORIGIN }) });
+      const r = await fetch(`${base}/v1/streams/live/s${i}/claim`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ originId: ORIGIN }) });
       await r.arrayBuffer();
       if (!r.ok) bad++;
     }
@@ -71,25 +72,35 @@ async function run(ctx) {
   const rows = [];
   const notes = [];
 
-  const dport = await freePort();
-  const base = `http://127.0.0.1:${dport}`;
-  const disc = await startServer(ctx, 'discovery', [dist.ENTRY, 'discovery', '--port', String(dport), '--origin-ttl-ms', '3600000', '--lease-ttl-ms', '3600000'], `${base}/healthz`);
-  try {
-    const reg = await fetch(`${base}/v1/origins/${ORIGIN}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rtmp: 'rtmp://127.0.0.1:19350', http: 'http://127.0.0.1:18080' }) });
-    if (!reg.ok) throw new Error(`origin registration failed: ${reg.status} ${await reg.text()}`);
-    const t0 = Date.now();
-    const bad = await claimAll(base, STREAMS);
-    const claimS = (Date.now() - t0) / 1000;
-    if (bad) throw new Error(`${bad} of ${STREAMS} claims failed`);
-    const check = await fetch(`${base}/v1/streams/live/s${STREAMS - 1}`).then((r) => r.json());
-    if (check?.origin?.id !== ORIGIN) throw new Error(`lookup after claims returned ${JSON.stringify(check)}`);
-    log(`discovery-lookup: ${STREAMS} streams claimed in ${claimS.toFixed(1)} s; autocannon ${opts.connections} connections × ${opts.durationS} s`);
-    notes.push(`Registering ${STREAMS} streams took ${claimS.toFixed(1)} s (${Math.round(STREAMS / claimS)} claims/s at concurrency 32, fetch client).`);
-    await sleep(500);
-    rows.push(await cannon(ctx, 'discovery', base, opts));
-  } finally {
-    ctx.sampler.unwatch('discovery');
-    await ctx.reg.stop(disc);
+  // Open (no credentials) and with a cluster secret: origins write with their credential, the
+  // lookups are anonymous reads (fencing tokens left out), as a stranger or a player tool would see it.
+  const credentials = dist.load('common/cluster-credentials');
+  for (const secure of [false, true]) {
+    const name = secure ? 'discovery-secret' : 'discovery';
+    const secret = secure ? crypto.randomBytes(32).toString('hex') : '';
+    const headers = secure ? { authorization: `Bearer ${credentials.memberCredential(secret, 'origin', ORIGIN)}` } : {};
+    const dport = await freePort();
+    const base = `http://127.0.0.1:${dport}`;
+    const args = [dist.ENTRY, 'discovery', '--port', String(dport), '--origin-ttl-ms', '3600000', '--lease-ttl-ms', '3600000'];
+    const disc = await startServer(ctx, name, args, `${base}/healthz`, secure ? { CASCADE_CLUSTER_SECRET: secret } : {});
+    try {
+      const reg = await fetch(`${base}/v1/origins/${ORIGIN}`, { method: 'PUT', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ rtmp: 'rtmp://127.0.0.1:19350', http: 'http://127.0.0.1:18080' }) });
+      if (!reg.ok) throw new Error(`origin registration failed: ${reg.status} ${await reg.text()}`);
+      const t0 = Date.now();
+      const bad = await claimAll(base, STREAMS, headers);
+      const claimS = (Date.now() - t0) / 1000;
+      if (bad) throw new Error(`${bad} of ${STREAMS} claims failed`);
+      const check = await fetch(`${base}/v1/streams/live/s${STREAMS - 1}`).then((r) => r.json());
+      if (check?.origin?.id !== ORIGIN) throw new Error(`lookup after claims returned ${JSON.stringify(check)}`);
+      if (secure && 'token' in check) throw new Error('an anonymous lookup showed the fencing token');
+      log(`discovery-lookup (${name}): ${STREAMS} streams claimed in ${claimS.toFixed(1)} s; autocannon ${opts.connections} connections × ${opts.durationS} s`);
+      notes.push(`${name}: registering ${STREAMS} streams took ${claimS.toFixed(1)} s (${Math.round(STREAMS / claimS)} claims/s at concurrency 32, fetch client${secure ? ', each with an origin credential' : ''}).`);
+      await sleep(500);
+      rows.push(await cannon(ctx, name, base, opts));
+    } finally {
+      ctx.sampler.unwatch(name);
+      await ctx.reg.stop(disc);
+    }
   }
 
   const fport = await freePort();
@@ -106,8 +117,9 @@ async function run(ctx) {
   notes.push('autocannon runs inside the bench process on the same 2 cores as the server, for both rows alike; the ratio is the meaningful figure, not the absolute req/s.');
   notes.push('The hello-world answers the same route shape (GET /v1/streams/:app/:name) with a constant body, no logger, no schema, no store.');
 
-  const [d, f] = rows;
+  const [d, secured, f] = rows;
   const comparisons = [
+    { case: `GET /v1/streams/live/:name, ${STREAMS} streams, cluster secret set (anonymous reads)`, metric: 'requests/s', cascade: secured.rps, peer: 'discovery without credentials', peerValue: d.rps, ratio: ratio(secured.rps, d.rps), better: 'higher' },
     { case: `GET /v1/streams/live/:name, ${STREAMS} streams`, metric: 'requests/s', cascade: d.rps, peer: 'fastify hello-world', peerValue: f.rps, ratio: ratio(d.rps, f.rps), better: 'higher' },
     { case: `GET /v1/streams/live/:name, ${STREAMS} streams`, metric: 'server CPU-µs / request', cascade: d.cpuUsPerRequest, peer: 'fastify hello-world', peerValue: f.cpuUsPerRequest, ratio: ratio(d.cpuUsPerRequest, f.cpuUsPerRequest), better: 'lower' },
     { case: `GET /v1/streams/live/:name, ${STREAMS} streams`, metric: 'latency p99 ms', cascade: d.latencyMs.p99, peer: 'fastify hello-world', peerValue: f.latencyMs.p99, ratio: ratio(d.latencyMs.p99, f.latencyMs.p99), better: 'lower' },
