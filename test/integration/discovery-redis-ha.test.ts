@@ -327,7 +327,7 @@ describe('RedisStore on Redis Cluster (3 masters, 1 replica each)', () => {
       const slot = Number(await redisCommand(ownerPort, 'CLUSTER', 'KEYSLOT', `${store.prefix}origins`));
       const keys = (await redisCommand(ownerPort, 'KEYS', `${store.prefix.replace(/[{}*?[\]\\]/g, '\\$&')}*`)) as string[];
       expect(keys.sort()).toEqual(
-        ['avoid:live/s1', 'lease-exp', 'lease:live/s1', 'leases', 'origin-leases:o1', 'origin:o1', 'origins', 'token-max', 'token:live/s1'].map((k) => store.prefix + k),
+        ['avoid-all', 'avoid-by:o2', 'avoid:live/s1', 'lease-exp', 'lease:live/s1', 'leases', 'origin-leases:o1', 'origin:o1', 'origins', 'token-max', 'token:live/s1'].map((k) => store.prefix + k),
       );
       expect(Number(await redisCommand(ownerPort, 'CLUSTER', 'COUNTKEYSINSLOT', slot))).toBeGreaterThanOrEqual(keys.length);
       for (const k of keys) expect(Number(await redisCommand(ownerPort, 'CLUSTER', 'KEYSLOT', k))).toBe(slot);
