@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isValidStreamPart } from '../common/lifecycle';
+import { clientIp } from '../common/limits';
 import { playFileOf, refusalText, withSegmentProof, type PlayPath, type PlayVerdict } from '../common/play-auth';
 import { parseQuery, type StreamQuery } from '../common/signed-url';
 import type { HlsHub } from './hls-hub';
@@ -44,7 +45,6 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
   const notFound = (reply: FastifyReply, what: string) => reply.status(404).send({ code: 'STREAM_NOT_FOUND', message: `${what} is not live` });
   const limited = (reply: FastifyReply, retryAfterS: number) =>
     reply.status(429).header('Retry-After', String(retryAfterS)).send({ code: 'PULL_RATE_LIMITED', message: 'too many plays of streams not live here: retry later' });
-  const ipOf = (req: FastifyRequest): string => (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
 
   const guard = (req: FastifyRequest, reply: FastifyReply): boolean => {
     reply.header('Access-Control-Allow-Origin', '*');
@@ -67,7 +67,7 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
     const verdict: PlayVerdict = opts.authorize?.(path, parseQuery(query), req.ip) ?? { ok: true, by: 'open', proof: '' };
     if (!verdict.ok) return reply.status(403).send({ code: 'FORBIDDEN', message: refusalText(verdict) });
     if (path.kind === 'playlist') {
-      const decision = await opts.resolve(appName, name, query, ipOf(req));
+      const decision = await opts.resolve(appName, name, query, clientIp(req.socket));
       if (decision.kind === 'redirect') return reply.redirect(`${decision.httpBase}/${appName}/${file}${query}`, 302);
       if (decision.kind === 'limited') return limited(reply, decision.retryAfterS);
       if (decision.kind === 'unavailable') return reply.status(503).send({ code: 'DISCOVERY_UNAVAILABLE', message: 'cannot locate the stream now; retry' });
@@ -87,7 +87,7 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
     const feed = opts.hub.get(appName, name);
     const data = feed?.segmenter.segmentByUri(file);
     if (!feed || !data) {
-      const decision = feed ? ({ kind: 'here' } as const) : await opts.resolve(appName, name, query, ipOf(req));
+      const decision = feed ? ({ kind: 'here' } as const) : await opts.resolve(appName, name, query, clientIp(req.socket));
       if (decision.kind === 'redirect') return reply.redirect(`${decision.httpBase}/${appName}/${file}${query}`, 302);
       if (decision.kind === 'limited') return limited(reply, decision.retryAfterS);
       return notFound(reply, `segment ${file}`);
