@@ -88,8 +88,9 @@ function parseValue(schema: TSchema, text: string): unknown {
 /** Markdown table of a schema: key, flag, env var, default, description. */
 export function configDocs(schema: TObject): string {
   const rows = Object.entries(schema.properties).map(([key, s]) => {
-    const d = (s as { default?: unknown; description?: string });
-    return `| \`${key}\` | \`${flagName(key)}\` | \`${envName(key)}\` | \`${JSON.stringify(d.default)}\` | ${d.description ?? ''} |`;
+    const d = (s as { default?: unknown; description?: string; envOnly?: boolean });
+    const flag = d.envOnly ? '(env only)' : `\`${flagName(key)}\``;
+    return `| \`${key}\` | ${flag} | \`${envName(key)}\` | \`${JSON.stringify(d.default)}\` | ${d.description ?? ''} |`;
   });
   return ['| key | flag | env | default | description |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
 }

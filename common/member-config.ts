@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import { clusterSecretProblem, tokensProblem } from './cluster-credentials';
 import { ConfigError } from './config';
 import { HostAllowlist } from './host-allowlist';
@@ -15,4 +16,24 @@ export function checkMemberSecurity(config: { clusterSecret: string; apiTokens: 
   } catch (err) {
     throw new ConfigError(`originHosts: ${(err as Error).message}`);
   }
+}
+
+const HOST_ENTRIES =
+  'Entries: loopback, private (RFC 1918, fc00::/7), an address, a CIDR, a host name with * wildcards (`*.origins.example.net`), or * (anything). Comma-separated or JSON. docs/security.md.';
+
+/**
+ * The `clusterSecret` config field, the same in every member's schema: env only (a flag would show in
+ * ps), empty by default. `use` says what this role does with it.
+ */
+export function clusterSecretField(use: string) {
+  return Type.String({
+    default: '',
+    envOnly: true,
+    description: `Shared cluster secret (at least 32 characters; env only, never a flag: it would show in ps). ${use} \`npm start\` generates one. docs/security.md.`,
+  });
+}
+
+/** The `originHosts` allowlist field of discovery and edges; `use` says what it guards in this role. */
+export function originHostsField(use: string) {
+  return Type.Array(Type.String({ minLength: 1 }), { default: ['loopback', 'private'], description: `${use} ${HOST_ENTRIES}` });
 }

@@ -1,6 +1,6 @@
 import { Type, Static } from '@sinclair/typebox';
 import { ConfigError, loadConfig, LoadOptions } from '../common/config';
-import { checkMemberSecurity } from '../common/member-config';
+import { checkMemberSecurity, clusterSecretField, originHostsField } from '../common/member-config';
 import { HostAllowlist } from '../common/host-allowlist';
 import { parseRedisUrl } from './store/redis-connection';
 
@@ -40,11 +40,7 @@ export const DiscoveryConfigSchema = Type.Object({
     description: 'Largest accepted origin heartbeat body in bytes (it lists every lease of the origin: 10,000 streams need about 1 MiB).',
   }),
   bodyLimit: Type.Integer({ default: 65536, minimum: 1024, maximum: 16 * 1024 * 1024, description: 'Largest accepted request body in bytes (413 above).' }),
-  clusterSecret: Type.String({
-    default: '',
-    envOnly: true,
-    description: 'Shared cluster secret (at least 32 characters; env only, never a flag). Origins prove their id with a credential derived from it; edges read with theirs. `npm start` generates one. docs/security.md.',
-  }),
+  clusterSecret: clusterSecretField('Origins prove their id with a credential derived from it; edges read with theirs.'),
   insecureOpen: Type.Boolean({
     default: false,
     description: 'Let a discovery on a non-loopback address start without any credential (no clusterSecret, no apiTokens): anyone who reaches it could then take over every stream. Off: such a start is refused (protected mode).',
@@ -61,10 +57,7 @@ export const DiscoveryConfigSchema = Type.Object({
     default: false,
     description: 'Require a read or API token on reads (lookups, lists, events, placement, metrics, the SRS clusters API). /healthz and /docs stay open.',
   }),
-  originHosts: Type.Array(Type.String({ minLength: 1 }), {
-    default: ['loopback', 'private'],
-    description: 'Hosts an origin may advertise in its rtmp/http URLs (registration is refused with 400 otherwise); the liveness probe only goes to these. Entries: loopback, private (RFC 1918, fc00::/7), an address, a CIDR, a host name with * wildcards (`*.origins.example.net`), or * (anything). Comma-separated or JSON. docs/security.md.',
-  }),
+  originHosts: originHostsField('Hosts an origin may advertise in its rtmp/http URLs (registration is refused with 400 otherwise); the liveness probe only goes to these.'),
   livenessCheck: Type.Boolean({
     default: true,
     description: 'On a conflicting claim, GET the owner\'s http URL + /healthz; when it does not answer, break its lease and give the stream to the claimant. Needs discovery to reach origins\' http addresses.',

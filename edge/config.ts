@@ -1,6 +1,6 @@
 import { Type, Static } from '@sinclair/typebox';
 import { placeholderProblem } from '../common/cluster-credentials';
-import { checkMemberSecurity } from '../common/member-config';
+import { checkMemberSecurity, clusterSecretField, originHostsField } from '../common/member-config';
 import { DEFAULT_SIGNED_URL_MAX_TTL_S, MAX_SIGNED_URL_MAX_TTL_S, MIN_SIGNED_URL_MAX_TTL_S } from '../common/signed-url';
 import { ConfigError, loadConfig, type LoadOptions } from '../common/config';
 import { HlsConfigFields } from '../mediaserver/hls-config';
@@ -17,15 +17,8 @@ export const EdgeConfigSchema = Type.Object({
     description: 'Origin RTMP base URLs, pulled round-robin (comma-separated or a JSON array in env/flags).',
   }),
   discoveryUrl: Type.String({ default: 'http://127.0.0.1:8090', description: 'Base URL of the discovery service (lookups, events).' }),
-  clusterSecret: Type.String({
-    default: '',
-    envOnly: true,
-    description: 'Shared cluster secret (at least 32 characters; env only, never a flag). The edge derives its credential from it: reads discovery with it and pulls from origins with it instead of a viewer\'s query. `npm start` generates one. docs/security.md.',
-  }),
-  originHosts: Type.Array(Type.String({ minLength: 1 }), {
-    default: ['loopback', 'private'],
-    description: 'Hosts an RTMP 302 (pull or publish gateway) may lead to; the hosts of `origins` are always allowed. A 302 elsewhere is refused and logged. Entries: loopback, private (RFC 1918, fc00::/7), an address, a CIDR, a host name with * wildcards (`*.origins.example.net`), or * (anything). Comma-separated or JSON. docs/security.md.',
-  }),
+  clusterSecret: clusterSecretField('The edge derives its credential from it: reads discovery with it and pulls from origins with it instead of a viewer\'s query.'),
+  originHosts: originHostsField('Hosts an RTMP 302 (pull or publish gateway) may lead to; the hosts of `origins` are always allowed. A 302 elsewhere is refused and logged.'),
   playSecret: Type.String({
     default: '',
     description:

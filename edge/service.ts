@@ -265,9 +265,10 @@ export class EdgeService implements Service {
 
   /** RTMP play: Play.Start only once the upstream delivers, StreamNotFound when no origin has it. */
   private async servePlay(session: RtmpServerSession, req: StreamRequest): Promise<void> {
-    const verdict = this.playAuth.check({ app: req.app, name: req.name, kind: 'rtmp' }, parseQuery(req.query), { ip: session.socket.remoteAddress ?? '', via: 'rtmp', session: session.id });
+    const ip = clientIp(session.socket);
+    const verdict = this.playAuth.check({ app: req.app, name: req.name, kind: 'rtmp' }, parseQuery(req.query), { ip, via: 'rtmp', session: session.id });
     if (!verdict.ok) return session.reject('NetStream.Play.Unauthorized', refusalText(verdict));
-    if (this.admitPull(req.app, req.name, clientIp(session.socket))) return session.reject('NetStream.Play.StreamNotFound', `${req.app}/${req.name} is not live here; retry later`);
+    if (this.admitPull(req.app, req.name, ip)) return session.reject('NetStream.Play.StreamNotFound', `${req.app}/${req.name} is not live here; retry later`);
     const stream = await this.join(req.app, req.name);
     if (!stream) return session.reject('NetStream.Play.StreamNotFound', `${req.app}/${req.name} is not live`);
     if (session.isClosed) return stream.removeViewer();
@@ -284,9 +285,10 @@ export class EdgeService implements Service {
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { code: 'METHOD_NOT_ALLOWED', message: 'HTTP-FLV is play-only' });
     if (!isValidStreamPart(app) || !isValidStreamPart(name)) return sendJson(res, 400, { code: 'BAD_REQUEST', message: 'invalid stream name' });
     if (hasRequestBody(req)) return sendJson(res, 400, { code: 'BAD_REQUEST', message: 'HTTP-FLV play requests carry no body' }, { Connection: 'close' });
-    const verdict = this.playAuth.check({ app, name, kind: 'flv' }, parseQuery(query), { ip: req.socket.remoteAddress ?? '', via: 'http-flv' });
+    const ip = clientIp(req.socket);
+    const verdict = this.playAuth.check({ app, name, kind: 'flv' }, parseQuery(query), { ip, via: 'http-flv' });
     if (!verdict.ok) return sendJson(res, 403, { code: 'FORBIDDEN', message: refusalText(verdict) }, { 'Access-Control-Allow-Origin': '*' });
-    if (this.admitPull(app, name, clientIp(req.socket))) return sendPullRefused(res);
+    if (this.admitPull(app, name, ip)) return sendPullRefused(res);
     const stream = await this.join(app, name);
     if (!stream) return sendJson(res, 404, { code: 'STREAM_NOT_FOUND', message: `stream ${app}/${name} is not live` });
     if (req.socket.destroyed) return stream.removeViewer();

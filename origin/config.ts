@@ -2,7 +2,7 @@ import { Type, Static } from '@sinclair/typebox';
 import { readFileSync } from 'node:fs';
 import { ConfigError, envName, flagName, loadConfig, type LoadOptions } from '../common/config';
 import { placeholderProblem } from '../common/cluster-credentials';
-import { checkMemberSecurity } from '../common/member-config';
+import { checkMemberSecurity, clusterSecretField } from '../common/member-config';
 import { HlsConfigFields } from '../mediaserver/hls-config';
 import { DEFAULT_SIGNED_URL_MAX_TTL_S, MAX_SIGNED_URL_MAX_TTL_S, MIN_SIGNED_URL_MAX_TTL_S } from '../common/signed-url';
 import { ConnectionLimitFields } from '../mediaserver/limits-config';
@@ -19,11 +19,7 @@ export const OriginConfigSchema = Type.Object({
   httpPort: Type.Integer({ default: 8081, minimum: 1, maximum: 65535, description: 'HTTP listener (HTTP-FLV, health, API).' }),
   discoveryUrl: Type.String({ default: 'http://127.0.0.1:8090', description: 'Base URL of the discovery service.' }),
   discoveryToken: Type.String({ default: '', description: 'Legacy: bearer token for discovery writes, for a discovery without clusterSecret (empty: none; at least 16 characters, placeholders refused). With clusterSecret set, the origin sends its own credential instead (docs/security.md).' }),
-  clusterSecret: Type.String({
-    default: '',
-    envOnly: true,
-    description: 'Shared cluster secret (at least 32 characters; env only, never a flag: it would show in ps). The origin derives its credential for discovery from it and accepts edge pulls carrying an edge credential. `npm start` generates one. docs/security.md.',
-  }),
+  clusterSecret: clusterSecretField('The origin derives its credential for discovery from it and accepts edge pulls carrying an edge credential.'),
   region: Type.String({ default: '', description: 'Region label used by placement.' }),
   capacity: Type.Integer({ default: 0, minimum: 0, description: 'Weight capacity (DESIGN.md section 4); 0 means cores × 12.' }),
   highWater: Type.Number({ default: 0.85, minimum: 0.05, maximum: 1, description: 'Utilisation (weight / capacity) at or above which new publishers are refused and, if sustained, shedding starts.' }),
