@@ -4,7 +4,7 @@
  * extras) and each stream's load (ingest rate and players) for the weight model.
  */
 import type { NodeStreamSource, StreamStats } from '../mediaserver/node-api';
-import type { StreamLoad } from './overload/weight';
+import type { StreamLoad } from './overload/load';
 
 export type OriginStreamSource = NodeStreamSource & { token: number | null; owner: string };
 

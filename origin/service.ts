@@ -14,7 +14,7 @@ import { registerHlsRoutes } from '../mediaserver/hls-routes';
 import { registerNodeApi, writeAuth, type NodeApi } from '../mediaserver/node-api';
 import { countViewers, registerOriginMetrics, type OriginMetrics } from '../mediaserver/metrics';
 import type { OriginConfig } from './config';
-import { capacityOf, DEFAULT_WEIGHTS } from './overload/weight';
+import { DEFAULT_WEIGHT_MODEL, nodeCapacity } from '../common/weight-model';
 import { OverloadController } from './overload/controller';
 import type { Webhooks } from './webhooks';
 import { LeaseKeeper } from './lease-keeper';
@@ -60,7 +60,7 @@ export class OriginService implements Service {
 
   constructor(private readonly config: OriginConfig, private readonly log: Logger) {
     this.log = log.child({ origin: config.id });
-    this.capacity = capacityOf(os.availableParallelism(), config.capacity);
+    this.capacity = nodeCapacity(os.availableParallelism(), config.capacity);
     // With a cluster secret the origin proves its id (docs/security.md); a shared token otherwise.
     const token = config.clusterSecret ? memberCredential(config.clusterSecret, 'origin', config.id) : config.discoveryToken;
     this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { token: token || undefined });
@@ -96,7 +96,7 @@ export class OriginService implements Service {
       { streams: () => this.feeds.streamLoads(), shed: (app, name, reason) => this.shedding.shed(app, name, reason) },
       this.capacity,
       { highWater: config.highWater, lowWater: config.lowWater, sustainMs: config.shedSustainMs, cooldownMs: config.shedCooldownMs },
-      { ...DEFAULT_WEIGHTS, weightPerMbit: config.weightPerMbit },
+      { ...DEFAULT_WEIGHT_MODEL, weightPerMbit: config.weightPerMbit },
       this.log.child({ component: 'overload' }),
     );
     this.api = registerNodeApi(this.http, { media: this.nms, config, streams: () => this.feeds.streamSources(), log: this.log });
