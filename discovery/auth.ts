@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { bearerToken, TokenSet } from '../common/bearer';
 import { verifyMemberCredential } from '../common/cluster-credentials';
 import { CascadeError } from '../common/errors';
 
@@ -33,17 +33,6 @@ export interface AuthConfig {
   clusterSecret: string;
 }
 
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
-}
-
-/** Constant-time membership of a token's digest in a list (every entry compared). */
-function contains(digests: readonly Buffer[], given: Buffer): boolean {
-  let ok = false;
-  for (const d of digests) ok = timingSafeEqual(given, d) || ok;
-  return ok;
-}
-
 const OPEN: Principal = { kind: 'admin' };
 const ANONYMOUS: Principal = { kind: 'anonymous' };
 
@@ -52,13 +41,13 @@ export class DiscoveryAuth {
   readonly enabled: boolean;
   /** Whether any credential at all is configured (otherwise every caller is admin). */
   private readonly anyCredential: boolean;
-  private readonly adminDigests: Buffer[];
-  private readonly readDigests: Buffer[];
+  private readonly adminTokens: TokenSet;
+  private readonly readTokens: TokenSet;
   private readonly principals = new WeakMap<FastifyRequest, Principal>();
 
   constructor(private readonly config: AuthConfig) {
-    this.adminDigests = config.apiTokens.map(digest);
-    this.readDigests = config.readTokens.map(digest);
+    this.adminTokens = new TokenSet(config.apiTokens);
+    this.readTokens = new TokenSet(config.readTokens);
     this.enabled = config.apiTokens.length > 0 || config.clusterSecret !== '';
     this.anyCredential = this.enabled || config.readTokens.length > 0;
   }
@@ -76,13 +65,12 @@ export class DiscoveryAuth {
     if (!this.anyCredential) return OPEN;
     const header = request.headers.authorization;
     if (header === undefined) return ANONYMOUS;
-    const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!m) throw new CascadeError('UNAUTHORIZED', 'Authorization must be "Bearer <token>"');
-    const member = verifyMemberCredential(this.config.clusterSecret, m[1]);
+    const token = bearerToken(header);
+    if (token === null) throw new CascadeError('UNAUTHORIZED', 'Authorization must be "Bearer <token>"');
+    const member = verifyMemberCredential(this.config.clusterSecret, token);
     if (member) return member.role === 'admin' ? { kind: 'admin' } : { kind: member.role, id: member.id };
-    const given = digest(m[1]);
-    if (contains(this.adminDigests, given)) return { kind: 'admin' };
-    if (contains(this.readDigests, given)) return { kind: 'reader' };
+    if (this.adminTokens.has(token)) return { kind: 'admin' };
+    if (this.readTokens.has(token)) return { kind: 'reader' };
     throw new CascadeError('UNAUTHORIZED', 'the bearer token is not valid here');
   }
 

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
 import { OriginNotFoundError } from '../common/errors';
 import { HostAllowlist } from '../common/host-allowlist';
+import { DEFAULT_WEIGHT_MODEL } from '../common/weight-model';
 import { DiscoveryAuth } from './auth';
 import type { DiscoveryConfig } from './config';
 import { markStale } from './http';
@@ -100,8 +101,10 @@ export function routeContext(opts: DiscoveryRoutesOptions): RouteContext {
       highWater: config.highWater,
       strategy: config.placementStrategy,
       regionPolicy: config.regionPolicy,
+      // The shared weight model (common/weight-model.ts); the config keeps its published key names.
+      ...DEFAULT_WEIGHT_MODEL,
       defaultCapacity: config.defaultCapacity,
-      weightPerMbps: config.weightPerMbps,
+      weightPerMbit: config.weightPerMbps,
       viewersPerWeight: config.viewersPerWeight,
       random: opts.random,
     },

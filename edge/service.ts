@@ -8,7 +8,7 @@ import { HlsHub } from '../mediaserver/hls-hub';
 import { registerHlsRoutes, PlayDecision } from '../mediaserver/hls-routes';
 import { registerNodeApi } from '../mediaserver/node-api';
 import { registerEdgeMetrics, type EdgeMetrics } from '../mediaserver/metrics';
-import { hasRequestBody, sendJson } from '../mediaserver/nms-host';
+import { hasRequestBody, sendJson } from '../common/http-reply';
 import { CREDENTIAL_QUERY_PARAM, memberCredential } from '../common/cluster-credentials';
 import { HostAllowlist } from '../common/host-allowlist';
 import { PlayAuth, refusalText } from '../common/play-auth';

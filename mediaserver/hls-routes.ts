@@ -1,5 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { bearerToken, TokenSet } from '../common/bearer';
 import { isValidStreamPart } from '../common/lifecycle';
 import { clientIp } from '../common/limits';
 import { playFileOf, refusalText, withSegmentProof, type PlayPath, type PlayVerdict } from '../common/play-auth';
@@ -31,12 +32,6 @@ export interface HlsRouteOptions {
   authorize?: (path: PlayPath, query: StreamQuery, ip: string) => PlayVerdict;
 }
 
-function sameSecret(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
-
 /**
  * `GET /:app/:name.m3u8` and `GET /:app/:name-:seq.ts` (RFC 8216). Playlists are
  * short-lived in caches (max-age=1), segments immutable; CORS for browser players.
@@ -46,11 +41,11 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
   const limited = (reply: FastifyReply, retryAfterS: number) =>
     reply.status(429).header('Retry-After', String(retryAfterS)).send({ code: 'PULL_RATE_LIMITED', message: 'too many plays of streams not live here: retry later' });
 
+  const cdnSecret = new TokenSet([opts.cdnSecret]);
   const guard = (req: FastifyRequest, reply: FastifyReply): boolean => {
     reply.header('Access-Control-Allow-Origin', '*');
-    if (!opts.cdnSecret) return true;
-    const auth = req.headers.authorization ?? '';
-    if (auth.startsWith('Bearer ') && sameSecret(auth.slice(7), opts.cdnSecret)) return true;
+    if (cdnSecret.size === 0) return true;
+    if (cdnSecret.has(bearerToken(req.headers.authorization))) return true;
     void reply.status(401).header('WWW-Authenticate', 'Bearer').send({ code: 'UNAUTHORIZED', message: 'HLS requires the CDN bearer secret' });
     return false;
   };

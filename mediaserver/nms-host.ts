@@ -21,6 +21,7 @@ import { classifyFlvBuffer, classifyRtmpBuffer, ViewerQueue } from './viewer-que
 import { ConnectionLimiter, LogThrottle, clientIp, type ConnectionRefusal } from '../common/limits';
 import { HttpConnectionGuard } from './http-limits';
 import { CONNECTION_LIMIT_DEFAULTS } from './limits-config';
+import { hasRequestBody, sendJson } from '../common/http-reply';
 
 export type { BaseSession, RtmpSession, HardeningStats };
 
@@ -467,18 +468,6 @@ export class InjectedStream {
     this.ended = true;
     this.broadcast.donePublish(this.session);
   }
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-/** Whether a request announces a body (Content-Length > 0 or a Transfer-Encoding). */
-export function hasRequestBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
 function isServerResponse(res: FlvSession['res']): res is ServerResponse {

@@ -8,6 +8,8 @@ export interface LeaseDirectory {
   heartbeat(originId: string, req: HeartbeatRequest): Promise<HeartbeatResult>;
   claimStream(app: string, name: string, originId: string): Promise<{ token: number }>;
   releaseStream(app: string, name: string, originId: string, token: number): Promise<void>;
+  /** Drops the registration and every lease of the origin in one request (shutdown). */
+  deregisterOrigin?(originId: string): Promise<void>;
 }
 
 /** Whoever serves the stream here (the publisher's session); compared by identity. */
@@ -70,6 +72,7 @@ export class LeaseKeeper {
   private inflight?: Promise<void>;
   private reachable: boolean | undefined;
   private replaced = false;
+  private timer?: NodeJS.Timeout;
 
   constructor(private readonly directory: LeaseDirectory, private readonly opts: LeaseKeeperOptions) {
     this.now = opts.now ?? Date.now;
@@ -151,6 +154,29 @@ export class LeaseKeeper {
     return keys;
   }
 
+  /** The first heartbeat (awaited), then one every `everyMs` until `shutdown` (or replacement). */
+  async start(everyMs: number): Promise<void> {
+    await this.beat();
+    if (this.replaced) return;
+    clearInterval(this.timer);
+    this.timer = setInterval(() => void this.beat(), everyMs);
+  }
+
+  /**
+   * Stops the heartbeats and forgets every lease; then deregisters, which drops them all in one
+   * request, so edges find the stream gone (or its new owner) without waiting for the TTL. Not after
+   * a newer process took our origin id: its leases are its own. Never throws.
+   */
+  async shutdown(): Promise<void> {
+    clearInterval(this.timer);
+    const streams = this.clear();
+    if (this.replaced || !this.directory.deregisterOrigin) return;
+    await this.directory.deregisterOrigin(this.opts.originId).then(
+      () => streams.length > 0 && this.log.info({ streams }, 'leases released on shutdown'),
+      (err: unknown) => this.log.warn({ err: String(err), streams: streams.length }, 'deregister failed on shutdown; the leases expire with the registration'),
+    );
+  }
+
   /** One heartbeat; a second call while one is in flight joins it. Never throws. */
   beat(): Promise<void> {
     if (this.replaced) return Promise.resolve();
@@ -213,6 +239,7 @@ export class LeaseKeeper {
 
   private onReplaced(err: StaleIncarnationError): void {
     this.replaced = true;
+    clearInterval(this.timer);
     this.log.error({ current: err.details?.current, incarnation: this.incarnation }, 'a later-started process holds this origin id: this process stops serving its streams');
     this.opts.onReplaced(err.details?.current);
   }

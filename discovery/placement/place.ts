@@ -1,8 +1,7 @@
 import { CascadeError } from '../../common/errors';
 import type { DiscoveryStore } from '../store/types';
 import type { PlacementInput, PlacementResult } from '../types';
-import { selectOrigin, type SelectOptions } from './select';
-import { utilisationOf } from './weights';
+import { selectOrigin, utilisationOf, type SelectOptions } from './select';
 
 /** What placement needs besides the store (the `avoid` set comes from the store per stream). */
 export type PlacementOptions = Omit<SelectOptions, 'avoid'>;

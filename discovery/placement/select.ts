@@ -1,9 +1,9 @@
+import { streamWeight, utilisation, type WeightModel } from '../../common/weight-model';
 import type { OriginLoad, OriginState, PlacementExclusion, PlacementExplainEntry, PlacementInput } from '../types';
-import { capacityOf, streamCost, utilisationOf, type WeightModel } from './weights';
 
 /**
  * Placement selectors: pure functions (no I/O, no clock, randomness injected) so table tests pin
- * every decision. DESIGN.md section 4: among `active` origins below high-water, power-of-two-choices
+ * every decision. docs/design.md section 4: among `active` origins below high-water, power-of-two-choices
  * on weight utilisation (or least-loaded); ties → region match → fewest publishers → id.
  */
 
@@ -23,7 +23,10 @@ export type PlacementStrategy = 'p2c' | 'least-loaded';
 /** `prefer`: keep to the region when an origin there can take the stream, else go anywhere. `require`: only the region. */
 export type RegionPolicy = 'prefer' | 'require';
 
+/** The weight model (common/weight-model.ts) and the capacity of an origin that registers none. */
 export interface SelectOptions extends WeightModel {
+  /** Capacity assumed when an origin registers none (cores × weightPerCore; 48 = 4 cores). */
+  defaultCapacity: number;
   /** Utilisation (0..1) at and above which an origin takes no new publisher. */
   highWater: number;
   strategy: PlacementStrategy;
@@ -50,8 +53,19 @@ interface Scored<C> {
 
 const EPSILON = 1e-9;
 
+/** The registered capacity, or `defaultCapacity` when the origin registered none. */
+export function capacityOf(origin: { capacity?: number }, opts: Pick<SelectOptions, 'defaultCapacity'>): number {
+  return origin.capacity ?? opts.defaultCapacity;
+}
+
+/** load.weight / capacity; 1 for a zero capacity (an origin that takes nothing). */
+export function utilisationOf(origin: { capacity?: number; load: OriginLoad }, opts: Pick<SelectOptions, 'defaultCapacity'>): number {
+  return utilisation(origin.load.weight ?? 0, capacityOf(origin, opts));
+}
+
 export function selectOrigin<C extends PlacementCandidate>(candidates: readonly C[], input: PlacementInput, opts: SelectOptions): PlacementDecision<C> {
-  const cost = streamCost(input, opts);
+  // The new stream is priced as the origin will weigh it once it publishes.
+  const cost = streamWeight({ ingestKbps: input.bitrateKbps, viewers: input.viewers }, opts);
   const scored: Array<Scored<C>> = candidates.map((c) => {
     const capacity = capacityOf(c, opts);
     const utilisation = utilisationOf(c, opts);

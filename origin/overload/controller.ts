@@ -1,6 +1,7 @@
 import type { Logger } from '../../common/logger';
 import { Shedder, type ShedPolicy, type VictimChoice } from './shedder';
-import { Ewma, totalWeight, type StreamLoad, type WeightConfig } from './weight';
+import { totalWeight, type WeightModel } from '../../common/weight-model';
+import { Ewma, type StreamLoad } from './load';
 
 export interface OverloadHost {
   /** Current load of every admitted stream. */
@@ -23,7 +24,7 @@ export interface OverloadSnapshot {
 
 /**
  * Samples load every second (smoothed), answers admission, and sheds a
- * publisher when the shedder says so (DESIGN.md section 5). The decision and its
+ * publisher when the shedder says so (docs/design.md section 5). The decision and its
  * explanation are kept for the API and logged.
  */
 export class OverloadController {
@@ -42,7 +43,7 @@ export class OverloadController {
     private readonly host: OverloadHost,
     readonly capacity: number,
     private readonly policy: ShedPolicy,
-    private readonly weights: WeightConfig,
+    private readonly weights: WeightModel,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {

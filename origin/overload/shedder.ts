@@ -1,4 +1,5 @@
-import { streamWeight, type StreamLoad, type WeightConfig, DEFAULT_WEIGHTS } from './weight';
+import { DEFAULT_WEIGHT_MODEL, streamWeight, type WeightModel } from '../../common/weight-model';
+import type { StreamLoad } from './load';
 
 export interface ShedPolicy {
   /** Utilisation (0..1) at or above which new publishers are refused and shedding may start. */
@@ -28,7 +29,7 @@ export interface VictimChoice {
  * the one with the fewest viewers (ties: the heavier one, it frees more); when
  * no single move is enough, the heaviest stream per viewer disturbed.
  */
-export function chooseVictim(streams: readonly StreamLoad[], capacity: number, policy: ShedPolicy, w: WeightConfig = DEFAULT_WEIGHTS): VictimChoice | null {
+export function chooseVictim(streams: readonly StreamLoad[], capacity: number, policy: ShedPolicy, w: WeightModel = DEFAULT_WEIGHT_MODEL): VictimChoice | null {
   if (streams.length === 0) return null;
   const total = streams.reduce((s, x) => s + streamWeight(x, w), 0);
   const candidates = streams.map((stream) => {
@@ -55,7 +56,7 @@ export function chooseVictim(streams: readonly StreamLoad[], capacity: number, p
 export type ShedDecision = { action: 'none'; reason: string } | { action: 'shed'; victim: VictimChoice };
 
 /**
- * When to shed (DESIGN.md section 5): utilisation above high-water for the
+ * When to shed (docs/design.md section 5): utilisation above high-water for the
  * sustain window starts shedding; it goes on (one stream per cooldown) until
  * utilisation is at or below low-water. Never sheds the last publisher: moving
  * it only moves the overload elsewhere.
@@ -65,7 +66,7 @@ export class Shedder {
   private lastShedAt = -Infinity;
   private shedding = false;
 
-  constructor(readonly policy: ShedPolicy = DEFAULT_SHED_POLICY, private readonly w: WeightConfig = DEFAULT_WEIGHTS) {}
+  constructor(readonly policy: ShedPolicy = DEFAULT_SHED_POLICY, private readonly w: WeightModel = DEFAULT_WEIGHT_MODEL) {}
 
   /** Whether a new publisher may come in at this utilisation. */
   admits(utilisation: number): boolean {

@@ -2,13 +2,12 @@ import http from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { createHttpApp } from '../../mediaserver/http-app';
+import { audioInfo, videoInfo } from '../../protocol/codec-info';
 import {
-  audioInfo,
   clientAddress,
   RateMeter,
   registerNodeApi,
   streamId,
-  videoInfo,
   writeAuth,
   type NodeApi,
   type NodeMedia,

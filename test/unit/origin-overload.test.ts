@@ -1,28 +1,9 @@
-import { capacityOf, Ewma, streamWeight, totalWeight } from '../../origin/overload/weight';
+import { Ewma } from '../../origin/overload/load';
 import { chooseVictim, DEFAULT_SHED_POLICY, Shedder } from '../../origin/overload/shedder';
 
 const s = (name: string, ingestKbps: number, viewers: number) => ({ app: 'live', name, ingestKbps, viewers });
 
-describe('weight model (DESIGN.md section 4)', () => {
-  test.each([
-    [0, 0, 1],
-    [2500, 0, 3],
-    [2500, 1, 4],
-    [2500, 6, 4],
-    [2500, 7, 5],
-    [1000, 60, 11],
-    [8000, 0, 8],
-  ])('ingest %d kbps, %d viewers → weight %d', (kbps, viewers, w) => expect(streamWeight({ ingestKbps: kbps, viewers })).toBe(w));
-
-  test.each([
-    [2, 0, 24],
-    [4, 0, 48],
-    [2, 6, 6],
-    [0, 0, 12],
-  ])('%d cores, configured %d → capacity %d', (cores, configured, cap) => expect(capacityOf(cores, configured)).toBe(cap));
-
-  test('total weight sums streams', () => expect(totalWeight([s('a', 2500, 0), s('b', 2500, 7)])).toBe(8));
-
+describe('load smoothing', () => {
   test('EWMA smooths', () => {
     const e = new Ewma(0.5);
     expect([e.update(10), e.update(0), e.update(0)]).toEqual([10, 5, 2.5]);

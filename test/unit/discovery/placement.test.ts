@@ -1,6 +1,6 @@
 import { placeStream, publishUrl } from '../../../discovery/placement/place';
-import { selectOrigin, type PlacementCandidate, type SelectOptions } from '../../../discovery/placement/select';
-import { DEFAULT_WEIGHT_MODEL, capacityOf, streamCost, utilisationOf } from '../../../discovery/placement/weights';
+import { DEFAULT_WEIGHT_MODEL } from '../../../common/weight-model';
+import { capacityOf, selectOrigin, utilisationOf, type PlacementCandidate, type SelectOptions } from '../../../discovery/placement/select';
 import { MemoryStore } from '../../../discovery/store/memory-store';
 import type { OriginLoad, PlacementInput } from '../../../discovery/types';
 
@@ -16,35 +16,34 @@ function scripted(...values: number[]): () => number {
 }
 
 function options(extra: Partial<SelectOptions> = {}): SelectOptions {
-  return { ...DEFAULT_WEIGHT_MODEL, highWater: 0.85, strategy: 'least-loaded', regionPolicy: 'prefer', avoid: new Set(), random: scripted(), ...extra };
+  return { ...DEFAULT_WEIGHT_MODEL, defaultCapacity: 48, highWater: 0.85, strategy: 'least-loaded', regionPolicy: 'prefer', avoid: new Set(), random: scripted(), ...extra };
 }
 
-describe('weight model (DESIGN.md section 4)', () => {
+describe('weight model (docs/design.md section 4; the model itself: common/weight-model.ts)', () => {
+  // Capacity 100: score = (weight + cost of the new stream) / 100, the cost as the origin will weigh it.
   it.each<[PlacementInput, number]>([
-    [{}, 0],
-    [{ bitrateKbps: 1 }, 1],
+    [{}, 1],
     [{ bitrateKbps: 1000 }, 1],
-    [{ bitrateKbps: 1001 }, 2],
     [{ bitrateKbps: 2600 }, 3],
-    [{ viewers: 1 }, 1],
-    [{ viewers: 6 }, 1],
-    [{ viewers: 7 }, 2],
+    [{ viewers: 7 }, 1 + 2],
     [{ bitrateKbps: 2600, viewers: 400 }, 3 + 67],
-    [{ bitrateKbps: -5, viewers: -1 }, 0],
-  ])('streamCost(%j) = %d', (input, cost) => {
-    expect(streamCost(input, DEFAULT_WEIGHT_MODEL)).toBe(cost);
+    [{ bitrateKbps: -5, viewers: -1 }, 1],
+  ])('a new stream %j costs %d', (input, cost) => {
+    expect(selectOrigin([o('a', 10)], input, options()).explain[0].score).toBeCloseTo((10 + cost) / 100, 9);
   });
 
   it('honours a configured model', () => {
-    expect(streamCost({ bitrateKbps: 2500, viewers: 10 }, { defaultCapacity: 10, weightPerMbps: 2, viewersPerWeight: 5 })).toBe(6 + 2);
+    const d = selectOrigin([o('a', 0, { capacity: 10 })], { bitrateKbps: 2500, viewers: 10 }, options({ weightPerMbit: 2, viewersPerWeight: 5 }));
+    expect(d.explain[0].score).toBe((6 + 2) / 10);
   });
 
-  it('capacity defaults to the model (cores × 12), utilisation = weight / capacity', () => {
-    expect(capacityOf({}, DEFAULT_WEIGHT_MODEL)).toBe(48);
-    expect(capacityOf({ capacity: 24 }, DEFAULT_WEIGHT_MODEL)).toBe(24);
-    expect(utilisationOf({ load: { weight: 12 } }, DEFAULT_WEIGHT_MODEL)).toBe(0.25);
-    expect(utilisationOf({ capacity: 24, load: {} }, DEFAULT_WEIGHT_MODEL)).toBe(0);
-    expect(utilisationOf({ capacity: 0, load: {} }, DEFAULT_WEIGHT_MODEL)).toBe(1);
+  it('capacity defaults to defaultCapacity (cores × 12), utilisation = weight / capacity', () => {
+    const m = { defaultCapacity: 48 };
+    expect(capacityOf({}, m)).toBe(48);
+    expect(capacityOf({ capacity: 24 }, m)).toBe(24);
+    expect(utilisationOf({ load: { weight: 12 } }, m)).toBe(0.25);
+    expect(utilisationOf({ capacity: 24, load: {} }, m)).toBe(0);
+    expect(utilisationOf({ capacity: 0, load: {} }, m)).toBe(1);
   });
 });
 
@@ -172,7 +171,7 @@ describe('selectOrigin: power-of-two-choices', () => {
 });
 
 describe('placeStream (store + selector)', () => {
-  const model = { ...DEFAULT_WEIGHT_MODEL, highWater: 0.85, strategy: 'least-loaded' as const, regionPolicy: 'prefer' as const, random: () => 0 };
+  const model = { ...DEFAULT_WEIGHT_MODEL, defaultCapacity: 48, highWater: 0.85, strategy: 'least-loaded' as const, regionPolicy: 'prefer' as const, random: () => 0 };
 
   it('a live stream goes to its owner; otherwise the selector picks, honouring avoid', async () => {
     const store = new MemoryStore();

@@ -1,4 +1,4 @@
-import { avcLevelName, avcProfileName, nalToRbsp, parseSps, SpsError } from '../../origin/sps';
+import { avcLevelName, avcProfileName, nalToRbsp, parseSps, SpsError } from '../../../protocol/avc-sps';
 
 /** SPS NAL units written by libx264 (ffmpeg 5, `-f h264`, first NAL of type 7). */
 const X264: Array<[string, string, { profileIdc: number; levelIdc: number; width: number; height: number; chromaFormatIdc: number; frameMbsOnly: boolean }]> = [
