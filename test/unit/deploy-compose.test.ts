@@ -47,7 +47,7 @@ function documentedEnv(): Map<string, Map<string, string>> {
       roles.set(role, new Map());
       continue;
     }
-    const row = /^\| `\w+` \| `--[\w-]+` \| `(CASCADE_\w+)` \| `(.*)` \|/.exec(line);
+    const row = /^\| `\w+` \| (?:`--[\w-]+`|\(env only\)) \| `(CASCADE_\w+)` \| `(.*)` \|/.exec(line);
     if (row && role) roles.get(role)!.set(row[1], row[2]);
   }
   return roles;

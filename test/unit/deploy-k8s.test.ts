@@ -118,7 +118,7 @@ function documentedEnv(): Map<string, Set<string>> {
   for (const line of read('docs/configuration.md').split('\n')) {
     const h = /^## (\w+)/.exec(line);
     if (h) roles.set((role = h[1]), new Set());
-    const row = /^\| `\w+` \| `--[\w-]+` \| `(CASCADE_\w+)` \|/.exec(line);
+    const row = /^\| `\w+` \| (?:`--[\w-]+`|\(env only\)) \| `(CASCADE_\w+)` \|/.exec(line);
     if (row && role) roles.get(role)!.add(row[1]);
   }
   return roles;
