@@ -54,7 +54,7 @@ export function isValidStreamPart(s: unknown): s is string {
   return typeof s === 'string' && STREAM_NAME_PATTERN.test(s) && !s.includes('..');
 }
 
-/** SRS edges ask for `NAME.flv` when serving HTTP-FLV; origins treat it as `NAME` (DESIGN.md section 2). */
+/** SRS edges ask for `NAME.flv` when serving HTTP-FLV; origins treat it as `NAME` (docs/design.md section 2). */
 export function canonicalStreamName(name: string): string {
   return name.endsWith('.flv') ? name.slice(0, -4) : name;
 }

@@ -1,7 +1,7 @@
 import type { HostAllowlist } from '../common/host-allowlist';
 import { request } from 'undici';
 
-/** Is the owner of a stream still there? Asked on a conflicting claim (DESIGN.md section 3). */
+/** Is the owner of a stream still there? Asked on a conflicting claim (docs/design.md section 3). */
 export interface LivenessChecker {
   /**
    * true when the origin is provably gone: its address refuses or resets the connection, another origin

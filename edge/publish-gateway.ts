@@ -7,7 +7,7 @@ import type { RtmpMessage } from '../protocol/rtmp/message';
 import type { RtmpServerSession, StreamRequest } from '../protocol/rtmp/server-session';
 import { DEFAULT_GOP_CACHE_MAX_BYTES, GopCache } from './fanout/gop-cache';
 
-/** E-RTMP v2 "Reconnect Request" (DESIGN.md section 7). */
+/** E-RTMP v2 "Reconnect Request" (docs/design.md section 7). */
 export const RECONNECT_REQUEST = 'NetConnection.Connect.ReconnectRequest';
 /** capsEx bit 0x01: this client can move to another server when asked. */
 export const CAPS_EX_RECONNECT = 0x01;

@@ -216,7 +216,7 @@ export class EdgeService implements Service {
     session.on('close', (reason) => log.debug({ reason }, 'rtmp session closed'));
   }
 
-  /** Publish gateway (DESIGN.md section 7): forward to the placed origin and move without the encoder noticing. */
+  /** Publish gateway (docs/design.md section 7): forward to the placed origin and move without the encoder noticing. */
   private async servePublish(session: RtmpServerSession, req: StreamRequest): Promise<void> {
     if (!this.config.publishGateway) return session.reject('NetStream.Publish.Rejected', 'publishing at this edge is disabled: publish to an origin');
     const gw = new GatewayPublish(session, req, {

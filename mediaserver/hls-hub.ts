@@ -42,7 +42,7 @@ export class HlsFeed {
 }
 
 /**
- * In-process HLS for every live stream of this process (DESIGN.md section 6):
+ * In-process HLS for every live stream of this process (docs/design.md section 6):
  * no ffmpeg per stream, segments in memory with a bound, sliding playlists.
  */
 export class HlsHub {

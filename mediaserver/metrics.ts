@@ -131,7 +131,7 @@ export class OriginMetrics extends NodeMetrics {
     const registers = [this.registry];
     new Gauge({ name: 'cascade_origin_publishers', help: 'Publishers (live streams) on this origin.', registers, collect() { this.set(opts.publishers()); } });
     new Gauge({ name: 'cascade_origin_viewers', help: 'Players on this origin, edge pulls included.', registers, collect() { this.set(viewersOf(opts)); } });
-    new Gauge({ name: 'cascade_origin_utilisation', help: 'Weight load divided by weight capacity (0..1, DESIGN.md section 4).', registers, collect() { this.set(opts.utilisation()); } });
+    new Gauge({ name: 'cascade_origin_utilisation', help: 'Weight load divided by weight capacity (0..1, docs/design.md section 4).', registers, collect() { this.set(opts.utilisation()); } });
     new Gauge({ name: 'cascade_origin_high_water', help: 'Utilisation at which this origin stops admitting publishers and starts shedding (0..1).', registers }).set(opts.highWater);
     this.redirects = new Counter({ name: 'cascade_origin_redirects_total', help: "RTMP and HTTP 302 redirects to a stream's owner.", registers });
     this.rejections = new Counter({ name: 'cascade_origin_rejections_total', help: 'Publishers and players refused, by reason.', labelNames: ['reason'], registers });

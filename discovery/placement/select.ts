@@ -3,7 +3,7 @@ import { capacityOf, streamCost, utilisationOf, type WeightModel } from './weigh
 
 /**
  * Placement selectors: pure functions (no I/O, no clock, randomness injected) so table tests pin
- * every decision. DESIGN.md section 4: among `active` origins below high-water, power-of-two-choices
+ * every decision. docs/design.md section 4: among `active` origins below high-water, power-of-two-choices
  * on weight utilisation (or least-loaded); ties → region match → fewest publishers → id.
  */
 

@@ -43,7 +43,7 @@ interface ViewerState {
 }
 
 /**
- * Fan-out of one stream to many viewers (DESIGN.md section 9: bounded viewer
+ * Fan-out of one stream to many viewers (docs/design.md section 9: bounded viewer
  * queues that drop whole GOPs). Each message is encoded once per kind (RTMP
  * chunks, FLV tag); messages are collected for `batchMs` and each batch is
  * concatenated once, so a viewer costs one write of a shared buffer per batch

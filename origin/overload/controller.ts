@@ -23,7 +23,7 @@ export interface OverloadSnapshot {
 
 /**
  * Samples load every second (smoothed), answers admission, and sheds a
- * publisher when the shedder says so (DESIGN.md section 5). The decision and its
+ * publisher when the shedder says so (docs/design.md section 5). The decision and its
  * explanation are kept for the API and logged.
  */
 export class OverloadController {

@@ -55,7 +55,7 @@ export function chooseVictim(streams: readonly StreamLoad[], capacity: number, p
 export type ShedDecision = { action: 'none'; reason: string } | { action: 'shed'; victim: VictimChoice };
 
 /**
- * When to shed (DESIGN.md section 5): utilisation above high-water for the
+ * When to shed (docs/design.md section 5): utilisation above high-water for the
  * sustain window starts shedding; it goes on (one stream per cooldown) until
  * utilisation is at or below low-water. Never sheds the last publisher: moving
  * it only moves the overload elsewhere.

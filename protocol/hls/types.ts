@@ -1,5 +1,5 @@
 /**
- * Input and option types of the HLS segmenter (DESIGN.md section 6).
+ * Input and option types of the HLS segmenter (docs/design.md section 6).
  *
  * Media arrives as RTMP messages whose payloads are FLV tag bodies
  * (Adobe FLV spec v10, E.4.2 audio / E.4.3 video / E.4.4 script data).

@@ -298,7 +298,7 @@ export class RtmpServerSession extends EventEmitter<ServerSessionEvents> {
     if (typeof arg !== 'string') return this.fail(`${kind} without a stream name`);
     const q = arg.indexOf('?');
     let name = q < 0 ? arg : arg.slice(0, q);
-    // SRS edges play NAME.flv for HTTP-FLV viewers (DESIGN.md section 2).
+    // SRS edges play NAME.flv for HTTP-FLV viewers (docs/design.md section 2).
     if (kind === 'play' && name.endsWith('.flv')) name = name.slice(0, -4);
     if (!NAME.test(name) || name.includes('..')) {
       this.request = { app: this.app, name: '', query: '', tcUrl: this.tcUrl, streamId: streamId || MEDIA_STREAM_ID };

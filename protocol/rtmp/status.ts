@@ -1,6 +1,6 @@
 /**
  * NetConnection / NetStream status info objects (RTMP 1.0 sections 7.2.1.1, 7.2.2) and the SRS
- * RTMP 302 redirect carried in them (DESIGN.md section 2, **contract**).
+ * RTMP 302 redirect carried in them (docs/design.md section 2, **contract**).
  */
 import { isAmfObject, newAmfObject, type AmfObject, type AmfValue } from '../amf0';
 import type { RtmpRedirect } from './errors';

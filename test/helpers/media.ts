@@ -1,5 +1,5 @@
 /**
- * Test media (DESIGN.md section 12): generated at test time by ffmpeg, never committed.
+ * Test media (docs/design.md section 12): generated at test time by ffmpeg, never committed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';

@@ -1,7 +1,7 @@
 /**
  * GitHub issue 5, part 1: no remote input crashes a process or corrupts a stream.
  *
- * Every DESIGN.md section 8 class, sent by a raw-socket client at a running origin AND edge
+ * Every docs/design.md section 8 class, sent by a raw-socket client at a running origin AND edge
  * (startCluster) while ffmpeg publishes a live stream throughout. After each input: the process is
  * up, answers a handshake, and the live stream still plays with its original metadata (width 640)
  * and sequence header. At the origin (node-media-server behind the RTMP guard) the hostile
@@ -192,7 +192,7 @@ async function runRow(node: NodeHandle, row: HostileRow, guarded: boolean): Prom
   await expectHealthy(node);
 }
 
-describe('every DESIGN.md section 8 class, at the origin and the edge', () => {
+describe('every docs/design.md section 8 class, at the origin and the edge', () => {
   test.each(HOSTILE_ROWS.map((r) => [r.id, r.what, r] as const))('%s (%s)', async (_id, _what, row) => {
     await Promise.all([runRow(origin, row, true), runRow(edge, row, false)]);
   });

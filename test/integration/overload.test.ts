@@ -9,7 +9,7 @@ import { RtmpClient } from '../../protocol/rtmp/client';
 jest.setTimeout(180_000);
 
 const TOKEN = 'test-api-token-0123456789';
-// ~1.6 Mbit/s per stream → weight 2, plus 1 for its edge viewer (DESIGN.md section 4): 3 per stream.
+// ~1.6 Mbit/s per stream → weight 2, plus 1 for its edge viewer (docs/design.md section 4): 3 per stream.
 // Capacity 9: two streams are 67 % (admitted), three are 100 % (shed one → 67 %, below low-water 70 %).
 const CBR = ['-b:v', '1400k', '-maxrate', '1400k', '-bufsize', '700k', '-b:a', '96k'];
 const ORIGIN_FLAGS = ['--capacity', '9', '--shed-sustain-ms', '1000', '--shed-cooldown-ms', '3000', '--api-tokens', TOKEN, '--reconnect-wait-ms', '3000', '--drain-deadline-ms', '20000'];

@@ -3,7 +3,7 @@ import { chooseVictim, DEFAULT_SHED_POLICY, Shedder } from '../../origin/overloa
 
 const s = (name: string, ingestKbps: number, viewers: number) => ({ app: 'live', name, ingestKbps, viewers });
 
-describe('weight model (DESIGN.md section 4)', () => {
+describe('weight model (docs/design.md section 4)', () => {
   test.each([
     [0, 0, 1],
     [2500, 0, 3],

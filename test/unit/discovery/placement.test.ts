@@ -19,7 +19,7 @@ function options(extra: Partial<SelectOptions> = {}): SelectOptions {
   return { ...DEFAULT_WEIGHT_MODEL, highWater: 0.85, strategy: 'least-loaded', regionPolicy: 'prefer', avoid: new Set(), random: scripted(), ...extra };
 }
 
-describe('weight model (DESIGN.md section 4)', () => {
+describe('weight model (docs/design.md section 4)', () => {
   it.each<[PlacementInput, number]>([
     [{}, 0],
     [{ bitrateKbps: 1 }, 1],

@@ -55,7 +55,7 @@ function isLease(r: { lease: Lease } | { conflict: Lease }): r is { lease: Lease
 }
 
 /**
- * The behaviour every `DiscoveryStore` must have (DESIGN.md section 3, "Leases"). Used by
+ * The behaviour every `DiscoveryStore` must have (docs/design.md section 3, "Leases"). Used by
  * memory-store.test.ts (injected clock) and redis-store.test.ts (real Redis, real clock).
  */
 export function runStoreContract(name: string, makeStore: MakeStore, opts: StoreContractOptions = {}): void {

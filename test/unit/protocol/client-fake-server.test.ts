@@ -107,7 +107,7 @@ class FakeSession {
     this.redirect(ex);
   }
 
-  /** The SRS RTMP 302 (DESIGN.md section 2): onStatus on message stream 0, chunk stream 5. */
+  /** The SRS RTMP 302 (docs/design.md section 2): onStatus on message stream 0, chunk stream 5. */
   redirect(ex: { redirect?: string; redirect2?: string }): void {
     this.send({ ...this.redirectMessage(ex), streamId: 0, csid: 5 });
   }
@@ -482,7 +482,7 @@ describe('RtmpClient against a scripted server', () => {
 
 // ---------------------------------------------------------------- playWithRedirects
 
-describe('playWithRedirects (DESIGN.md section 2)', () => {
+describe('playWithRedirects (docs/design.md section 2)', () => {
   test('app-only redirect after Play.Start (node-media-server order): follows, keeps stream and query', async () => {
     const owner = await serve({
       play: (s, _n, sid) => {

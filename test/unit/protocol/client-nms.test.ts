@@ -1,6 +1,6 @@
 /**
  * RtmpClient against node-media-server 4.4.3 running in a child process (one instance per process,
- * DESIGN.md section 8): publish with our client and play it back; play a real ffmpeg publish.
+ * docs/design.md section 8): publish with our client and play it back; play a real ffmpeg publish.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -122,7 +122,7 @@ describe('aggregate messages (7.1.6)', () => {
   });
 });
 
-describe('status info: the SRS 302 redirect (DESIGN.md section 2)', () => {
+describe('status info: the SRS 302 redirect (docs/design.md section 2)', () => {
   const info = (ex: AmfValue): AmfObject => Object.assign(newAmfObject(), { level: 'error', code: 'NetConnection.Connect.Rejected', description: 'RTMP 302 Redirect', ex });
   test('redirect and redirect2 are read when ex.code is 302', () => {
     const ex = Object.assign(newAmfObject(), { code: 302, redirect: 'rtmp://o:1936/live', redirect2: 'rtmp://o:1936/live/s?t=1' });
