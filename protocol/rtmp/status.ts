@@ -14,6 +14,8 @@ export const StatusCode = {
   PlayFailed: 'NetStream.Play.Failed',
   PublishStart: 'NetStream.Publish.Start',
   PublishBadName: 'NetStream.Publish.BadName',
+  /** Enhanced RTMP v2 "Reconnect Request" (docs/design.md section 7): move to `info.tcUrl`. */
+  ReconnectRequest: 'NetConnection.Connect.ReconnectRequest',
 } as const;
 
 export const REDIRECT_STATUS_CODE = 302;
