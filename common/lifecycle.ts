@@ -47,14 +47,5 @@ export function runMain(service: Service, log: Logger, drainMs = 0): void {
   });
 }
 
-/** Stream names: the same rule at every entry point (RTMP, HTTP, discovery). */
-export const STREAM_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
-export function isValidStreamPart(s: unknown): s is string {
-  return typeof s === 'string' && STREAM_NAME_PATTERN.test(s) && !s.includes('..');
-}
-
-/** SRS edges ask for `NAME.flv` when serving HTTP-FLV; origins treat it as `NAME` (docs/design.md section 2). */
-export function canonicalStreamName(name: string): string {
-  return name.endsWith('.flv') ? name.slice(0, -4) : name;
-}
+// Stream-name rules moved to common/stream-name.ts; re-exported for the importers not yet moved.
+export { canonicalStreamName, isValidStreamPart, STREAM_NAME_PATTERN } from './stream-name';

@@ -9,7 +9,7 @@ import {
   StreamOwnedElsewhereError,
   isErrorCode,
 } from '../common/errors';
-import { SseParser } from './sse';
+import { SseParser } from '../protocol/sse';
 import {
   DISCOVERY_EVENT_TYPES,
   type DiscoveryEvent,

@@ -3,7 +3,7 @@ import type { Static } from '@sinclair/typebox';
 import { errors, type RouteContext } from './route-context';
 import * as S from './schemas';
 import { BadRequestError, CascadeError } from '../common/errors';
-import { canonicalStreamName, isValidStreamPart } from '../common/lifecycle';
+import { canonicalStreamName, isValidStreamPart } from '../common/stream-name';
 import { apiHostPort, bracket, hostAndPort, selfHostPort } from './http';
 import type { OriginRecord } from './store/types';
 import { originView } from './views';

@@ -27,7 +27,7 @@ import { MessageType } from '../protocol/rtmp/constants';
 import { RtmpError } from '../protocol/rtmp/errors';
 import type { RtmpMessage } from '../protocol/rtmp/message';
 import { setChunkSize } from '../protocol/rtmp/message';
-import { canonicalStreamName, isValidStreamPart } from '../common/lifecycle';
+import { canonicalStreamName, isValidStreamPart } from '../common/stream-name';
 
 export const RTMP_VERSION = 3;
 const HANDSHAKE_PACKET = 1536;
