@@ -20,6 +20,7 @@ import { OwnershipWatch } from './ownership-watch';
 import { EdgeStream } from './edge-stream';
 import { RtmpServer } from './rtmp-server';
 import { flvViewer, rtmpViewer } from './viewers';
+import { EdgeClients } from './clients';
 import { GatewayPublish } from './publish-gateway';
 import { PullAdmission } from './pull-admission';
 import { HttpConnectionGuard, RETRY_AFTER_S } from '../mediaserver/http-limits';
@@ -82,6 +83,7 @@ export class EdgeService implements Service {
     registerNodeApi(this.http, {
       config,
       streams: () => [...this.streams.values()].map((s) => ({ ...s.view(), sequenceHeaders: () => s.hub.sequenceHeaders() })),
+      media: new EdgeClients(() => this.streams.values()),
       log: this.log,
     });
     this.metrics = registerEdgeMetrics(this.http, {
