@@ -72,7 +72,7 @@ function decode(s: string): string | null {
   try {
     return decodeURIComponent(s);
   } catch {
-    return null;
+    return null; // bad percent-encoding: not a play path (playPathOf answers null, as documented)
   }
 }
 

@@ -112,7 +112,7 @@ function answersAsAnother(text: string, origin: { id: string; incarnation?: stri
     if (typeof body?.id === 'string' && body.id !== origin.id) return true;
     return origin.incarnation !== undefined && typeof body?.incarnation === 'string' && body.incarnation !== origin.incarnation;
   } catch {
-    return false;
+    return false; // not JSON: it names no other origin, and any answer means alive (docs/discovery.md)
   }
 }
 

@@ -66,7 +66,7 @@ export class EdgeService implements Service {
     // tokens: ownership events are ordered by them).
     const credential = config.clusterSecret ? memberCredential(config.clusterSecret, 'edge', config.id) : undefined;
     this.upstreamQuery = credential ? `?${CREDENTIAL_QUERY_PARAM}=${encodeURIComponent(credential)}` : '';
-    this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { timeoutMs: 500, ...(credential ? { token: credential } : {}) });
+    this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { timeoutMs: 500, logger: this.log, ...(credential ? { token: credential } : {}) });
     this.rtmp = new RtmpServer({ maxMessageSize: 1024 * 1024, maxBufferedBytes: 2 * 1024 * 1024 }, (s) => this.onSession(s), config, this.log);
     this.pulls = new PullAdmission({ perIpBurst: config.pullBurstPerIp, perIpPerSec: config.pullRatePerIpPerSec, maxConcurrent: config.maxConcurrentPulls }, this.log);
     this.http = createHttpApp(this.log, (handler) => {
@@ -203,7 +203,11 @@ export class EdgeService implements Service {
     const start = this.roundRobin++ % list.length;
     const order = [...list.slice(start), ...list.slice(0, start)];
     if (this.config.upstreamMode !== 'lookup') return order;
-    const owner = await this.discovery.lookup(app, name).catch(() => null);
+    const owner = await this.discovery.lookup(app, name).catch((err: unknown) => {
+      // Round-robin then, as SRS edges do; discovery being down is reported once by the event subscription.
+      this.log.debug({ stream: `${app}/${name}`, err: String(err) }, 'owner lookup failed; pulling round-robin');
+      return null;
+    });
     if (owner && !this.originHosts.allowsUrl(owner.origin.rtmp)) {
       this.log.warn({ stream: `${app}/${name}`, owner: owner.origin.id }, 'discovery names an owner outside originHosts; not pulling from it');
       return order;
@@ -260,6 +264,7 @@ export class EdgeService implements Service {
       this.metrics.observeTtff((performance.now() - t0) / 1000);
       return stream;
     } catch {
+      // No origin had it: EdgeStream logged each pull attempt; the caller answers not-found.
       stream.removeViewer();
       return null;
     }
@@ -314,6 +319,7 @@ export class EdgeService implements Service {
       stream.enableHls();
       return { kind: 'here' };
     } catch {
+      // As in join(): the pull's failure was logged by EdgeStream.
       return { kind: 'not-found' };
     }
   }
@@ -328,6 +334,7 @@ function decodeSafe(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
+    // Bad percent-encoding: kept as is, and isValidStreamPart then refuses it with a 400.
     return s;
   }
 }

@@ -34,7 +34,7 @@ export class HlsFeed {
       await once(this.segmenter, 'segment', { signal: ac.signal });
       return true;
     } catch {
-      return false;
+      return false; // aborted by the timer: no segment in time (the caller answers 404)
     } finally {
       clearTimeout(timer);
     }

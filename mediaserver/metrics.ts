@@ -213,7 +213,7 @@ export class EdgeMetrics extends NodeMetrics {
           if (s.app !== session.streamApp || s.name !== session.streamName || !s.ready) continue;
           s.ready.then(
             () => this.observeTtff((performance.now() - t0) / 1000),
-            () => undefined,
+            () => undefined, // the pull failed: no first frame to time; EdgeStream logged why
           );
           return;
         }

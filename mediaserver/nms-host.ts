@@ -460,7 +460,7 @@ function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
-    return s;
+    return s; // bad percent-encoding: kept as is; the name check that follows refuses it with a 400
   }
 }
 
