@@ -19,6 +19,7 @@ import { ffmpegPublishArgs } from '../helpers/media';
 import { probe } from '../helpers/players';
 import { startCommand, waitFor, type TestProcess } from '../helpers/processes';
 import { analyse, flvViewer, rtmpViewer, type ViewerRecord } from '../helpers/viewers';
+import { until } from '../helpers/wait';
 import { decodeAmf0, isAmfObject } from '../../protocol/amf0';
 import { isAvcSequenceHeader, isMetadata, stripSetDataFrame } from '../../protocol/flv';
 import { playWithRedirects } from '../../protocol/redirect';
@@ -349,8 +350,15 @@ test('chunk-size flood (1-byte chunks, 6 MiB): 3 connections are refused; 3 hold
   // Allowed chunk size, 6 MiB messages held without their last byte: the guard holds ~6 MiB each.
   const heldBytes = chunkSizeFlood(size, 128, 1);
   const held = await Promise.all([0, 1, 2].map(() => open(heldBytes)));
-  await new Promise((r) => setTimeout(r, 1500)); // let the origin read what the kernel buffered
-  const whileHeld = rss();
+  // `open` resolved once the kernel took every byte; the origin has read them once its RSS stops growing.
+  let last = rss();
+  const whileHeld = await until('the origin RSS to settle while the messages are held', async () => {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = rss();
+    const settled = Math.abs(now - last) < 1024 * 1024;
+    last = now;
+    return settled ? now : undefined;
+  }, 10_000, 0);
   expect(held.some((h) => h.closed())).toBe(false);
   for (const h of held) h.socket.destroy();
 

@@ -49,3 +49,11 @@ test('the import scan sees imports and re-exports', () => {
   expect(importsOf(join(ROOT, 'protocol', 'hls', 'types.ts'))).toContain('protocol/mpegts/media-message');
   expect(importsOf(join(ROOT, 'discovery', 'client.ts'))).toContain('protocol/sse');
 });
+
+test('test/unit stays in-process: no ffmpeg, no spawned media server, no Redis (those tests live in test/integration)', () => {
+  const outside = /\/usr\/bin\/ff(mpeg|probe)|\bFFMPEG\b|\bFFPROBE\b|helpers\/redis-shared|from 'ioredis'|require\.resolve\('node-media-server'\)|helpers\/(cluster|encoders|players)'|\bstartService\(|\bstartCommand\(/;
+  const offenders = sourceFiles(join(ROOT, 'test', 'unit'))
+    .filter((file) => file !== __filename && outside.test(readFileSync(file, 'utf8')))
+    .map((file) => relative(ROOT, file));
+  expect(offenders).toEqual([]);
+});

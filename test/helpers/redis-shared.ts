@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import type { RedisStore } from '../../../discovery/store/redis-store';
+import type { RedisStore } from '../../discovery/store/redis-store';
 
 /** The shared Redis every machine runs (docs/design.md section 11). Never stopped by tests. */
 export const SHARED_REDIS_URL = process.env.CASCADE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
