@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   STREAM_NOT_FOUND: { status: 404, summary: 'No live origin owns this stream.' },
   ORIGIN_NOT_FOUND: { status: 404, summary: 'The origin id is not registered (or its registration expired).' },
   NOT_FOUND: { status: 404, summary: 'No such route.' },
+  METHOD_NOT_ALLOWED: { status: 405, summary: 'HTTP-FLV URLs are play-only: a method other than GET / HEAD (e.g. an HTTP-FLV POST publish) at an origin or edge.' },
   STREAM_OWNED_ELSEWHERE: { status: 409, summary: 'Another live origin holds the lease of this stream.' },
   LEASE_LOST: { status: 409, summary: 'Renew or release with a fencing token that is no longer current.' },
   STALE_INCARNATION: { status: 409, summary: 'A heartbeat from an older process of this origin id: a later-started incarnation holds the registration, so this process must stop serving.' },
@@ -20,6 +21,7 @@ export const ERROR_CODES = {
   TOO_MANY_CONNECTIONS: { status: 503, summary: 'The listener is at `maxConnections`, or this client IP at `maxConnectionsPerIp` (HTTP-FLV, HLS and API at origins and edges; discovery event streams at `maxEventStreams`); retry after `Retry-After`.' },
   STORE_UNAVAILABLE: { status: 503, summary: 'The stream store (Redis) cannot be reached; retry with backoff.' },
   NO_ORIGIN_AVAILABLE: { status: 503, summary: 'Placement found no origin that may take the stream (all draining, over high-water, avoided or out of region); `explain` says why.' },
+  HOOK_UNAVAILABLE: { status: 503, summary: 'An origin could not get an answer from its `on_play` webhook for an HTTP-FLV player (fail-closed); retry.' },
   DISCOVERY_UNAVAILABLE: { status: 503, summary: 'Raised by discovery clients (never sent by discovery): no answer (network error, timeout) or a 5xx; keep serving owned streams and retry with backoff.' },
 } as const;
 

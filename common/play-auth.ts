@@ -13,7 +13,7 @@
  */
 import type { Logger } from './logger';
 import { CREDENTIAL_QUERY_PARAM, verifyMemberCredential } from './cluster-credentials';
-import { isValidStreamPart } from './lifecycle';
+import { isValidStreamPart } from './stream-name';
 import { verifySignedQuery, type SignatureFailure, type StreamQuery } from './signed-url';
 
 export type PlayKind = 'rtmp' | 'flv' | 'playlist' | 'segment';
@@ -72,7 +72,7 @@ function decode(s: string): string | null {
   try {
     return decodeURIComponent(s);
   } catch {
-    return null;
+    return null; // bad percent-encoding: not a play path (playPathOf answers null, as documented)
   }
 }
 

@@ -1,5 +1,6 @@
 import { Agent, request } from 'undici';
-import { redactUrl } from '../common/logger';
+import { createLogger, redactUrl, type Logger } from '../common/logger';
+import { LogThrottle } from '../common/limits';
 import {
   CascadeError,
   DiscoveryUnavailableError,
@@ -9,7 +10,7 @@ import {
   StreamOwnedElsewhereError,
   isErrorCode,
 } from '../common/errors';
-import { SseParser } from './sse';
+import { SseParser } from '../protocol/sse';
 import {
   DISCOVERY_EVENT_TYPES,
   type DiscoveryEvent,
@@ -36,6 +37,11 @@ export interface HttpDiscoveryClientOptions {
   readToken?: string;
   /** Whole-request timeout in ms (connect + response + body). Default 2000. */
   timeoutMs?: number;
+  /**
+   * Where the client reports what it drops without failing a call: an event listener that threw, an
+   * event whose data is not JSON (throttled). Default: a logger of its own, made on first use.
+   */
+  logger?: Logger;
 }
 
 export interface EventSubscriptionOptions {
@@ -83,6 +89,17 @@ export class HttpDiscoveryClient {
     this.readToken = opts.readToken || this.token;
     this.timeoutMs = opts.timeoutMs ?? 2000;
     this.agent = new Agent({ connect: { timeout: this.timeoutMs }, keepAliveTimeout: 4000 });
+    this.givenLog = opts.logger;
+  }
+
+  private readonly givenLog?: Logger;
+  private ownLog?: Logger;
+  private readonly listenerErrors = new LogThrottle();
+  private readonly malformedEvents = new LogThrottle();
+
+  private get log(): Logger {
+    this.ownLog ??= (this.givenLog ?? createLogger('cascade')).child({ component: 'discovery-client' });
+    return this.ownLog;
   }
 
   async registerOrigin(id: string, reg: OriginRegistration): Promise<RegisterOriginResult> {
@@ -235,6 +252,7 @@ export class HttpDiscoveryClient {
         touch();
         const res = await request(`${this.baseUrl}/v1/events${query}`, { method: 'GET', headers, dispatcher: this.agent, signal: ac.signal, headersTimeout: this.timeoutMs, bodyTimeout: 0 });
         if (res.statusCode !== 200) {
+          // The status is the error; the body only adds detail, so failing to read it loses nothing.
           const text = await res.body.text().catch(() => '');
           throw new DiscoveryUnavailableError(`discovery GET /v1/events: ${res.statusCode} ${text.slice(0, 200)}`, { status: res.statusCode });
         }
@@ -249,12 +267,16 @@ export class HttpDiscoveryClient {
             try {
               data = JSON.parse(msg.data);
             } catch {
+              const { log, suppressed } = this.malformedEvents.check();
+              if (log) this.log.warn({ event: msg.event, data: msg.data.slice(0, 200), suppressed }, 'discovery sent an event whose data is not JSON; skipped');
               continue;
             }
             try {
               onEvent({ type: msg.event, data } as DiscoveryEvent);
-            } catch {
-              // The consumer's bug must not end the subscription.
+            } catch (err) {
+              // The consumer's bug must not end the subscription; it is logged, not dropped.
+              const { log, suppressed } = this.listenerErrors.check();
+              if (log) this.log.error({ err, event: msg.event, suppressed }, 'discovery event listener threw; the subscription goes on');
             }
           }
         }
@@ -339,7 +361,7 @@ export class HttpDiscoveryClient {
       try {
         parsed = JSON.parse(text);
       } catch {
-        parsed = undefined;
+        parsed = undefined; // not JSON (a proxy's error page): judged by its status below, like an empty body
       }
     }
     if (status >= 200 && status < 300 && expect === 'text') return { status, body: text };

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BadRequestError } from '../common/errors';
-import { canonicalStreamName, isValidStreamPart } from '../common/lifecycle';
+import { canonicalStreamName, isValidStreamPart } from '../common/stream-name';
 
 /** Small HTTP helpers of the discovery routes: names, URLs, auth, cursors, stale marking. */
 

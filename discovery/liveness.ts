@@ -1,7 +1,7 @@
 import type { HostAllowlist } from '../common/host-allowlist';
 import { request } from 'undici';
 
-/** Is the owner of a stream still there? Asked on a conflicting claim (DESIGN.md section 3). */
+/** Is the owner of a stream still there? Asked on a conflicting claim (docs/design.md section 3). */
 export interface LivenessChecker {
   /**
    * true when the origin is provably gone: its address refuses or resets the connection, another origin
@@ -112,7 +112,7 @@ function answersAsAnother(text: string, origin: { id: string; incarnation?: stri
     if (typeof body?.id === 'string' && body.id !== origin.id) return true;
     return origin.incarnation !== undefined && typeof body?.incarnation === 'string' && body.incarnation !== origin.incarnation;
   } catch {
-    return false;
+    return false; // not JSON: it names no other origin, and any answer means alive (docs/discovery.md)
   }
 }
 

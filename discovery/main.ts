@@ -13,7 +13,7 @@ export function createStore(config: DiscoveryConfig, logger: Logger): DiscoveryS
   if (config.store === 'redis') {
     return new RedisStore({ url: config.redisUrl, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, maxAvoidsPerOrigin: config.maxAvoidsPerOrigin, maxAvoids: config.maxAvoids, logger });
   }
-  return new MemoryStore({ maxAvoidsPerOrigin: config.maxAvoidsPerOrigin, maxAvoids: config.maxAvoids });
+  return new MemoryStore({ maxAvoidsPerOrigin: config.maxAvoidsPerOrigin, maxAvoids: config.maxAvoids, logger });
 }
 
 /** `cascade discovery [--port 8090 --store redis --redis-url redis://… ...]`: config from CASCADE_* env and flags. */

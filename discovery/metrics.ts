@@ -81,6 +81,7 @@ export class DiscoveryMetrics {
       labelNames: ['state'],
       registers,
       async collect() {
+        // As above: a failing store keeps the last values (store_up says why).
         const origins = await store.listOrigins().catch(() => null);
         if (!origins) return;
         this.reset();

@@ -1,5 +1,5 @@
 import { Type, Static, TSchema } from '@sinclair/typebox';
-import { STREAM_NAME_PATTERN } from '../common/lifecycle';
+import { STREAM_NAME_PATTERN } from '../common/stream-name';
 import { ORIGIN_ID_PATTERN } from './types';
 import type * as T from './types';
 

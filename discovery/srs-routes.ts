@@ -3,10 +3,11 @@ import type { Static } from '@sinclair/typebox';
 import { errors, type RouteContext } from './route-context';
 import * as S from './schemas';
 import { BadRequestError, CascadeError } from '../common/errors';
-import { canonicalStreamName, isValidStreamPart } from '../common/lifecycle';
+import { canonicalStreamName, isValidStreamPart } from '../common/stream-name';
 import { apiHostPort, bracket, hostAndPort, selfHostPort } from './http';
 import type { OriginRecord } from './store/types';
 import { originView } from './views';
+import { SRS_DEFAULT_VHOST } from '../protocol/srs';
 
 /** SRS-compatible coworker lookup `/api/v1/clusters` (docs/discovery.md). */
 export const srsRoutes: FastifyPluginAsync<{ ctx: RouteContext }> = async (app, { ctx }) => {
@@ -24,7 +25,7 @@ export const srsRoutes: FastifyPluginAsync<{ ctx: RouteContext }> = async (app, 
       schema: { tags: ['srs'], summary: 'SRS coworker lookup (contract)', ...readDoc, querystring: S.SrsClustersQuery, response: { 200: S.SrsClustersResponse, ...errors(400, 401, 503) } },
       handler: async (request, reply) => {
         const q = request.query;
-        const query = { ip: q.ip ?? '', vhost: q.vhost ?? '__defaultVhost__', app: q.app, stream: q.stream };
+        const query = { ip: q.ip ?? '', vhost: q.vhost ?? SRS_DEFAULT_VHOST, app: q.app, stream: q.stream };
         if (!isValidStreamPart(q.app) || !isValidStreamPart(q.stream)) {
           throw new BadRequestError('app and stream must be valid stream names');
         }

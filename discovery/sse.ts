@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { sseMessage } from '../protocol/sse';
 import type { DiscoveryEvent, DiscoveryEventType } from './types';
 
 export interface SseHubOptions {
@@ -34,8 +35,7 @@ export function withoutToken(event: DiscoveryEvent): DiscoveryEvent {
 
 /** Formats one Server-Sent Events frame: `event: <type>` and one `data:` line of JSON. */
 export function sseFrame(event: DiscoveryEvent): string {
-  // JSON.stringify never emits raw newlines, so one data line is always enough.
-  return `event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
+  return sseMessage(event.type, event.data);
 }
 
 /**
@@ -144,43 +144,5 @@ export class SseHub {
   private stopTimer(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-  }
-}
-
-/**
- * Incremental parser of a `text/event-stream` (WHATWG HTML "server-sent events"): feed text chunks,
- * get `{event, data}` messages (comments and `retry`/`id` lines are skipped).
- */
-export class SseParser {
-  private buffer = '';
-  private event = '';
-  private data: string[] = [];
-
-  push(chunk: string): Array<{ event: string; data: string }> {
-    this.buffer += chunk;
-    const out: Array<{ event: string; data: string }> = [];
-    for (;;) {
-      const m = /\r\n|\r|\n/.exec(this.buffer);
-      if (!m) break;
-      // A lone \r at the very end may be the first half of \r\n: wait for more.
-      if (m[0] === '\r' && m.index === this.buffer.length - 1) break;
-      const line = this.buffer.slice(0, m.index);
-      this.buffer = this.buffer.slice(m.index + m[0].length);
-      if (line === '') {
-        if (this.data.length > 0) out.push({ event: this.event || 'message', data: this.data.join('\n') });
-        this.event = '';
-        this.data = [];
-        continue;
-      }
-      if (line.startsWith(':')) continue;
-      const colon = line.indexOf(':');
-      const field = colon < 0 ? line : line.slice(0, colon);
-      let value = colon < 0 ? '' : line.slice(colon + 1);
-      if (value.startsWith(' ')) value = value.slice(1);
-      if (field === 'event') this.event = value;
-      else if (field === 'data') this.data.push(value);
-    }
-    if (this.buffer.length > 1024 * 1024) this.buffer = ''; // a line this long is not ours: drop it
-    return out;
   }
 }

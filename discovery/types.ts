@@ -8,7 +8,7 @@ export const ORIGIN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export type OriginState = 'active' | 'draining';
 
-/** Load reported with each heartbeat (DESIGN.md section 4). All fields optional, all >= 0. */
+/** Load reported with each heartbeat (docs/design.md section 4). All fields optional, all >= 0. */
 export interface OriginLoad {
   /** Weight in use (ingest Mbit/s + ceil(viewers / 6) per stream). */
   weight?: number;

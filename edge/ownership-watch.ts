@@ -82,6 +82,6 @@ export function sameHost(a: string, b: string): boolean {
     const y = new URL(b);
     return x.hostname === y.hostname && (x.port || '1935') === (y.port || '1935');
   } catch {
-    return false;
+    return false; // a URL that does not parse names no host, so not this one: nothing to re-pull
   }
 }

@@ -3,14 +3,12 @@ import { redactUrl } from '../common/logger';
 import type { AmfObject } from '../protocol/amf0';
 import { isAacSequenceHeader, isAvcSequenceHeader, isKeyframe, isMetadata } from '../protocol/flv';
 import { RtmpClient } from '../protocol/rtmp/client';
+import { CAPS_EX_RECONNECT } from '../protocol/rtmp/constants';
 import type { RtmpMessage } from '../protocol/rtmp/message';
 import type { RtmpServerSession, StreamRequest } from '../protocol/rtmp/server-session';
+import { StatusCode } from '../protocol/rtmp/status';
 import { DEFAULT_GOP_CACHE_MAX_BYTES, GopCache } from './fanout/gop-cache';
 
-/** E-RTMP v2 "Reconnect Request" (DESIGN.md section 7). */
-export const RECONNECT_REQUEST = 'NetConnection.Connect.ReconnectRequest';
-/** capsEx bit 0x01: this client can move to another server when asked. */
-export const CAPS_EX_RECONNECT = 0x01;
 
 export interface GatewayDeps {
   /**
@@ -148,7 +146,7 @@ export class GatewayPublish {
 
   /** The origin asks us to move (E-RTMP v2): open the new push now, switch at the next keyframe. */
   private onUpstreamStatus(client: RtmpClient, info: AmfObject): void {
-    if (client !== this.current || info.code !== RECONNECT_REQUEST || this.next || this.closed) return;
+    if (client !== this.current || info.code !== StatusCode.ReconnectRequest || this.next || this.closed) return;
     let tcUrl = typeof info.tcUrl === 'string' && info.tcUrl.startsWith('rtmp://') ? info.tcUrl.replace(/\/+$/, '') : '';
     if (tcUrl && this.deps.allowsUrl && !this.deps.allowsUrl(tcUrl)) {
       this.log.warn({ to: redactUrl(tcUrl) }, 'reconnect request: redirect to a host outside originHosts refused; placement decides instead');

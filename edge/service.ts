@@ -2,7 +2,7 @@ import http, { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Service } from '../common/lifecycle';
 import { redactUrl, type Logger } from '../common/logger';
-import { isValidStreamPart } from '../common/lifecycle';
+import { isValidStreamPart } from '../common/stream-name';
 import { createHttpApp } from '../mediaserver/http-app';
 import { HlsHub } from '../mediaserver/hls-hub';
 import { registerHlsRoutes, PlayDecision } from '../mediaserver/hls-routes';
@@ -20,6 +20,7 @@ import { OwnershipWatch } from './ownership-watch';
 import { EdgeStream } from './edge-stream';
 import { RtmpServer } from './rtmp-server';
 import { flvViewer, rtmpViewer } from './viewers';
+import { EdgeClients } from './clients';
 import { GatewayPublish } from './publish-gateway';
 import { PullAdmission } from './pull-admission';
 import { HttpConnectionGuard, RETRY_AFTER_S } from '../mediaserver/http-limits';
@@ -65,7 +66,7 @@ export class EdgeService implements Service {
     // tokens: ownership events are ordered by them).
     const credential = config.clusterSecret ? memberCredential(config.clusterSecret, 'edge', config.id) : undefined;
     this.upstreamQuery = credential ? `?${CREDENTIAL_QUERY_PARAM}=${encodeURIComponent(credential)}` : '';
-    this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { timeoutMs: 500, ...(credential ? { token: credential } : {}) });
+    this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { timeoutMs: 500, logger: this.log, ...(credential ? { token: credential } : {}) });
     this.rtmp = new RtmpServer({ maxMessageSize: 1024 * 1024, maxBufferedBytes: 2 * 1024 * 1024 }, (s) => this.onSession(s), config, this.log);
     this.pulls = new PullAdmission({ perIpBurst: config.pullBurstPerIp, perIpPerSec: config.pullRatePerIpPerSec, maxConcurrent: config.maxConcurrentPulls }, this.log);
     this.http = createHttpApp(this.log, (handler) => {
@@ -82,6 +83,7 @@ export class EdgeService implements Service {
     registerNodeApi(this.http, {
       config,
       streams: () => [...this.streams.values()].map((s) => ({ ...s.view(), sequenceHeaders: () => s.hub.sequenceHeaders() })),
+      media: new EdgeClients(() => this.streams.values()),
       log: this.log,
     });
     this.metrics = registerEdgeMetrics(this.http, {
@@ -201,7 +203,11 @@ export class EdgeService implements Service {
     const start = this.roundRobin++ % list.length;
     const order = [...list.slice(start), ...list.slice(0, start)];
     if (this.config.upstreamMode !== 'lookup') return order;
-    const owner = await this.discovery.lookup(app, name).catch(() => null);
+    const owner = await this.discovery.lookup(app, name).catch((err: unknown) => {
+      // Round-robin then, as SRS edges do; discovery being down is reported once by the event subscription.
+      this.log.debug({ stream: `${app}/${name}`, err: String(err) }, 'owner lookup failed; pulling round-robin');
+      return null;
+    });
     if (owner && !this.originHosts.allowsUrl(owner.origin.rtmp)) {
       this.log.warn({ stream: `${app}/${name}`, owner: owner.origin.id }, 'discovery names an owner outside originHosts; not pulling from it');
       return order;
@@ -216,7 +222,7 @@ export class EdgeService implements Service {
     session.on('close', (reason) => log.debug({ reason }, 'rtmp session closed'));
   }
 
-  /** Publish gateway (DESIGN.md section 7): forward to the placed origin and move without the encoder noticing. */
+  /** Publish gateway (docs/design.md section 7): forward to the placed origin and move without the encoder noticing. */
   private async servePublish(session: RtmpServerSession, req: StreamRequest): Promise<void> {
     if (!this.config.publishGateway) return session.reject('NetStream.Publish.Rejected', 'publishing at this edge is disabled: publish to an origin');
     const gw = new GatewayPublish(session, req, {
@@ -258,6 +264,7 @@ export class EdgeService implements Service {
       this.metrics.observeTtff((performance.now() - t0) / 1000);
       return stream;
     } catch {
+      // No origin had it: EdgeStream logged each pull attempt; the caller answers not-found.
       stream.removeViewer();
       return null;
     }
@@ -314,6 +321,7 @@ export class EdgeService implements Service {
       stream.enableHls();
       return { kind: 'here' };
     } catch {
+      // As in join(): the pull's failure was logged by EdgeStream.
       return { kind: 'not-found' };
     }
   }
@@ -328,6 +336,7 @@ function decodeSafe(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
+    // Bad percent-encoding: kept as is, and isValidStreamPart then refuses it with a 400.
     return s;
   }
 }

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { RtmpServerSession } from '../protocol/rtmp/server-session';
-import type { FanoutViewer } from './fanout/hub';
+import type { FanoutViewer, ViewerConnection } from './fanout/hub';
 
 /** An RTMP player as a fan-out viewer. */
 export function rtmpViewer(session: RtmpServerSession): FanoutViewer {
@@ -15,11 +17,12 @@ export function rtmpViewer(session: RtmpServerSession): FanoutViewer {
       session.socket.destroy();
       session.close(reason);
     },
+    client: connection(session.id, session.socket, session.connectedAt),
   };
 }
 
 /** An HTTP-FLV player (a chunked 200 response) as a fan-out viewer. */
-export function flvViewer(_req: IncomingMessage, res: ServerResponse): FanoutViewer {
+export function flvViewer(req: IncomingMessage, res: ServerResponse): FanoutViewer {
   return {
     kind: 'flv',
     get backlog() {
@@ -30,5 +33,22 @@ export function flvViewer(_req: IncomingMessage, res: ServerResponse): FanoutVie
     },
     end: () => res.end(),
     kick: () => res.destroy(),
+    client: connection(`flv-${randomBytes(6).toString('hex')}`, req.socket, Date.now()),
+  };
+}
+
+/** Byte counts are the socket's (HTTP keep-alive: the whole connection's, which for a player is its one request). */
+function connection(id: string, socket: Socket, createTime: number): ViewerConnection {
+  const ip = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
+  return {
+    id,
+    ip,
+    createTime,
+    get inBytes() {
+      return socket.bytesRead;
+    },
+    get outBytes() {
+      return socket.bytesWritten;
+    },
   };
 }

@@ -1,6 +1,6 @@
 import net from 'node:net';
 
-/** DESIGN.md section 10 (contract): the default ports of the local cluster. */
+/** docs/design.md section 10 (contract): the default ports of the local cluster. */
 export const DEFAULT_PORTS = {
   edgeRtmp: 1935,
   edgeHttp: 8080,

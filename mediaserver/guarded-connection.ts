@@ -1,6 +1,6 @@
 /**
  * One inbound RTMP connection: the socket, node-media-server's (NMS) session for it, and the
- * `RtmpGuard` between them, plus the idle timeouts NMS lacks (DESIGN.md section 8).
+ * `RtmpGuard` between them, plus the idle timeouts NMS lacks (docs/design.md section 8).
  *
  * NMS's own 'data' listener is detached; the guard is the socket's only reader and hands NMS's
  * parser (`session.onData`) validated, re-encoded messages. Rejected input gets its `_error` /

@@ -34,7 +34,7 @@ export class HlsFeed {
       await once(this.segmenter, 'segment', { signal: ac.signal });
       return true;
     } catch {
-      return false;
+      return false; // aborted by the timer: no segment in time (the caller answers 404)
     } finally {
       clearTimeout(timer);
     }
@@ -42,7 +42,7 @@ export class HlsFeed {
 }
 
 /**
- * In-process HLS for every live stream of this process (DESIGN.md section 6):
+ * In-process HLS for every live stream of this process (docs/design.md section 6):
  * no ffmpeg per stream, segments in memory with a bound, sliding playlists.
  */
 export class HlsHub {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { bearerToken, TokenSet } from '../common/bearer';
-import { isValidStreamPart } from '../common/lifecycle';
+import { isValidStreamPart } from '../common/stream-name';
 import { clientIp } from '../common/limits';
 import { playFileOf, refusalText, withSegmentProof, type PlayPath, type PlayVerdict } from '../common/play-auth';
 import { parseQuery, type StreamQuery } from '../common/signed-url';

@@ -8,6 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { HardeningStats } from './guarded-connection';
 import type { NodeMedia } from './node-api';
 
 /** Reasons an origin refuses a publisher or a player (label of cascade_origin_rejections_total). */
@@ -40,8 +41,11 @@ export interface MetricsStream {
 }
 
 export interface NodeMetricsOptions {
-  /** Sessions and prePlay events (viewer count, TTFF). Absent: viewers are summed from `streams()`. */
-  media?: Pick<NodeMedia, 'sessions' | 'on'>;
+  /**
+   * Sessions and prePlay events (viewer count, TTFF). Absent: viewers are summed from `streams()`.
+   * A media server with `stats()` (NmsHost) also has its hardening counters exported at origins.
+   */
+  media?: Pick<NodeMedia, 'sessions' | 'on'> & { stats?(): HardeningStats };
   streams: () => Iterable<MetricsStream>;
   /** Export Node's default process metrics (CPU, memory, event loop). Default true. */
   processMetrics?: boolean;
@@ -131,7 +135,7 @@ export class OriginMetrics extends NodeMetrics {
     const registers = [this.registry];
     new Gauge({ name: 'cascade_origin_publishers', help: 'Publishers (live streams) on this origin.', registers, collect() { this.set(opts.publishers()); } });
     new Gauge({ name: 'cascade_origin_viewers', help: 'Players on this origin, edge pulls included.', registers, collect() { this.set(viewersOf(opts)); } });
-    new Gauge({ name: 'cascade_origin_utilisation', help: 'Weight load divided by weight capacity (0..1, DESIGN.md section 4).', registers, collect() { this.set(opts.utilisation()); } });
+    new Gauge({ name: 'cascade_origin_utilisation', help: 'Weight load divided by weight capacity (0..1, docs/design.md section 4).', registers, collect() { this.set(opts.utilisation()); } });
     new Gauge({ name: 'cascade_origin_high_water', help: 'Utilisation at which this origin stops admitting publishers and starts shedding (0..1).', registers }).set(opts.highWater);
     this.redirects = new Counter({ name: 'cascade_origin_redirects_total', help: "RTMP and HTTP 302 redirects to a stream's owner.", registers });
     this.rejections = new Counter({ name: 'cascade_origin_rejections_total', help: 'Publishers and players refused, by reason.', labelNames: ['reason'], registers });
@@ -142,6 +146,20 @@ export class OriginMetrics extends NodeMetrics {
     this.webhookTooLarge = new Counter({ name: 'cascade_origin_webhook_answers_too_large_total', help: 'Webhook answers larger than webhookMaxResponseBytes (on_publish / on_play: denied).', labelNames: ['action'], registers });
     for (const action of ['on_unpublish', 'on_stop']) this.webhookDrops.inc({ action }, 0);
     for (const action of ['on_publish', 'on_play']) this.webhookTooLarge.inc({ action }, 0);
+    const media = opts.media;
+    if (media?.stats) {
+      const stats = media.stats.bind(media);
+      new Counter({
+        name: 'cascade_origin_hardening_events_total',
+        help: 'What the RTMP guard and the viewer queues did since start, by event: rtmp_connections, rtmp_connections_refused, rtmp_rejected (hostile input), rtmp_timeouts, rtmp_dropped (messages not passed to NMS), nms_errors, viewer_gops_dropped, viewer_frames_dropped, viewer_bytes_dropped, viewer_lag_disconnects, viewers_ended (docs/hardening.md).',
+        labelNames: ['event'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [key, n] of Object.entries(stats())) this.inc({ event: snakeCase(key) }, n);
+        },
+      });
+    }
     new Gauge({ name: 'cascade_origin_webhook_notifications_pending', help: 'on_unpublish / on_stop notifications queued or retrying.', registers, collect() { this.set(opts.webhookPending?.() ?? 0); } });
     const reported = { in: 0, out: 0 };
     const grow = (key: 'in' | 'out', counter: Counter): void => {
@@ -195,7 +213,7 @@ export class EdgeMetrics extends NodeMetrics {
           if (s.app !== session.streamApp || s.name !== session.streamName || !s.ready) continue;
           s.ready.then(
             () => this.observeTtff((performance.now() - t0) / 1000),
-            () => undefined,
+            () => undefined, // the pull failed: no first frame to time; EdgeStream logged why
           );
           return;
         }
@@ -223,4 +241,9 @@ export function registerOriginMetrics(app: FastifyInstance, opts: OriginMetricsO
 /** Edge metrics on `GET /metrics` (one line in EdgeService's constructor). */
 export function registerEdgeMetrics(app: FastifyInstance, opts: NodeMetricsOptions): EdgeMetrics {
   return new EdgeMetrics(opts).register(app);
+}
+
+/** `viewerGopsDropped` → `viewer_gops_dropped`. */
+function snakeCase(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }

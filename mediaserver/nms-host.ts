@@ -8,7 +8,6 @@ import BroadcastServer from 'node-media-server/src/server/broadcast_server.js';
 import BaseSession from 'node-media-server/src/session/base_session.js';
 import RtmpSession from 'node-media-server/src/session/rtmp_session.js';
 import type FlvSession from 'node-media-server/src/session/flv_session.js';
-import Flv from 'node-media-server/src/protocol/flv.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
 import { redactText, redactUrl, type Logger } from '../common/logger';
 import type { AmfObject } from '../protocol/amf0';
@@ -118,7 +117,7 @@ export function isRtmpSession(session: BaseSession): session is RtmpSession {
  * per-stream broadcast with GOP cache) and wrap the rest:
  * - its listeners are opened by us, so a bad port is an error, not `process.exit`;
  * - its HTTP server is handed to fastify (serverFactory), and FLV requests pass
- *   through a gate first (302 / 404 / edge pull) — NMS alone would answer 200 and wait forever;
+ *   through a gate first (302 / 404 / 503) — NMS alone would answer 200 and wait forever;
  * - HTTP-FLV POST publishing and WebSocket-FLV are refused (they bypass leases), and FLV paths
  *   with names NMS cannot serve answer 400 (NMS's FLV session crashes the process on them);
  * - every RTMP connection gets an RTMP guard in front of NMS's parser (mediaserver/rtmp-guard.ts:
@@ -182,12 +181,7 @@ export class NmsHost {
     return out;
   }
 
-  /** The effective hardening limits. */
-  get hardening(): Readonly<NmsHostLimits> {
-    return this.limits;
-  }
-
-  /** Subscribe to an NMS session event; in-process sessions (our own injections) are filtered out. */
+  /** Subscribe to an NMS session event; sessions without a peer address (NMS's in-process ones) are filtered out. */
   on(event: NmsEvent, listener: (session: BaseSession) => void): void {
     Context.eventEmitter.on(event, (session: BaseSession) => {
       if (!isRemote(session)) return;
@@ -383,18 +377,13 @@ export class NmsHost {
     return Context.broadcasts.get(`/${app}/${name}`);
   }
 
-  /** A stream is live here when a publisher (remote or injected) feeds its broadcast. */
+  /** A stream is live here when a publisher feeds its broadcast. */
   isLive(app: string, name: string): boolean {
     return this.broadcast(app, name)?.getPublishStatus() === 'publishing';
   }
 
   sessions(): IterableIterator<BaseSession> {
     return Context.sessions.values();
-  }
-
-  /** Feed a stream from inside the process (an edge's upstream pull). */
-  inject(app: string, name: string): InjectedStream {
-    return new InjectedStream(app, name);
   }
 
   /** onStatus on the play/publish stream of an RTMP session (NMS's own encoder). */
@@ -425,48 +414,6 @@ export class NmsHost {
   /** Ignore media and metadata a non-publisher sends (NMS would forward a viewer's packets to everyone). */
   dropIncomingMedia(session: RtmpSession): void {
     session.rtmp.onPacketCallback = () => undefined;
-  }
-}
-
-/** The publisher side of a stream fed from inside the process (no socket). */
-export class InjectedStream {
-  readonly session: BaseSession;
-  private readonly broadcast: BroadcastServer;
-  private ended = false;
-
-  constructor(app: string, name: string) {
-    const path = `/${app}/${name}`;
-    this.session = new BaseSession();
-    this.session.protocol = 'relay';
-    this.session.streamApp = app;
-    this.session.streamName = name;
-    this.session.streamPath = path;
-    this.broadcast = Context.broadcasts.get(path) ?? new BroadcastServer(path);
-    Context.broadcasts.set(path, this.broadcast);
-    // The edge decides itself when an upstream is gone; NMS's 30 s resume window would only delay that.
-    this.broadcast.publishGraceMs = 0;
-    const err = this.broadcast.postPublish(this.session);
-    if (err !== null) throw new Error(err);
-  }
-
-  push(msg: MediaPacket): void {
-    if (this.ended) return;
-    this.broadcast.broadcastMessage(Flv.parserTag(msg.type, msg.timestamp, msg.payload.length, msg.payload));
-  }
-
-  get viewers(): number {
-    return this.broadcast.subscribers.size;
-  }
-
-  /** Close every viewer of the stream with end-of-stream (RTMP UnpublishNotify + StreamEOF, HTTP-FLV end). */
-  closeViewers(): void {
-    for (const s of [...this.broadcast.subscribers.values()]) endOfStream(s);
-  }
-
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.broadcast.donePublish(this.session);
   }
 }
 
@@ -502,7 +449,7 @@ function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
-    return s;
+    return s; // bad percent-encoding: kept as is; the name check that follows refuses it with a 400
   }
 }
 

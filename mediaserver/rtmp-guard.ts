@@ -1,7 +1,7 @@
 /**
  * The RTMP guard: our own hardened RTMP layer in front of each node-media-server (NMS) session.
  *
- * One guard per TCP connection sees every inbound byte before NMS does (DESIGN.md section 8 lists
+ * One guard per TCP connection sees every inbound byte before NMS does (docs/design.md section 8 lists
  * the inputs that crash or poison NMS 4.4.3). It
  * - passes the handshake through unchanged (C0 + C1 + C2 = 1 + 1536 + 1536 bytes; NMS answers it,
  *   including the digest form ffmpeg / OBS use) after checking the RTMP version;
@@ -27,7 +27,7 @@ import { MessageType } from '../protocol/rtmp/constants';
 import { RtmpError } from '../protocol/rtmp/errors';
 import type { RtmpMessage } from '../protocol/rtmp/message';
 import { setChunkSize } from '../protocol/rtmp/message';
-import { canonicalStreamName, isValidStreamPart } from '../common/lifecycle';
+import { canonicalStreamName, isValidStreamPart } from '../common/stream-name';
 
 export const RTMP_VERSION = 3;
 const HANDSHAKE_PACKET = 1536;
@@ -138,7 +138,7 @@ export function isServableName(s: unknown): s is string {
 /**
  * Parses the name argument of publish / play. Returns an error description when it cannot be
  * served: not a string, too long, or a name outside `[A-Za-z0-9][A-Za-z0-9_-]{0,127}` after a
- * trailing `.flv` is removed (DESIGN.md section 2; NMS cannot serve names with other dots).
+ * trailing `.flv` is removed (docs/design.md section 2; NMS cannot serve names with other dots).
  */
 export function parseStreamName(raw: AmfValue): ParsedStreamName | string {
   if (typeof raw !== 'string') return 'stream name missing or not a string';

@@ -1,4 +1,5 @@
 import type { NmsHost, RtmpSession } from '../mediaserver/nms-host';
+import { announcesReconnect } from '../protocol/rtmp/constants';
 import { PublisherHold, ViewerHold } from './media-hold';
 import type { OriginMedia, OriginSession } from './media-port';
 
@@ -26,7 +27,7 @@ export function nmsMedia(nms: NmsHost): OriginMedia {
     holdViewer: (s, onOverflow) => new ViewerHold(rtmp(s), onOverflow ? { onOverflow } : {}),
     reconnectCapable: (s) => {
       const cmd = (rtmp(s).rtmp as unknown as { connectCmdObj?: { capsEx?: unknown } }).connectCmdObj;
-      return typeof cmd?.capsEx === 'number' && (cmd.capsEx & 0x01) === 0x01;
+      return announcesReconnect(cmd?.capsEx);
     },
   };
 }

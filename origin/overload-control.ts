@@ -5,7 +5,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CascadeError, StreamNotFoundError } from '../common/errors';
-import { isValidStreamPart } from '../common/lifecycle';
+import { isValidStreamPart } from '../common/stream-name';
+import { StatusCode } from '../protocol/rtmp/status';
 import type { Logger } from '../common/logger';
 import type { PlacementRequest, PlacementResult } from '../discovery/types';
 import type { OriginMedia, OriginSession } from './media-port';
@@ -82,7 +83,7 @@ export class OverloadControl {
     if (to && media.reconnectCapable(pub.session)) {
       media.sendCommandOnStream0(pub.session, 'onStatus', {
         level: 'status',
-        code: 'NetConnection.Connect.ReconnectRequest',
+        code: StatusCode.ReconnectRequest,
         description: `moving to ${to.origin.id}: ${reason}`,
         tcUrl: `${to.origin.rtmp}/${app}`,
       });

@@ -3,7 +3,7 @@
  * prints a signed publish (or play) URL. The secret is read from an environment variable, never from
  * the command line, so it stays out of shell history and `ps`.
  */
-import { isValidStreamPart } from '../common/lifecycle';
+import { isValidStreamPart } from '../common/stream-name';
 import { DEFAULT_SIGNED_URL_MAX_TTL_S, MAX_SIGNED_URL_MAX_TTL_S, MIN_SIGNED_URL_MAX_TTL_S, signedQuery } from '../common/signed-url';
 
 /** The origins' `signedUrlMaxTtlS` as its env var: the CLI reads the same one. */

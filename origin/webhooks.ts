@@ -20,6 +20,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Agent, request } from 'undici';
 import type { Logger } from '../common/logger';
 import { redactText, redactUrl } from '../common/logger';
+import { SRS_DEFAULT_VHOST } from '../protocol/srs';
 
 export type HookAction = 'on_publish' | 'on_unpublish' | 'on_play' | 'on_stop';
 export type DecidingHook = 'on_publish' | 'on_play';
@@ -69,7 +70,8 @@ export type HookVerdict =
 
 export const SIGNATURE_HEADER = 'x-cascade-signature';
 export const TIMESTAMP_HEADER = 'x-cascade-timestamp';
-export const VHOST = '__defaultVhost__';
+/** The vhost SRS callbacks name (Cascade has no vhosts). */
+export const VHOST = SRS_DEFAULT_VHOST;
 /** How far a receiver should let X-Cascade-Timestamp be from its clock (docs/origin-api.md). */
 export const SIGNATURE_TOLERANCE_S = 300;
 

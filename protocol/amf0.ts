@@ -2,7 +2,7 @@
  * AMF0 codec — Adobe "Action Message Format -- AMF 0" specification (December 2007).
  * Section numbers in comments refer to that document.
  *
- * The decoder is hardened for hostile input (DESIGN.md section 8 lists the AMF0 inputs that crash
+ * The decoder is hardened for hostile input (docs/design.md section 8 lists the AMF0 inputs that crash
  * node-media-server): every failure is an `AmfDecodeError`, nesting and item counts are bounded,
  * nothing is allocated from a declared length before the bytes are there, and decoded objects have
  * a null prototype so keys such as `__proto__` or `constructor` are plain data.

@@ -1,5 +1,5 @@
 /**
- * Following the SRS RTMP 302 redirect (DESIGN.md section 2, **contract**): take
+ * Following the SRS RTMP 302 redirect (docs/design.md section 2, **contract**): take
  * `ex.redirect2 || ex.redirect`, keep the stream name when the target names only the app, keep the
  * original query (auth tokens) when the target has none, at most 3 hops, a URL seen before in the
  * chain is a loop.

@@ -1,6 +1,6 @@
 'use strict';
 /**
- * Shed gap: the gap a viewer sees when an overloaded origin sheds a publisher (DESIGN.md section 5).
+ * Shed gap: the gap a viewer sees when an overloaded origin sheds a publisher (docs/design.md section 5).
  * Origins shed now (origin/overload/); this scenario has not been written yet, so it is reported as
  * skipped. test/integration/overload.test.ts measures one gap per path (direct and via the gateway).
  */

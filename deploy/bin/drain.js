@@ -8,7 +8,7 @@
 // Defaults come from the origin's own environment: CASCADE_HTTP_PORT (8081), the token from
 // CASCADE_DRAIN_TOKEN or else the first of CASCADE_API_TOKENS (comma-separated or a JSON array),
 // the deadline from CASCADE_DRAIN_DEADLINE_MS (30000). The drain endpoint itself belongs to the
-// origin (DESIGN.md section 5); an origin without it (404/405) is left to drain on SIGTERM.
+// origin (docs/design.md section 5); an origin without it (404/405) is left to drain on SIGTERM.
 // Exit 0: drained, deadline reached, or no drain endpoint; 1: refused (401/403) or unreachable.
 'use strict';
 

@@ -1,8 +1,21 @@
+import { createLogger, type Logger } from '../../common/logger';
+import { LogThrottle } from '../../common/limits';
 import type { DiscoveryEvent } from '../types';
 
-/** Listener set for store events: a throwing listener never breaks the store or other listeners. */
+/**
+ * Listener set for store events: a throwing listener never breaks the store or other listeners.
+ * Its exception is a bug, so it is logged (at error, at most one line per 10 s with the count of
+ * the ones skipped), never dropped.
+ */
 export class EventFanout {
   private readonly listeners = new Set<(event: DiscoveryEvent) => void>();
+  private readonly throttle = new LogThrottle();
+  private log?: Logger;
+
+  /** `log`: the store's logger; without one a logger of its own is made on the first failure. */
+  constructor(log?: Logger) {
+    this.log = log?.child({ component: 'store-events' });
+  }
 
   get size(): number {
     return this.listeners.size;
@@ -21,8 +34,13 @@ export class EventFanout {
     for (const listener of [...this.listeners]) {
       try {
         listener(event);
-      } catch {
+      } catch (err) {
         // A listener's bug must not fail the store operation that produced the event.
+        const { log, suppressed } = this.throttle.check();
+        if (log) {
+          this.log ??= createLogger('discovery').child({ component: 'store-events' });
+          this.log.error({ err, event: event.type, suppressed }, 'store event listener threw; the event still reached the other listeners');
+        }
       }
     }
   }

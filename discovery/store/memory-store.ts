@@ -2,6 +2,7 @@ import { CascadeError, OriginNotFoundError, StaleIncarnationError } from '../../
 import type { DiscoveryEvent, HeartbeatLease, HeartbeatLeaseResult, StreamMoveReason, StreamReleaseReason } from '../types';
 import { originView, ownerView, originFields } from '../views';
 import { EventFanout } from './fanout';
+import type { Logger } from '../../common/logger';
 import {
   DEFAULT_MAX_AVOIDS,
   DEFAULT_MAX_AVOIDS_PER_ORIGIN,
@@ -27,6 +28,8 @@ export interface MemoryStoreOptions {
   maxAvoidsPerOrigin?: number;
   /** Avoid marks running in total (oldest evicted beyond). Default 100,000. */
   maxAvoids?: number;
+  /** Where a throwing event listener is reported (EventFanout). */
+  logger?: Logger;
 }
 
 /**
@@ -54,13 +57,14 @@ export class MemoryStore implements DiscoveryStore {
   private readonly avoidsByOrigin = new Map<string, Map<string, true>>();
   private readonly maxAvoidsPerOrigin: number;
   private readonly maxAvoids: number;
-  private readonly fanout = new EventFanout();
+  private readonly fanout: EventFanout;
   private closed = false;
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.now = opts.now ?? Date.now;
     this.maxAvoidsPerOrigin = opts.maxAvoidsPerOrigin ?? DEFAULT_MAX_AVOIDS_PER_ORIGIN;
     this.maxAvoids = opts.maxAvoids ?? DEFAULT_MAX_AVOIDS;
+    this.fanout = new EventFanout(opts.logger);
   }
 
   async connect(): Promise<void> {

@@ -301,7 +301,7 @@ export async function quitClient(conn: RedisClient): Promise<void> {
       try {
         await conn.quit();
       } catch {
-        conn.disconnect();
+        conn.disconnect(); // QUIT failed (the link is going anyway): closing the socket is what we wanted
       } finally {
         clearTimeout(timer);
       }

@@ -95,7 +95,7 @@ export class RedisStore implements DiscoveryStore {
   private readonly bulk: RedisClient;
   private readonly heartbeatTimeoutMs: number;
   private subscribed = false;
-  private readonly fanout = new EventFanout();
+  private readonly fanout: EventFanout;
   private readonly log?: Logger;
   private readonly readyTimeoutMs: number;
   private readonly channel: string;
@@ -112,6 +112,7 @@ export class RedisStore implements DiscoveryStore {
     this.where = describeRedisTarget(target);
     this.maxAvoids = { perOrigin: opts.maxAvoidsPerOrigin ?? DEFAULT_MAX_AVOIDS_PER_ORIGIN, total: opts.maxAvoids ?? DEFAULT_MAX_AVOIDS };
     this.log = opts.logger?.child({ component: 'redis-store' });
+    this.fanout = new EventFanout(opts.logger);
     const configured = opts.prefix ?? 'cascade:';
     this.prefix = target.mode === 'cluster' ? clusterPrefix(configured) : configured;
     if (this.prefix !== configured) {
@@ -468,6 +469,6 @@ export function parseEvent(message: string): DiscoveryEvent | null {
     if (typeof e.type !== 'string' || !EVENT_TYPES.has(e.type) || e.data === null || typeof e.data !== 'object') return null;
     return e as DiscoveryEvent;
   } catch {
-    return null;
+    return null; // the subscriber logs what it ignores ('ignored a malformed event')
   }
 }

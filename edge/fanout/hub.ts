@@ -14,6 +14,18 @@ export interface FanoutViewer {
   end(reason: string): void;
   /** The viewer fell too far behind: disconnect it. */
   kick(reason: string): void;
+  /** The connection behind it, for the node API's client list (edge/clients.ts). */
+  readonly client?: ViewerConnection;
+}
+
+/** A viewer's connection as the node API lists it (`GET /api/v1/clients`). */
+export interface ViewerConnection {
+  readonly id: string;
+  /** "address:port" of the peer. */
+  readonly ip: string;
+  readonly createTime: number;
+  readonly inBytes: number;
+  readonly outBytes: number;
 }
 
 export interface FanoutOptions {
@@ -43,7 +55,7 @@ interface ViewerState {
 }
 
 /**
- * Fan-out of one stream to many viewers (DESIGN.md section 9: bounded viewer
+ * Fan-out of one stream to many viewers (docs/design.md section 9: bounded viewer
  * queues that drop whole GOPs). Each message is encoded once per kind (RTMP
  * chunks, FLV tag); messages are collected for `batchMs` and each batch is
  * concatenated once, so a viewer costs one write of a shared buffer per batch
@@ -121,6 +133,11 @@ export class StreamHub {
 
   remove(viewer: FanoutViewer): void {
     this.viewers.delete(viewer);
+  }
+
+  /** The viewers being served now. */
+  members(): IterableIterator<FanoutViewer> {
+    return this.viewers.keys();
   }
 
   /** What a late joiner needs, as messages: metadata, sequence headers and the cached GOP. */

@@ -1,5 +1,5 @@
 /**
- * In-process FLV -> MPEG-TS HLS segmenter (DESIGN.md section 6): cuts at video keyframes once a
+ * In-process FLV -> MPEG-TS HLS segmenter (docs/design.md section 6): cuts at video keyframes once a
  * segment reaches the target duration (audio-only streams: before a segment would exceed it),
  * keeps a sliding window of segments in memory, and renders the RFC 8216 live playlist.
  */

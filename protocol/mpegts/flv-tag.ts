@@ -2,8 +2,8 @@
  * Classifies an RTMP media message by its FLV tag body header (Adobe FLV spec v10:
  * E.4.2.1 AUDIODATA / AACAUDIODATA, E.4.3.1 VIDEODATA / AVCVIDEOPACKET).
  */
-import type { MediaMessage } from '../hls/types';
-import { MSG_AUDIO, MSG_VIDEO } from '../hls/types';
+import type { MediaMessage } from './media-message';
+import { MSG_AUDIO, MSG_VIDEO } from './media-message';
 import { MediaFormatError } from './errors';
 
 export type FlvMedia =

@@ -2,7 +2,7 @@
  * RTMP chunk stream reader — Adobe RTMP Specification 1.0, section 5.3 (chunking) and 5.4.1 /
  * 5.4.2 (Set Chunk Size, Abort, handled here because they change how chunks are parsed).
  *
- * Hardening (DESIGN.md section 8 lists what breaks node-media-server): declared lengths are
+ * Hardening (docs/design.md section 8 lists what breaks node-media-server): declared lengths are
  * checked against `maxMessageSize` and never allocated up front; each message in flight is copied
  * into one Buffer of its own that grows by doubling as payload arrives (from 64 KiB, capped at the
  * declared length), so its memory does not depend on how it is chunked (a list of 1-byte chunk

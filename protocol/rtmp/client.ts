@@ -2,7 +2,7 @@
  * RTMP client (play and publish) over net.Socket — Adobe RTMP Specification 1.0: handshake (5.2),
  * chunking (5.3), protocol control (5.4), user control (7.1.7), NetConnection commands connect /
  * createStream (7.2.1), NetStream commands play / publish (7.2.2); plus the SRS RTMP 302 redirect
- * (DESIGN.md section 2).
+ * (docs/design.md section 2).
  *
  * Events: 'status' (every onStatus info object), 'media' (audio / video / data messages),
  * 'redirect' (an info object with ex.code 302 on any message stream), 'userControl', 'drain',

@@ -58,3 +58,15 @@ export const ChunkStreamId = {
 /** Section 5.3.1.1: chunk stream ids 2..65599 are encodable (0 and 1 select the long forms). */
 export const MIN_CSID = 2;
 export const MAX_CSID = 65599;
+
+/**
+ * Enhanced RTMP v2 (veovera/enhanced-rtmp, "Reconnect Request"): bit of the `capsEx` number in the
+ * connect command object by which a client says it can move to another server when asked
+ * (docs/design.md section 7). A server echoes the bits it supports in its `_result`.
+ */
+export const CAPS_EX_RECONNECT = 0x01;
+
+/** Whether a connect command object's `capsEx` value announces Reconnect. */
+export function announcesReconnect(capsEx: unknown): boolean {
+  return typeof capsEx === 'number' && (capsEx & CAPS_EX_RECONNECT) === CAPS_EX_RECONNECT;
+}

@@ -85,7 +85,7 @@ export class StreamNotFoundRtmpError extends RtmpStatusError {
   }
 }
 
-/** The peer answered with an RTMP 302 (DESIGN.md section 2) instead of starting the stream. */
+/** The peer answered with an RTMP 302 (docs/design.md section 2) instead of starting the stream. */
 export class RtmpRedirectError extends RtmpStatusError {
   readonly redirect: RtmpRedirect;
   constructor(info: AmfObject, redirect: RtmpRedirect) {
@@ -117,7 +117,7 @@ export class RtmpStateError extends RtmpError {
   }
 }
 
-/** The `ex` part of an SRS-style 302 status (DESIGN.md section 2). */
+/** The `ex` part of an SRS-style 302 status (docs/design.md section 2). */
 export interface RtmpRedirect {
   redirect?: string;
   redirect2?: string;

@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import { isAmfObject, newAmfObject, type AmfObject, type AmfValue } from '../amf0';
 import { ChunkReader } from './chunk-reader';
 import { ChunkWriter } from './chunk-writer';
-import { MessageType, UserControlEvent } from './constants';
+import { CAPS_EX_RECONNECT, MessageType, UserControlEvent } from './constants';
 import { ServerHandshake } from './handshake';
 import { ack, command, dataMessage, parseCommand, parseUserControl, readU32Body, setChunkSize, setPeerBandwidth, userControl, windowAckSize, type RtmpMessage } from './message';
 
@@ -65,7 +65,7 @@ export class RtmpServerSession extends EventEmitter<ServerSessionEvents> {
   readonly remote: string;
   app = '';
   tcUrl = '';
-  /** E-RTMP capsEx the client announced in connect (0x01 = reconnect). */
+  /** E-RTMP capsEx the client announced in connect (CAPS_EX_RECONNECT = reconnect). */
   capsEx = 0;
   role: 'none' | 'player' | 'publisher' = 'none';
   request?: StreamRequest;
@@ -287,8 +287,8 @@ export class RtmpServerSession extends EventEmitter<ServerSessionEvents> {
     this.writer.chunkSize = size;
     const props = Object.assign(newAmfObject(), { fmsVer: 'FMS/3,5,7,7009', capabilities: 31 });
     const info = Object.assign(newAmfObject(), { level: 'status', code: 'NetConnection.Connect.Success', description: 'Connection succeeded.', objectEncoding: 0 });
-    // E-RTMP v2: echo the capabilities we support (0x01 reconnect) so the client knows.
-    if (this.capsEx) info.capsEx = this.capsEx & 0x01;
+    // E-RTMP v2: echo the capabilities we support (reconnect) so the client knows.
+    if (this.capsEx) info.capsEx = this.capsEx & CAPS_EX_RECONNECT;
     this.send(command('_result', transactionId, props, info));
   }
 
@@ -298,7 +298,7 @@ export class RtmpServerSession extends EventEmitter<ServerSessionEvents> {
     if (typeof arg !== 'string') return this.fail(`${kind} without a stream name`);
     const q = arg.indexOf('?');
     let name = q < 0 ? arg : arg.slice(0, q);
-    // SRS edges play NAME.flv for HTTP-FLV viewers (DESIGN.md section 2).
+    // SRS edges play NAME.flv for HTTP-FLV viewers (docs/design.md section 2).
     if (kind === 'play' && name.endsWith('.flv')) name = name.slice(0, -4);
     if (!NAME.test(name) || name.includes('..')) {
       this.request = { app: this.app, name: '', query: '', tcUrl: this.tcUrl, streamId: streamId || MEDIA_STREAM_ID };

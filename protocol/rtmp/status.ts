@@ -1,6 +1,6 @@
 /**
  * NetConnection / NetStream status info objects (RTMP 1.0 sections 7.2.1.1, 7.2.2) and the SRS
- * RTMP 302 redirect carried in them (DESIGN.md section 2, **contract**).
+ * RTMP 302 redirect carried in them (docs/design.md section 2, **contract**).
  */
 import { isAmfObject, newAmfObject, type AmfObject, type AmfValue } from '../amf0';
 import type { RtmpRedirect } from './errors';
@@ -14,6 +14,8 @@ export const StatusCode = {
   PlayFailed: 'NetStream.Play.Failed',
   PublishStart: 'NetStream.Publish.Start',
   PublishBadName: 'NetStream.Publish.BadName',
+  /** Enhanced RTMP v2 "Reconnect Request" (docs/design.md section 7): move to `info.tcUrl`. */
+  ReconnectRequest: 'NetConnection.Connect.ReconnectRequest',
 } as const;
 
 export const REDIRECT_STATUS_CODE = 302;

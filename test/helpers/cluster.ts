@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { memberCredential } from '../../common/cluster-credentials';
-import { freePort } from './media';
+import { freePort, ownerOf as ownerIn } from './wait';
 import { startService, TestProcess } from './processes';
 
 export interface NodeHandle {
@@ -109,6 +109,5 @@ export async function startCluster(
 
 /** The id of the origin discovery says owns live/NAME, or null. */
 export async function ownerOf(cluster: Pick<TestCluster, 'discoveryUrl'>, name: string): Promise<string | null> {
-  const res = await fetch(`${cluster.discoveryUrl}/v1/streams/live/${name}`);
-  return res.status === 200 ? ((await res.json()) as { origin: { id: string } }).origin.id : null;
+  return ownerIn(cluster.discoveryUrl, 'live', name);
 }

@@ -1,8 +1,7 @@
 /**
- * Test media (DESIGN.md section 12): generated at test time by ffmpeg, never committed.
+ * Test media (docs/design.md section 12): generated at test time by ffmpeg, never committed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 
 export const FFMPEG = '/usr/bin/ffmpeg';
 
@@ -52,19 +51,7 @@ export function ffmpegPublishArgs(url: string, opts: FfmpegPublishOptions = {}):
   ];
 }
 
-/** A TCP port that was free a moment ago (listen on port 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port assigned'))));
-    });
-  });
-}
+export { freePort } from './wait';
 
 /** Writes a short FLV file (H.264 + AAC test pattern) rendered as fast as possible. */
 export async function makeTestFlv(path: string, seconds: number, size = '320x240'): Promise<void> {

@@ -1,5 +1,6 @@
 import { spawn, ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { waitFor } from './wait';
 
 /** The repository root: two levels up from test/helpers/, three from dist/test/helpers/ (the chaos runner loads the compiled helpers). */
 const ROOT = ((up) => (path.basename(up) === 'dist' ? path.dirname(up) : up))(path.resolve(__dirname, '..', '..'));
@@ -85,14 +86,7 @@ export function startCommand(cmd: string, args: string[], name = cmd): TestProce
   return new TestProcess(name, spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string, everyMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { waitFor };
 
 export function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { run, waitFor } from './processes';
+import { freePort } from './wait';
 
 /**
  * Private redis-server processes for tests (the shared Redis at 6379 is never
@@ -52,24 +52,7 @@ export class RedisProcess {
   }
 }
 
-/** Ports handed out by this process (so two servers started back to back never get the same one). */
-const handedOut = new Set<number>();
-
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const srv = createServer();
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', resolve);
-    });
-    const { port } = srv.address() as AddressInfo;
-    await new Promise<void>((resolve) => srv.close(() => resolve()));
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
-}
+export { freePort };
 
 /** One command on a short-lived connection (no retries); rejects when the server does not answer. */
 export async function redisCommand(port: number, command: string, ...args: Array<string | number>): Promise<unknown> {

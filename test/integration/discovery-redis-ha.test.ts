@@ -15,7 +15,7 @@ import {
   type RedisProcess,
   type SentinelSetup,
 } from '../helpers/redis-servers';
-import { expectUnreachableStoreDegrades, randomPrefix } from '../unit/discovery/redis-helpers';
+import { expectUnreachableStoreDegrades, randomPrefix } from '../helpers/redis-shared';
 import { realClock, runStoreContract } from '../unit/discovery/store-contract';
 
 /**

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
 import pino from 'pino';
 import { DiscoveryUnavailableError, StreamOwnedElsewhereError } from '../../common/errors';
@@ -9,7 +9,8 @@ import { loadDiscoveryConfig, type DiscoveryConfig } from '../../discovery/confi
 import { DiscoveryService } from '../../discovery/service';
 import { RedisStore } from '../../discovery/store/redis-store';
 import type { DiscoveryEvent } from '../../discovery/types';
-import { SHARED_REDIS_URL, deleteKeys, randomPrefix } from '../unit/discovery/redis-helpers';
+import { SHARED_REDIS_URL, deleteKeys, randomPrefix } from '../helpers/redis-shared';
+import { freePort, until } from '../helpers/wait';
 
 /**
  * Discovery on a real Redis: replicas agree and see each other's events, a SIGKILLed owner's
@@ -32,16 +33,6 @@ function replica(url: string, prefix: string, overrides: Partial<DiscoveryConfig
 /** Short enough for the expiry test, long enough that a loaded machine does not expire registrations mid-test. */
 const ORIGIN_TTL_MS = 2000;
 
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** An HTTP /healthz that answers for any origin id (origins that are alive). */
 async function aliveHealthz(): Promise<{ server: Server; url: string }> {
   const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'));
@@ -52,14 +43,6 @@ async function aliveHealthz(): Promise<{ server: Server; url: string }> {
 async function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-async function freePort(): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 async function killAndWait(proc: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -264,10 +247,11 @@ describe('a Redis restart (private redis-server): 503 and stale reads, no crash,
     expect(await client.lookup('live', 's1')).toMatchObject({ token: lease.token });
 
     // Nothing crashed: the service keeps serving (metrics included) while Redis is gone.
-    await new Promise((r) => setTimeout(r, 1500));
-    const metrics = await fetch(`${service.url}/metrics`);
-    expect(metrics.status).toBe(200);
-    expect(await metrics.text()).toContain('cascade_discovery_store_up{store="redis"} 0');
+    await until('store_up 0 in /metrics', async () => {
+      const metrics = await fetch(`${service.url}/metrics`);
+      expect(metrics.status).toBe(200);
+      return (await metrics.text()).includes('cascade_discovery_store_up{store="redis"} 0') || undefined;
+    }, 5000, 100);
 
     // Redis comes back (empty: no persistence) on the same port.
     await startRedis();

@@ -1,7 +1,7 @@
 /**
  * GitHub issue 5, part 1: no remote input crashes a process or corrupts a stream.
  *
- * Every DESIGN.md section 8 class, sent by a raw-socket client at a running origin AND edge
+ * Every docs/design.md section 8 class, sent by a raw-socket client at a running origin AND edge
  * (startCluster) while ffmpeg publishes a live stream throughout. After each input: the process is
  * up, answers a handshake, and the live stream still plays with its original metadata (width 640)
  * and sequence header. At the origin (node-media-server behind the RTMP guard) the hostile
@@ -19,6 +19,7 @@ import { ffmpegPublishArgs } from '../helpers/media';
 import { probe } from '../helpers/players';
 import { startCommand, waitFor, type TestProcess } from '../helpers/processes';
 import { analyse, flvViewer, rtmpViewer, type ViewerRecord } from '../helpers/viewers';
+import { until } from '../helpers/wait';
 import { decodeAmf0, isAmfObject } from '../../protocol/amf0';
 import { isAvcSequenceHeader, isMetadata, stripSetDataFrame } from '../../protocol/flv';
 import { playWithRedirects } from '../../protocol/redirect';
@@ -192,7 +193,7 @@ async function runRow(node: NodeHandle, row: HostileRow, guarded: boolean): Prom
   await expectHealthy(node);
 }
 
-describe('every DESIGN.md section 8 class, at the origin and the edge', () => {
+describe('every docs/design.md section 8 class, at the origin and the edge', () => {
   test.each(HOSTILE_ROWS.map((r) => [r.id, r.what, r] as const))('%s (%s)', async (_id, _what, row) => {
     await Promise.all([runRow(origin, row, true), runRow(edge, row, false)]);
   });
@@ -349,8 +350,15 @@ test('chunk-size flood (1-byte chunks, 6 MiB): 3 connections are refused; 3 hold
   // Allowed chunk size, 6 MiB messages held without their last byte: the guard holds ~6 MiB each.
   const heldBytes = chunkSizeFlood(size, 128, 1);
   const held = await Promise.all([0, 1, 2].map(() => open(heldBytes)));
-  await new Promise((r) => setTimeout(r, 1500)); // let the origin read what the kernel buffered
-  const whileHeld = rss();
+  // `open` resolved once the kernel took every byte; the origin has read them once its RSS stops growing.
+  let last = rss();
+  const whileHeld = await until('the origin RSS to settle while the messages are held', async () => {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = rss();
+    const settled = Math.abs(now - last) < 1024 * 1024;
+    last = now;
+    return settled ? now : undefined;
+  }, 10_000, 0);
   expect(held.some((h) => h.closed())).toBe(false);
   for (const h of held) h.socket.destroy();
 

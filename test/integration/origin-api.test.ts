@@ -118,6 +118,14 @@ test('an edge viewer: the edge lists the stream SRS-shaped with its own fields; 
   expect((await streamsOf(origin))[0]).toMatchObject({ clients: 2, viewers: 1 });
 });
 
+test('GET /api/v1/clients at the edge: the players its fan-out serves (not the upstream pull)', async () => {
+  const clients = await clientsOf(edge);
+  expect(clients).toHaveLength(1);
+  expect(clients[0]).toMatchObject({ type: 'rtmp-play', publish: false, name, url: `/live/${name}`, ip: '127.0.0.1', stream: expect.stringMatching(/^str-/) });
+  await waitFor(async () => ((await clientsOf(edge))[0]?.send_bytes ?? 0) > 10_000, 5000, 'the edge player to be sent media');
+  expect((await get<{ client: Client }>(`${edge.http}/api/v1/clients/${clients[0].id}`)).client.id).toBe(clients[0].id);
+});
+
 test('GET /api/v1/clients at the origin: the publisher (fmle-publish) and the players, SRS fields', async () => {
   const clients = await clientsOf(origin);
   const pub = clients.find((c) => c.publish);
@@ -215,6 +223,8 @@ describe('/metrics', () => {
     expect(metricValue(o, 'cascade_origin_bytes_out_total')).toBeGreaterThan(1000);
     expect(metricValue(o, 'cascade_origin_high_water')).toBe(0.85);
     expect(metricValue(o, 'cascade_origin_utilisation')).toBeGreaterThan(0);
+    expect(metricValue(o, 'cascade_origin_hardening_events_total{event="rtmp_connections"}')).toBeGreaterThanOrEqual(2); // the publisher and the edge pull
+    expect(metricValue(o, 'cascade_origin_hardening_events_total{event="nms_errors"}')).toBe(0);
     const e = await (await fetch(`${edge.http}/metrics`)).text();
     expect(metricValue(e, 'cascade_edge_viewers')).toBe(1);
     expect(metricValue(e, `cascade_stream_bitrate_kbps{app="live",name="${name}"}`)).toBeGreaterThanOrEqual(0);

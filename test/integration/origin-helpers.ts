@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { AmfObject } from '../../protocol/amf0';
 import { RtmpClient } from '../../protocol/rtmp/client';
-import { freePort } from '../helpers/media';
+import { freePort } from '../helpers/wait';
 import { startService, waitFor, type TestProcess } from '../helpers/processes';
 
 export interface Node {
@@ -46,10 +46,7 @@ export async function startEdge(discoveryUrl: string, origins: string[], flags: 
   return { proc, rtmp: `rtmp://127.0.0.1:${rp}`, http: `http://127.0.0.1:${hp}` };
 }
 
-export async function ownerOf(discoveryUrl: string, app: string, name: string): Promise<string | null> {
-  const res = await fetch(`${discoveryUrl}/v1/streams/${app}/${name}`);
-  return res.status === 200 ? ((await res.json()) as { origin: { id: string } }).origin.id : null;
-}
+export { ownerOf } from '../helpers/wait';
 
 export interface RawPublish {
   client: RtmpClient;

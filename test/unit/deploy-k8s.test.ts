@@ -2,9 +2,8 @@
  * deploy/k8s/*.yaml, without a cluster.
  *
  * Two layers:
- *  - Kubernetes JSON schemas: when the `kubernetes-models` package (4.x: CommonJS, Kubernetes 1.27
- *    OpenAPI schemas compiled to ajv validators) can be loaded, every object is validated by its
- *    model; otherwise that test is skipped and says so.
+ *  - Kubernetes JSON schemas: every object is validated by its `kubernetes-models` model (4.x, a
+ *    devDependency: CommonJS, Kubernetes 1.27 OpenAPI schemas compiled to ajv validators).
  *  - A structural validator written here, always: apiVersion/kind pairs, metadata (DNS-1123 names,
  *    namespace), label selectors ↔ pod template labels, Service selectors ↔ workloads and targetPorts ↔
  *    container ports, probes on /healthz at declared ports, CASCADE_* env names against
@@ -146,13 +145,9 @@ async function loadModel(apiVersion: string, kind: string): Promise<ModelClass |
   }
 }
 
-/** Installed in the project, or on NODE_PATH (how it was run before being a devDependency). */
-const MODELS_INSTALLED = [path.join(ROOT, 'node_modules'), ...(process.env.NODE_PATH ?? '').split(path.delimiter).filter(Boolean)].some((dir) =>
-  existsSync(path.join(dir, 'kubernetes-models', 'package.json')),
-);
-
-// Skipped (and reported as skipped) without kubernetes-models: the structural checks below still run.
-(MODELS_INSTALLED ? test : test.skip)('every object validates against the Kubernetes 1.27 schemas (kubernetes-models)', async () => {
+// kubernetes-models is a devDependency: without it this test fails (it used to skip itself, which
+// let a broken install pass unnoticed).
+test('every object validates against the Kubernetes 1.27 schemas (kubernetes-models)', async () => {
   expect(await loadModel('apps/v1', 'Deployment')).not.toBeNull();
   const errors: string[] = [];
   for (const { file, obj } of resources) {

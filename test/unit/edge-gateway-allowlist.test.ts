@@ -10,7 +10,8 @@ import pino from 'pino';
 import type { ChunkWriter } from '../../protocol/rtmp/chunk-writer';
 import { command, type parseCommand } from '../../protocol/rtmp/message';
 import type { RtmpServerSession, StreamRequest } from '../../protocol/rtmp/server-session';
-import { GatewayPublish, RECONNECT_REQUEST } from '../../edge/publish-gateway';
+import { GatewayPublish } from '../../edge/publish-gateway';
+import { StatusCode } from '../../protocol/rtmp/status';
 import { HostAllowlist } from '../../common/host-allowlist';
 import { amfObject, ScriptedRtmpServer } from '../helpers/fake-origin';
 import { waitFor } from '../helpers/processes';
@@ -21,7 +22,7 @@ class PublishOrigin extends ScriptedRtmpServer {
   private readonly publishers = new Map<net.Socket, ChunkWriter>();
 
   reconnect(tcUrl: string): void {
-    const info = amfObject({ level: 'status', code: RECONNECT_REQUEST, description: 'move', tcUrl });
+    const info = amfObject({ level: 'status', code: StatusCode.ReconnectRequest, description: 'move', tcUrl });
     for (const [socket, writer] of this.publishers) socket.write(writer.write(command('onStatus', 0, null, info)));
   }
 

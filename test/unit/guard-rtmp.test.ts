@@ -1,6 +1,6 @@
 /**
  * The RTMP guard against node-media-server 4.4.3 in-process (real RtmpSession, Rtmp parser,
- * BroadcastServer): each DESIGN.md section 8 class first shown to break NMS when fed raw (the
+ * BroadcastServer): each docs/design.md section 8 class first shown to break NMS when fed raw (the
  * defect is still there underneath), then shown harmless through the guard.
  */
 import { decodeAmf0, isAmfObject } from '../../protocol/amf0';
@@ -63,7 +63,7 @@ function clientCommands(conn: GuardedConn): Array<{ name: string; info: Record<s
 
 beforeEach(() => resetNms());
 
-describe('each DESIGN.md section 8 class: raw NMS is broken by it, the guard is not', () => {
+describe('each docs/design.md section 8 class: raw NMS is broken by it, the guard is not', () => {
   test.each(HOSTILE_ROWS.map((r) => [r.id, r] as const))('%s', (_id, row) => {
     // Raw: node-media-server alone.
     const rawPub = startLiveRaw();

@@ -1,7 +1,7 @@
 /**
  * Raw RTMP bytes for the hardening tests (unit, fuzz and integration): a handshake, chunked
  * messages built with our writer, and a hand-made AMF0 encoder for deliberately invalid values.
- * One row per class of DESIGN.md section 8 ("Remote crashes" and "Stream integrity").
+ * One row per class of docs/design.md section 8 ("Remote crashes" and "Stream integrity").
  */
 import fc from 'fast-check';
 import { encodeAmf0, type AmfValue } from '../../protocol/amf0';
@@ -138,7 +138,7 @@ export function chunkSizeFloodStart(size: number, bytes: number): Buffer {
 
 export interface HostileRow {
   id: string;
-  /** DESIGN.md section 8 class. */
+  /** docs/design.md section 8 class. */
   what: string;
   bytes: (ctx: HostileContext) => Buffer;
   /** 'crash': raw NMS throws; 'poison': raw NMS changes the live stream's cached headers; 'hang' / 'accept': raw NMS keeps a bad connection. */
@@ -153,7 +153,7 @@ const hs = (): Buffer => handshake();
 const setup = (...msgs: RtmpMessage[]): Buffer => Buffer.concat([hs(), chunks(msgs)]);
 const cmdBody = (...parts: Buffer[]): RtmpMessage => rawCommand(Buffer.concat(parts));
 
-/** Every class of DESIGN.md section 8 that can be sent over RTMP. */
+/** Every class of docs/design.md section 8 that can be sent over RTMP. */
 export const HOSTILE_ROWS: HostileRow[] = [
   { id: 'connect-without-tcUrl', guard: 'RTMP_CONNECT', what: 'connect with no tcUrl', defect: 'crash', bytes: ({ app }) => setup(command('connect', 1, { app })) },
   { id: 'connect-invalid-tcUrl', guard: 'RTMP_CONNECT', what: 'connect with an invalid tcUrl', defect: 'crash', bytes: ({ app }) => setup(command('connect', 1, { app, tcUrl: 'not a url' })) },

@@ -144,4 +144,29 @@ describe('layering', () => {
     expect(modules.filter((m) => m === 'mediaserver/nms-host.ts' || m.startsWith('origin/'))).toEqual([]);
     expect([...packages].filter((p) => p.startsWith('node-media-server'))).toEqual([]);
   });
+
+  const importsFrom = (file: string): string[] => importsOf(path.join(ROOT, file)).map(resolveLocal).filter((t): t is string => t !== null);
+  const under = (...dirs: string[]) => (target: string): boolean => dirs.some((d) => target === d || target.startsWith(`${d}/`));
+
+  it('protocol/mpegts does not import protocol/hls (the shared media message lives below both)', () => {
+    const offenders = allImports
+      .filter((r) => path.relative(ROOT, r.file).startsWith('protocol/mpegts/'))
+      .filter((r) => under('protocol/hls')(resolveLocal(r) ?? ''))
+      .map((r) => `${path.relative(ROOT, r.file)} imports ${r.spec}`);
+    expect(offenders).toEqual([]);
+  });
+
+  it('the discovery client does not import the server side of discovery', () => {
+    const server = under('discovery/sse', 'discovery/app', 'discovery/route-context', 'discovery/service', 'discovery/store');
+    expect(importsFrom('discovery/client.ts').filter(server)).toEqual([]);
+    expect(importsFrom('discovery/client.ts')).toContain('protocol/sse');
+  });
+
+  it('test/unit stays in-process: no ffmpeg, no spawned media server, no Redis (those tests live in test/integration)', () => {
+    const outside = /\/usr\/bin\/ff(mpeg|probe)|\bFFMPEG\b|\bFFPROBE\b|helpers\/redis-shared|from 'ioredis'|require\.resolve\('node-media-server'\)|helpers\/(cluster|encoders|players)'|\bstartService\(|\bstartCommand\(/;
+    const offenders = sourceFiles(path.join(ROOT, 'test', 'unit'))
+      .filter((file) => file !== __filename && outside.test(fs.readFileSync(file, 'utf8')))
+      .map((file) => path.relative(ROOT, file));
+    expect(offenders).toEqual([]);
+  });
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { createHttpApp } from '../../mediaserver/http-app';
 import { EdgeMetrics, OriginMetrics, REJECTION_REASONS, registerEdgeMetrics, registerOriginMetrics } from '../../mediaserver/metrics';
+import { emptyStats } from '../../mediaserver/guarded-connection';
 import type { NodeSession } from '../../mediaserver/node-api';
 
 /** The metric names the issue fixes, per role (the dashboards' contract). */
@@ -143,6 +144,29 @@ describe('edge metrics', () => {
     expect(sample(text, 'cascade_edge_ttff_seconds_count')).toBe(1);
     expect(types(text).has('process_cpu_user_seconds_total')).toBe(false);
   });
+});
+
+test('the media server\'s hardening counters (NmsHost.stats()) are exported per event', async () => {
+  const stats = { ...emptyStats(), rtmpRejected: 3, viewerGopsDropped: 2 };
+  const m = new OriginMetrics({
+    media: { sessions: () => [], on: () => undefined, stats: () => stats },
+    streams: () => [],
+    publishers: () => 0,
+    utilisation: () => 0,
+    highWater: 0.85,
+    bytes: () => ({ in: 0, out: 0 }),
+    processMetrics: false,
+  });
+  let text = await m.render();
+  expect(types(text).get('cascade_origin_hardening_events_total')).toBe('counter');
+  expect(sample(text, 'cascade_origin_hardening_events_total{event="rtmp_rejected"}')).toBe(3);
+  expect(sample(text, 'cascade_origin_hardening_events_total{event="viewer_gops_dropped"}')).toBe(2);
+  expect(sample(text, 'cascade_origin_hardening_events_total{event="nms_errors"}')).toBe(0);
+  stats.rtmpRejected = 5;
+  text = await m.render();
+  expect(sample(text, 'cascade_origin_hardening_events_total{event="rtmp_rejected"}')).toBe(5);
+  // Without a media server that counts (an edge, a test double): no such series.
+  expect(types(await new OriginMetrics({ streams: () => [], publishers: () => 0, utilisation: () => 0, highWater: 0.85, bytes: () => ({ in: 0, out: 0 }), processMetrics: false }).render()).has('cascade_origin_hardening_events_total')).toBe(false);
 });
 
 test('GET /metrics serves the exposition with its content type', async () => {

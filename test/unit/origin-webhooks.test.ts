@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { until } from '../helpers/wait';
 import { isAllowAnswer, signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook, Webhooks, type HookClient, type WebhookOptions } from '../../origin/webhooks';
 
 interface Call {
@@ -314,19 +315,15 @@ describe('pending notifications cap (maxPending)', () => {
     const dropped: string[] = [];
     const h = make({ maxPending: 3, timeoutMs: 10_000, log: captured, onDropped: (a) => dropped.push(a) });
     const byClient = (id: string): Call | undefined => server.calls.find((c) => c.body.client_id === id);
-    const until = async (cond: () => boolean): Promise<void> => {
-      const deadline = Date.now() + 5000;
-      while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    };
     for (let i = 0; i < 3; i++) h.notify(i % 2 ? 'on_stop' : 'on_unpublish', { ...CLIENT, clientId: `c${i}` });
-    await until(() => server.calls.length === 3);
+    await until('3 webhook calls', () => server.calls.length === 3);
     expect(h.pendingCount).toBe(3);
     for (let i = 3; i < 5; i++) h.notify('on_stop', { ...CLIENT, clientId: `c${i}` });
     expect(h.pendingCount).toBe(3);
     expect(h.droppedCount).toBe(2);
     expect(dropped).toEqual(['on_unpublish', 'on_stop']);
     // The dropped ones' requests in flight are abandoned at once; the newest three wait for their answer.
-    await until(() => Boolean(byClient('c0')?.abandoned && byClient('c1')?.abandoned && byClient('c4')));
+    await until('c0 and c1 abandoned, c4 sent', () => Boolean(byClient('c0')?.abandoned && byClient('c1')?.abandoned && byClient('c4')));
     expect(['c0', 'c1', 'c2', 'c3', 'c4'].map((id) => byClient(id)?.abandoned)).toEqual([true, true, false, false, false]);
     const warns = lines.filter((l) => l.msg === 'webhook notifications backlog full: oldest dropped');
     expect(warns).toHaveLength(1);

@@ -4,20 +4,12 @@ import { request } from 'undici';
 import { memberCredential } from '../../../common/cluster-credentials';
 import { HttpDiscoveryClient } from '../../../discovery/client';
 import { DiscoveryService } from '../../../discovery/service';
-import { SseHub, SseParser, sseFrame } from '../../../discovery/sse';
+import { SseHub, sseFrame } from '../../../discovery/sse';
+import { SseParser } from '../../../protocol/sse';
 import { MemoryStore } from '../../../discovery/store/memory-store';
 import type { DiscoveryEvent } from '../../../discovery/types';
 import { ORIGIN_A, ORIGIN_B, silentLogger, testConfig } from './helpers';
-
-async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 3000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from '../../helpers/wait';
 
 describe('SseParser', () => {
   it.each<[string, string[], Array<{ event: string; data: string }>]>([

@@ -1,6 +1,7 @@
 import { CascadeError, StaleIncarnationError } from '../../../common/errors';
 import type { DiscoveryStore, HeartbeatOutcome, Lease, OriginRecordInput } from '../../../discovery/store/types';
 import type { DiscoveryEvent, HeartbeatLease } from '../../../discovery/types';
+import { until } from '../../helpers/wait';
 
 /**
  * The clock a contract run uses. An injected clock (`fakeClock`, MemoryStore) moves time without
@@ -55,8 +56,9 @@ function isLease(r: { lease: Lease } | { conflict: Lease }): r is { lease: Lease
 }
 
 /**
- * The behaviour every `DiscoveryStore` must have (DESIGN.md section 3, "Leases"). Used by
- * memory-store.test.ts (injected clock) and redis-store.test.ts (real Redis, real clock).
+ * The behaviour every `DiscoveryStore` must have (docs/design.md section 3, "Leases"). Used by
+ * memory-store.test.ts (injected clock) and test/integration/discovery-redis-store.test.ts (real Redis,
+ * real clock).
  */
 export function runStoreContract(name: string, makeStore: MakeStore, opts: StoreContractOptions = {}): void {
   describe(`DiscoveryStore contract: ${name}`, () => {
@@ -115,9 +117,9 @@ export function runStoreContract(name: string, makeStore: MakeStore, opts: Store
       return {
         events,
         stop,
+        /** The events once `n` arrived, or what arrived in 3 s (the caller's expect shows the difference). */
         async waitFor(n: number) {
-          const deadline = Date.now() + 3000;
-          while (events.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+          await until(`${n} events`, () => events.length >= n, 3000, 5).catch(() => undefined);
           return events;
         },
       };

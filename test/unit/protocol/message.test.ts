@@ -1,7 +1,7 @@
 import { encodeAmf0, newAmfObject, type AmfObject, type AmfValue } from '../../../protocol/amf0';
 import { ChunkReader } from '../../../protocol/rtmp/chunk-reader';
 import { ChunkWriter } from '../../../protocol/rtmp/chunk-writer';
-import { MessageType, PeerBandwidthLimit, UserControlEvent } from '../../../protocol/rtmp/constants';
+import { announcesReconnect, CAPS_EX_RECONNECT, MessageType, PeerBandwidthLimit, UserControlEvent } from '../../../protocol/rtmp/constants';
 import { RtmpMessageError } from '../../../protocol/rtmp/errors';
 import {
   abort,
@@ -122,7 +122,7 @@ describe('aggregate messages (7.1.6)', () => {
   });
 });
 
-describe('status info: the SRS 302 redirect (DESIGN.md section 2)', () => {
+describe('status info: the SRS 302 redirect (docs/design.md section 2)', () => {
   const info = (ex: AmfValue): AmfObject => Object.assign(newAmfObject(), { level: 'error', code: 'NetConnection.Connect.Rejected', description: 'RTMP 302 Redirect', ex });
   test('redirect and redirect2 are read when ex.code is 302', () => {
     const ex = Object.assign(newAmfObject(), { code: 302, redirect: 'rtmp://o:1936/live', redirect2: 'rtmp://o:1936/live/s?t=1' });
@@ -136,4 +136,16 @@ describe('status info: the SRS 302 redirect (DESIGN.md section 2)', () => {
   ])('%s is no redirect', (_name, value: AmfValue) => {
     expect(redirectOf(value)).toBeUndefined();
   });
+});
+
+describe('E-RTMP v2 capsEx (docs/design.md section 7)', () => {
+  test.each([
+    [CAPS_EX_RECONNECT, true],
+    [0x03, true],
+    [0x02, false],
+    [0, false],
+    ['1', false],
+    [undefined, false],
+    [null, false],
+  ])('announcesReconnect(%j) is %s', (capsEx, expected) => expect(announcesReconnect(capsEx)).toBe(expected));
 });

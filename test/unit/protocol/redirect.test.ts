@@ -22,7 +22,7 @@ describe('parseRtmpUrl', () => {
   });
 });
 
-describe('nextRedirectUrl (DESIGN.md section 2)', () => {
+describe('nextRedirectUrl (docs/design.md section 2)', () => {
   test.each([
     ['app-only redirect keeps stream and query', 'rtmp://edge/live/cam?token=abc', { redirect: 'rtmp://o2:1937/live' }, 'rtmp://o2:1937/live/cam?token=abc'],
     ['full redirect2 replaces stream, keeps query when it has none', 'rtmp://edge/live/cam?token=abc', { redirect2: 'rtmp://o2:1937/live/cam2' }, 'rtmp://o2:1937/live/cam2?token=abc'],

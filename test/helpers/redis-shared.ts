@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import type { RedisStore } from '../../../discovery/store/redis-store';
+import type { RedisStore } from '../../discovery/store/redis-store';
 
-/** The shared Redis every machine runs (DESIGN.md section 11). Never stopped by tests. */
+/** The shared Redis every machine runs (docs/design.md section 11). Never stopped by tests. */
 export const SHARED_REDIS_URL = process.env.CASCADE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** A prefix no other test uses: `cascade-test:<random>:`. */

@@ -1,7 +1,7 @@
 import pino from 'pino';
-import { RedisStore, lexRange, parseEvent, storeError } from '../../../discovery/store/redis-store';
-import { realClock, runStoreContract } from './store-contract';
-import { SHARED_REDIS_URL, deleteKeys, expectUnreachableStoreDegrades, keysUnder, randomPrefix } from './redis-helpers';
+import { RedisStore, lexRange, parseEvent, storeError } from '../../discovery/store/redis-store';
+import { realClock, runStoreContract } from '../unit/discovery/store-contract';
+import { SHARED_REDIS_URL, deleteKeys, expectUnreachableStoreDegrades, keysUnder, randomPrefix } from '../helpers/redis-shared';
 
 /** Every store of a test gets its own prefix; its keys are deleted after the test. */
 const prefixes: string[] = [];

@@ -8,13 +8,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeAmf0, newAmfObject, type AmfObject, type AmfValue } from '../../../protocol/amf0';
-import { isAacSequenceHeader, isAvcSequenceHeader, isKeyframe, isMetadata, readFlvTags } from '../../../protocol/flv';
-import { playWithRedirects, RedirectLoopError, TooManyRedirectsError } from '../../../protocol/redirect';
-import { ChunkReader } from '../../../protocol/rtmp/chunk-reader';
-import { ChunkWriter } from '../../../protocol/rtmp/chunk-writer';
-import { RtmpClient } from '../../../protocol/rtmp/client';
-import { MessageType, UserControlEvent } from '../../../protocol/rtmp/constants';
+import { encodeAmf0, newAmfObject, type AmfObject, type AmfValue } from '../../protocol/amf0';
+import { isAacSequenceHeader, isAvcSequenceHeader, isKeyframe, isMetadata, readFlvTags } from '../../protocol/flv';
+import { playWithRedirects, RedirectLoopError, TooManyRedirectsError } from '../../protocol/redirect';
+import { ChunkReader } from '../../protocol/rtmp/chunk-reader';
+import { ChunkWriter } from '../../protocol/rtmp/chunk-writer';
+import { RtmpClient } from '../../protocol/rtmp/client';
+import { MessageType, UserControlEvent } from '../../protocol/rtmp/constants';
 import {
   ChunkStreamError,
   RtmpClosedError,
@@ -25,8 +25,8 @@ import {
   RtmpTimeoutError,
   StreamNotFoundRtmpError,
   type RtmpRedirect,
-} from '../../../protocol/rtmp/errors';
-import { ServerHandshake } from '../../../protocol/rtmp/handshake';
+} from '../../protocol/rtmp/errors';
+import { ServerHandshake } from '../../protocol/rtmp/handshake';
 import {
   command,
   dataMessage,
@@ -37,8 +37,9 @@ import {
   userControl,
   windowAckSize,
   type RtmpMessage,
-} from '../../../protocol/rtmp/message';
-import { FFMPEG, ffmpegPublishArgs, makeTestFlv, stopChild } from '../../helpers/media';
+} from '../../protocol/rtmp/message';
+import { FFMPEG, ffmpegPublishArgs, makeTestFlv, stopChild } from '../helpers/media';
+import { until } from '../helpers/wait';
 
 const o = (entries: Record<string, AmfValue>): AmfObject => Object.assign(newAmfObject(), entries);
 
@@ -107,7 +108,7 @@ class FakeSession {
     this.redirect(ex);
   }
 
-  /** The SRS RTMP 302 (DESIGN.md section 2): onStatus on message stream 0, chunk stream 5. */
+  /** The SRS RTMP 302 (docs/design.md section 2): onStatus on message stream 0, chunk stream 5. */
   redirect(ex: { redirect?: string; redirect2?: string }): void {
     this.send({ ...this.redirectMessage(ex), streamId: 0, csid: 5 });
   }
@@ -243,14 +244,6 @@ function waitFor<T>(emitter: RtmpClient, event: 'redirect' | 'close', timeoutMs 
   });
 }
 
-const until = async (cond: () => boolean, timeoutMs = 3000): Promise<void> => {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
-
 afterEach(() => {
   for (const c of clients.splice(0)) c.close();
 });
@@ -299,12 +292,12 @@ describe('RtmpClient against a scripted server', () => {
     client.on('media', (m) => media.push(m));
     await client.play('cam?token=abc');
     expect(session.playName).toBe('cam?token=abc');
-    await until(() => media.length >= 5);
+    await until('5 media messages', () => media.length >= 5);
     expect(statuses).toEqual(['NetStream.Play.Reset', 'NetStream.Play.Start']);
     expect(media.map((m) => m.type)).toEqual([18, 18, 9, 8, 9]);
     expect(media[4].payload.length).toBe(3005);
 
-    await until(() => session.received.some((m) => m.type === MessageType.Acknowledgement));
+    await until('an Acknowledgement from the client', () => session.received.some((m) => m.type === MessageType.Acknowledgement));
     const ackMsg = session.received.find((m) => m.type === MessageType.Acknowledgement);
     expect(ackMsg?.payload.readUInt32BE(0)).toBeGreaterThanOrEqual(1000);
     const pong = session.received.find((m) => m.type === MessageType.UserControl && parseUserControl(m).event === UserControlEvent.PingResponse);
@@ -336,7 +329,7 @@ describe('RtmpClient against a scripted server', () => {
     const media: RtmpMessage[] = [];
     client.on('media', (m) => media.push(m));
     await client.play('x');
-    await until(() => media.length >= 3);
+    await until('3 media messages', () => media.length >= 3);
     expect(media.slice(1).map((m) => [m.type, m.timestamp, m.payload.toString('hex')])).toEqual([
       [9, 500, '1701'],
       [8, 520, 'af01'],
@@ -405,7 +398,7 @@ describe('RtmpClient against a scripted server', () => {
     client.sendMedia({ ...dataMessage('@setDataFrame', 'onMetaData', o({ width: 1 })), timestamp: 0 });
     client.sendMedia({ type: 9, streamId: 0, timestamp: 0x1000000, payload: Buffer.alloc(5000, 1) });
     client.sendMedia({ type: 8, streamId: 0, timestamp: 0x1000010, payload: Buffer.alloc(10, 2) });
-    await until(() => session.received.filter((m) => [8, 9, 18].includes(m.type)).length === 3);
+    await until('the 3 media messages', () => session.received.filter((m) => [8, 9, 18].includes(m.type)).length === 3);
     const media = session.received.filter((m) => [8, 9, 18].includes(m.type));
     expect(media.map((m) => [m.type, m.streamId, m.csid, m.timestamp, m.payload.length])).toEqual([
       [18, 1, 5, 0, media[0].payload.length],
@@ -482,7 +475,7 @@ describe('RtmpClient against a scripted server', () => {
 
 // ---------------------------------------------------------------- playWithRedirects
 
-describe('playWithRedirects (DESIGN.md section 2)', () => {
+describe('playWithRedirects (docs/design.md section 2)', () => {
   test('app-only redirect after Play.Start (node-media-server order): follows, keeps stream and query', async () => {
     const owner = await serve({
       play: (s, _n, sid) => {
@@ -503,12 +496,12 @@ describe('playWithRedirects (DESIGN.md section 2)', () => {
     expect(owner.sessions[0].playName).toBe('cam?token=abc');
     expect(result.firstMessages.some((m) => m.type === 18 && isMetadata(m))).toBe(true);
     // The first session was closed by the client.
-    await until(() => edgeFacing.sessions[0].socket.destroyed || edgeFacing.sessions[0].socket.readableEnded);
+    await until('the edge-facing session to close', () => edgeFacing.sessions[0].socket.destroyed || edgeFacing.sessions[0].socket.readableEnded);
     // Media keeps flowing to listeners attached after resolution.
     const later: RtmpMessage[] = [];
     result.client.on('media', (m) => later.push(m));
     owner.sessions[0].sendMedia(1);
-    await until(() => later.length >= 4);
+    await until('4 more media messages', () => later.length >= 4);
   });
 
   test('a redirect in the same read as the first media wins', async () => {
@@ -575,7 +568,7 @@ describe('playWithRedirects (DESIGN.md section 2)', () => {
     const started = Date.now();
     await expect(playWithRedirects(server.url('live/cam'), { timeoutMs: 400 })).rejects.toBeInstanceOf(RtmpTimeoutError);
     expect(Date.now() - started).toBeLessThan(2000);
-    await until(() => server.sessions[0].socket.destroyed || server.sessions[0].socket.readableEnded);
+    await until('the server session to close', () => server.sessions[0].socket.destroyed || server.sessions[0].socket.readableEnded);
   });
 
   test('an injected connect function is used', async () => {

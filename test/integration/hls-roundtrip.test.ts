@@ -7,9 +7,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parsePlaylist } from '../../../protocol/hls/playlist';
-import { HlsSegmenter } from '../../../protocol/hls/segmenter';
-import type { MediaMessage } from '../../../protocol/hls/types';
+import { parsePlaylist } from '../../protocol/hls/playlist';
+import { HlsSegmenter } from '../../protocol/hls/segmenter';
+import type { MediaMessage } from '../../protocol/hls/types';
 
 const run = promisify(execFile);
 const FFMPEG = '/usr/bin/ffmpeg';

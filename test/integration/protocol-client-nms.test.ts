@@ -1,17 +1,18 @@
 /**
  * RtmpClient against node-media-server 4.4.3 running in a child process (one instance per process,
- * DESIGN.md section 8): publish with our client and play it back; play a real ffmpeg publish.
+ * docs/design.md section 8): publish with our client and play it back; play a real ffmpeg publish.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeAmf0 } from '../../../protocol/amf0';
-import { isAacSequenceHeader, isAvcSequenceHeader, isKeyframe, isMetadata, readFlvTags } from '../../../protocol/flv';
-import { RtmpClient } from '../../../protocol/rtmp/client';
-import type { RtmpMessage } from '../../../protocol/rtmp/message';
-import { FFMPEG, ffmpegPublishArgs, freePort, makeTestFlv, stopChild } from '../../helpers/media';
+import { encodeAmf0 } from '../../protocol/amf0';
+import { isAacSequenceHeader, isAvcSequenceHeader, isKeyframe, isMetadata, readFlvTags } from '../../protocol/flv';
+import { RtmpClient } from '../../protocol/rtmp/client';
+import type { RtmpMessage } from '../../protocol/rtmp/message';
+import { FFMPEG, ffmpegPublishArgs, freePort, makeTestFlv, stopChild } from '../helpers/media';
+import { until } from '../helpers/wait';
 
 const dir = mkdtempSync(join(tmpdir(), 'cascade-nms-'));
 const children: ChildProcess[] = [];
@@ -37,14 +38,6 @@ async function waitForPort(p: number, timeoutMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-const until = async (cond: () => boolean, timeoutMs: number, what: string): Promise<void> => {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 beforeAll(async () => {
   port = await freePort();
@@ -101,7 +94,7 @@ test('our client publishes to node-media-server and our client plays it back', a
 
   // ... and the rest while it plays.
   for (const t of av.slice(firstGop)) publisher.sendMedia(t);
-  await until(() => got.filter((m) => m.type === 9).length >= av.filter((t) => t.type === 9).length, 10000, 'all video');
+  await until('all video', () => got.filter((m) => m.type === 9).length >= av.filter((t) => t.type === 9).length, 10000);
 
   expect(got.some(isMetadata)).toBe(true);
   expect(got.some(isAvcSequenceHeader)).toBe(true);
@@ -126,7 +119,7 @@ test('our client plays a real ffmpeg publish from node-media-server', async () =
   let ffErr = '';
   ffmpeg.stderr?.on('data', (d: Buffer) => (ffErr += d.toString()));
   try {
-    await until(() => got.filter(isKeyframe).length >= 2 && got.filter((m) => m.type === 8).length >= 30, 15000, `ffmpeg media (${ffErr})`);
+    await until(`ffmpeg media (${ffErr})`, () => got.filter(isKeyframe).length >= 2 && got.filter((m) => m.type === 8).length >= 30, 15000);
   } finally {
     await stopChild(ffmpeg);
   }
@@ -143,7 +136,7 @@ test('node-media-server closing the connection emits close once', async () => {
   client.on('close', (e) => closes.push(e));
   // NMS rejects an unsafe stream name by ending the socket (after Play.Start).
   await client.play('bad name').catch(() => undefined);
-  await until(() => closes.length > 0, 5000, 'close');
+  await until('close', () => closes.length > 0, 5000);
   await new Promise((r) => setTimeout(r, 50));
   expect(closes).toHaveLength(1);
   expect(client.connected).toBe(false);
