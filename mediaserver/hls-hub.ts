@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { HlsSegmenter } from '../protocol/hls/segmenter';
-import type { MediaMessage } from '../protocol/hls/types';
-import type { MediaPacket } from './nms-host';
+import { isMediaType, type MediaMessage } from '../protocol/media';
 
 export interface HlsHubOptions {
   targetDurationMs: number;
@@ -16,8 +15,8 @@ export class HlsFeed {
     this.segmenter = new HlsSegmenter({ namePrefix: name, targetDurationMs: opts.targetDurationMs, windowSize: opts.windowSize });
   }
 
-  push(msg: MediaPacket): void {
-    if (msg.type === 8 || msg.type === 9 || msg.type === 18) this.segmenter.push(msg as MediaMessage);
+  push(msg: MediaMessage): void {
+    if (isMediaType(msg.type)) this.segmenter.push(msg);
   }
 
   /** The upstream changed (edge failover, publisher moved): players see EXT-X-DISCONTINUITY. */

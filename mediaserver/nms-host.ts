@@ -11,8 +11,10 @@ import type FlvSession from 'node-media-server/src/session/flv_session.js';
 import Flv from 'node-media-server/src/protocol/flv.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
 import { redactText, redactUrl, type Logger } from '../common/logger';
-import type { AmfObject } from '../protocol/amf0';
+import { newAmfObject, type AmfObject } from '../protocol/amf0';
+import type { MediaMessage } from '../protocol/media';
 import { ChunkWriter } from '../protocol/rtmp/chunk-writer';
+import { answerFourCcList } from '../protocol/rtmp/fourcc';
 import { command } from '../protocol/rtmp/message';
 import { UserControlEvent } from '../protocol/rtmp/constants';
 import { emptyStats, GuardedRtmpConnection, type HardeningStats } from './guarded-connection';
@@ -26,13 +28,6 @@ export type { BaseSession, RtmpSession, HardeningStats };
 
 /** The node-media-server events Cascade listens to (all fire after NMS already answered the client). */
 export type NmsEvent = 'prePlay' | 'donePlay' | 'prePublish' | 'donePublish';
-
-/** One media message as it travels the cluster: an RTMP message whose payload is an FLV tag body. */
-export interface MediaPacket {
-  type: number;
-  timestamp: number;
-  payload: Buffer;
-}
 
 /**
  * Decides what happens to `GET /app/name.flv` before node-media-server sees it.
@@ -306,7 +301,7 @@ export class NmsHost {
     socket.removeListener('data', nmsData);
     // Rtmp's constructor allocates a 1 MiB FLV parser it never uses for RTMP: let it go.
     (session.rtmp as unknown as { flv?: unknown }).flv = undefined;
-    new GuardedRtmpConnection(
+    const guarded = new GuardedRtmpConnection(
       socket,
       session,
       nmsData,
@@ -320,6 +315,26 @@ export class NmsHost {
       this.counters,
       (app, name) => (this.broadcast(app, name)?.publisher ? `${app}/${name} is already being published` : null),
     );
+    this.answerFourCcList(session, () => guarded.guard.fourCcList);
+  }
+
+  /**
+   * NMS 4.4.3 ignores an E-RTMP `fourCcList` in connect (it passes HEVC / AV1 / VP9 / Opus through
+   * but never says so). A client that sent one gets our connect `_result` instead of NMS's: the
+   * same fields plus `fourCcList` with what passes through (protocol/rtmp/fourcc.ts).
+   */
+  private answerFourCcList(session: RtmpSession, asked: () => string[] | null): void {
+    const rtmp = session.rtmp;
+    const nmsRespond = rtmp.respondConnect.bind(rtmp);
+    rtmp.respondConnect = (tid: number) => {
+      const list = asked();
+      if (!list || !session.socket.writable) return nmsRespond(tid);
+      const props = Object.assign(newAmfObject(), { fmsVer: 'FMS/3,0,1,123', capabilities: 31, fourCcList: answerFourCcList(list) });
+      const info = Object.assign(newAmfObject(), { level: 'status', code: 'NetConnection.Connect.Success', description: 'Connection succeeded.', objectEncoding: rtmp.objectEncoding });
+      // NMS sent Set Chunk Size (outChunkSize) just before; its invokes go on chunk stream 3, stream 0.
+      this.writer.chunkSize = rtmp.outChunkSize;
+      session.socket.write(this.writer.write({ ...command('_result', tid, props, info), streamId: 0, csid: 3 }));
+    };
   }
 
   /** Puts a bounded queue (whole-GOP drops, lag disconnect) in front of a remote viewer's sendBuffer. */
@@ -413,7 +428,7 @@ export class NmsHost {
    * Calls `fn` with every media message this publisher sends, after NMS has it.
    * NMS reuses its chunk payload buffer per chunk stream, so the tap gets a copy.
    */
-  tapPublisher(session: RtmpSession, fn: (msg: MediaPacket) => void): void {
+  tapPublisher(session: RtmpSession, fn: (msg: MediaMessage) => void): void {
     const forward = session.rtmp.onPacketCallback;
     session.rtmp.onPacketCallback = (p) => {
       forward(p);
@@ -448,7 +463,7 @@ export class InjectedStream {
     if (err !== null) throw new Error(err);
   }
 
-  push(msg: MediaPacket): void {
+  push(msg: MediaMessage): void {
     if (this.ended) return;
     this.broadcast.broadcastMessage(Flv.parserTag(msg.type, msg.timestamp, msg.payload.length, msg.payload));
   }

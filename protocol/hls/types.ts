@@ -1,22 +1,10 @@
 /**
  * Input and option types of the HLS segmenter (DESIGN.md section 6).
  *
- * Media arrives as RTMP messages whose payloads are FLV tag bodies
- * (Adobe FLV spec v10, E.4.2 audio / E.4.3 video / E.4.4 script data).
+ * Media arrives as `MediaMessage`s (protocol/media.ts): RTMP messages whose payloads are FLV tag
+ * bodies (Adobe FLV spec v10, E.4.2 audio / E.4.3 video / E.4.4 script data).
  */
-
-/** RTMP message type ids (RTMP spec 7.1.4, 7.1.5, 7.1.2): 8 audio, 9 video, 18 AMF0 data. */
-export const MSG_AUDIO = 8;
-export const MSG_VIDEO = 9;
-export const MSG_DATA = 18;
-
-export interface MediaMessage {
-  type: 8 | 9 | 18;
-  /** Milliseconds, decode time (RTMP timestamps are DTS). */
-  timestamp: number;
-  /** FLV tag body (no 11-byte tag header, no PreviousTagSize). */
-  payload: Buffer;
-}
+export type { MediaMessage } from '../media';
 
 export interface HlsSegmenterOptions {
   /** Segment URIs are `${namePrefix}-${seq}.ts`, relative to the playlist. Default `segment`. */

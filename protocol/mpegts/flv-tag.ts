@@ -2,8 +2,8 @@
  * Classifies an RTMP media message by its FLV tag body header (Adobe FLV spec v10:
  * E.4.2.1 AUDIODATA / AACAUDIODATA, E.4.3.1 VIDEODATA / AVCVIDEOPACKET).
  */
-import type { MediaMessage } from '../hls/types';
-import { MSG_AUDIO, MSG_VIDEO } from '../hls/types';
+import type { MediaMessage } from '../media';
+import { MediaType } from '../media';
 import { MediaFormatError } from './errors';
 
 export type FlvMedia =
@@ -21,7 +21,7 @@ const SOUND_AAC = 10;
 
 export function parseFlvMedia(msg: MediaMessage): FlvMedia {
   const p = msg.payload;
-  if (msg.type === MSG_VIDEO) {
+  if (msg.type === MediaType.Video) {
     if (p.length < 1) throw new MediaFormatError('FLV_TAG_TRUNCATED', 'empty video tag');
     if (p[0] & 0x80) return { kind: 'ignored', reason: 'enhanced RTMP video (HEVC/AV1/VP9) is not supported' };
     const frameType = p[0] >> 4;
@@ -43,7 +43,7 @@ export function parseFlvMedia(msg: MediaMessage): FlvMedia {
         return { kind: 'ignored', reason: `AVCPacketType ${packetType}` };
     }
   }
-  if (msg.type === MSG_AUDIO) {
+  if (msg.type === MediaType.Audio) {
     if (p.length < 1) throw new MediaFormatError('FLV_TAG_TRUNCATED', 'empty audio tag');
     const soundFormat = p[0] >> 4;
     if (soundFormat !== SOUND_AAC) return { kind: 'ignored', reason: `sound format ${soundFormat} is not supported` };

@@ -8,7 +8,7 @@
  * (13818-1 2.4.2) expects (nginx-rtmp and SRS use the same 63000-tick delay). All are 33-bit
  * and wrap (2.4.3.7); RTMP's own 32-bit millisecond wrap is not undone here.
  */
-import type { MediaMessage } from '../hls/types';
+import type { MediaMessage } from '../media';
 import { ADTS_HEADER_SIZE, adtsHeader, parseAudioSpecificConfig, type AacConfig } from './aac';
 import { annexBChunks, containsIdr, parseAvcDecoderConfigurationRecord, splitAvcc, type AvcConfig } from './avc';
 import {

@@ -3,7 +3,7 @@ import { PID_AUDIO, PID_PAT, PID_PMT, PID_VIDEO } from '../../../protocol/mpegts
 import { DECODE_DELAY_90K, TsMuxer } from '../../../protocol/mpegts/muxer';
 import { ContinuityCounters, packetizePes, writePcr } from '../../../protocol/mpegts/packetizer';
 import { readTimestamp } from '../../../protocol/mpegts/pes';
-import type { MediaMessage } from '../../../protocol/hls/types';
+import type { MediaMessage } from '../../../protocol/media';
 
 // ---- a small TS reader for the assertions (13818-1 2.4.3.2 / 2.4.3.4) ----
 interface TsPacket {
