@@ -25,6 +25,7 @@ import type { Logger } from '../common/logger';
 import { parseAudioSpecificConfig } from '../protocol/mpegts/aac';
 import { parseAvcDecoderConfigurationRecord } from '../protocol/mpegts/avc';
 import { avcLevelName, avcProfileName, parseSps } from '../origin/sps';
+import { exAudioDetails, exVideoDetails } from '../protocol/codec-names';
 
 /**
  * One client connection as the API sees it. node-media-server's sessions fit; so can any other
@@ -137,7 +138,6 @@ export function clientAddress(ip: string): string {
 /** SRS's codec names (srs_video_codec_id2str / srs_audio_codec_id2str) by FLV codec id. */
 const VIDEO_CODECS: Record<number, string> = { 2: 'H263', 3: 'Screen', 4: 'VP6', 5: 'VP6Alpha', 6: 'Screen2', 7: 'H264', 12: 'HEVC', 13: 'AV1' };
 const AUDIO_CODECS: Record<number, string> = { 0: 'LinearPCMPlatformEndian', 1: 'ADPCM', 2: 'MP3', 3: 'LinearPCMLittleEndian', 4: 'Nellymoser16kHzMono', 5: 'Nellymoser8kHzMono', 6: 'Nellymoser', 7: 'ReservedG711AlawLogarithmicPCM', 8: 'ReservedG711MuLawLogarithmicPCM', 10: 'AAC', 11: 'Speex', 13: 'Opus', 14: 'ReservedMP3_8kHz' };
-const EX_FOURCC: Record<string, string> = { avc1: 'H264', hvc1: 'HEVC', av01: 'AV1', vp09: 'VP9' };
 /** srs_aac_object2str by audioObjectType. */
 const AAC_OBJECTS: Record<number, string> = { 1: 'Main', 2: 'LC', 3: 'SSR', 5: 'HE', 29: 'HEv2' };
 /** FLV SoundRate (2 bits) for non-AAC audio. */
@@ -146,11 +146,8 @@ const FLV_SOUND_RATES = [5512, 11025, 22050, 44100];
 /** `VIDEODATA` of a sequence header tag → SRS's video object; null when unknown or unparsable. */
 export function videoInfo(tag: Buffer | null | undefined): VideoInfo | null {
   if (!tag || tag.length < 2) return null;
-  if (tag[0] & 0x80) {
-    // Enhanced RTMP: IsExHeader | FrameType(3) | PacketType(4), FourCC.
-    const fourcc = tag.length >= 5 ? tag.subarray(1, 5).toString('latin1') : '';
-    return { codec: EX_FOURCC[fourcc] ?? 'Other', profile: null, level: null, width: 0, height: 0 };
-  }
+  // Enhanced RTMP (IsExHeader): HEVC / AV1 / VP9 by FourCC, size and profile from hvcC / av1C.
+  if (tag[0] & 0x80) return exVideoDetails(tag);
   const codecId = tag[0] & 0x0f;
   const codec = VIDEO_CODECS[codecId] ?? 'Other';
   if (codecId !== 7 || tag[1] !== 0 || tag.length < 6) return { codec, profile: 'Other', level: 'Other', width: 0, height: 0 };
@@ -167,6 +164,7 @@ export function videoInfo(tag: Buffer | null | undefined): VideoInfo | null {
 export function audioInfo(tag: Buffer | null | undefined): AudioInfo | null {
   if (!tag || tag.length < 1) return null;
   const format = tag[0] >> 4;
+  if (format === 9) return exAudioDetails(tag); // Enhanced RTMP ExAudioTagHeader: Opus, mp4a, ... by FourCC
   const codec = AUDIO_CODECS[format] ?? 'Other';
   const flvChannels = (tag[0] & 0x01) + 1;
   const flvRate = FLV_SOUND_RATES[(tag[0] >> 2) & 0x03];
