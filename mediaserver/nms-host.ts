@@ -20,6 +20,7 @@ import { UserControlEvent } from '../protocol/rtmp/constants';
 import { emptyStats, GuardedRtmpConnection, type HardeningStats } from './guarded-connection';
 import { isServableName } from './rtmp-guard';
 import { classifyFlvBuffer, classifyRtmpBuffer, ViewerQueue } from './viewer-queue';
+import { nmsPacketFlags } from './nms-packet-flags';
 import { ConnectionLimiter, LogThrottle, clientIp, type ConnectionRefusal } from '../common/limits';
 import { HttpConnectionGuard } from './http-limits';
 import { CONNECTION_LIMIT_DEFAULTS } from './limits-config';
@@ -299,6 +300,13 @@ export class NmsHost {
     }
     const nmsData = session.onData;
     socket.removeListener('data', nmsData);
+    // NMS mis-files some Enhanced RTMP tags in its header / GOP caches: correct their flags first.
+    const rtmp = session.rtmp;
+    const nmsPacket = rtmp.onPacketCallback;
+    rtmp.onPacketCallback = (p) => {
+      p.flags = nmsPacketFlags(p.codec_type, p.data.subarray(0, p.size), p.flags);
+      nmsPacket(p);
+    };
     // Rtmp's constructor allocates a 1 MiB FLV parser it never uses for RTMP: let it go.
     (session.rtmp as unknown as { flv?: unknown }).flv = undefined;
     const guarded = new GuardedRtmpConnection(
