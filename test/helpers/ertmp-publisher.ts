@@ -27,6 +27,53 @@ export interface ErtmpMedia {
   sequenceStart: Buffer;
   /** One tag body per frame, in decode order (no B-frames: PTS = DTS). */
   frames: Array<{ body: Buffer; key: boolean }>;
+  /** Opus audio (ExAudioTagHeader, FourCC `Opus`): the OpusHead as SequenceStart, one packet per CodedFrames tag. */
+  audio?: ErtmpAudio;
+}
+
+export interface ErtmpAudio {
+  sequenceStart: Buffer;
+  frames: Buffer[];
+  frameMs: number;
+}
+
+/** ExAudioTagHeader byte 0: SoundFormat 9 (ExHeader) | AudioPacketType, then the FourCC (E-RTMP v2). */
+function exAudioHeader(fourCc: string, packetType: number): Buffer {
+  return Buffer.concat([Buffer.from([(9 << 4) | packetType]), Buffer.from(fourCc, 'latin1')]);
+}
+
+/** Packets of an Ogg stream (RFC 3533: pages of lacing values; a packet ends at a lacing value < 255). */
+function oggPackets(data: Buffer): Buffer[] {
+  const packets: Buffer[] = [];
+  let partial: Buffer[] = [];
+  let pos = 0;
+  while (pos + 27 <= data.length) {
+    if (data.toString('latin1', pos, pos + 4) !== 'OggS') throw new Error(`no Ogg page at ${pos}`);
+    const segments = data[pos + 26];
+    const table = data.subarray(pos + 27, pos + 27 + segments);
+    let body = pos + 27 + segments;
+    for (const lace of table) {
+      partial.push(data.subarray(body, body + lace));
+      body += lace;
+      if (lace < 255) {
+        packets.push(Buffer.concat(partial));
+        partial = [];
+      }
+    }
+    pos = body;
+  }
+  return packets;
+}
+
+/** Opus in Ogg (RFC 7845: OpusHead, OpusTags, then audio packets) → E-RTMP audio tags. */
+export function opusToErtmp(ogg: Buffer, frameMs = 20): ErtmpAudio {
+  const [head, tags, ...audio] = oggPackets(ogg);
+  if (head?.toString('latin1', 0, 8) !== 'OpusHead' || tags?.toString('latin1', 0, 8) !== 'OpusTags') throw new Error('not an Ogg Opus stream');
+  return {
+    sequenceStart: Buffer.concat([exAudioHeader('Opus', 0), head]),
+    frames: audio.map((pkt) => Buffer.concat([exAudioHeader('Opus', 1), pkt])),
+    frameMs,
+  };
 }
 
 const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]);
@@ -173,7 +220,7 @@ export function av1ToErtmp(data: Buffer, width: number, height: number, fps: num
 }
 
 /** Encodes `seconds` of a test pattern with libx265 / libaom-av1 (GOP of `fps` frames, no B-frames) and parses it. */
-export async function encodeErtmpMedia(codec: ErtmpVideoCodec, opts: { seconds?: number; width?: number; height?: number; fps?: number } = {}): Promise<ErtmpMedia> {
+export async function encodeErtmpMedia(codec: ErtmpVideoCodec, opts: { seconds?: number; width?: number; height?: number; fps?: number; opus?: boolean } = {}): Promise<ErtmpMedia> {
   const { seconds = 3, width = 320, height = 240, fps = 30 } = opts;
   const dir = mkdtempSync(join(tmpdir(), 'cascade-ertmp-'));
   try {
@@ -186,7 +233,15 @@ export async function encodeErtmpMedia(codec: ErtmpVideoCodec, opts: { seconds?:
     const res = await run(FFMPEG, ['-hide_banner', '-loglevel', 'error', '-y', ...source, ...encoder, out], 120_000);
     if (res.code !== 0) throw new Error(`ffmpeg ${codec} encode failed (${res.code}): ${res.stderr}`);
     const data = readFileSync(out);
-    return codec === 'hevc' ? hevcToErtmp(data, width, height, fps) : av1ToErtmp(data, width, height, fps);
+    const media = codec === 'hevc' ? hevcToErtmp(data, width, height, fps) : av1ToErtmp(data, width, height, fps);
+    if (opts.opus) {
+      // 20 ms Opus frames (libopus default), stereo 48 kHz: exactly `seconds` of audio, so the tracks loop together.
+      const ogg = join(dir, 'audio.ogg');
+      const a = await run(FFMPEG, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(seconds), '-ac', '2', '-c:a', 'libopus', '-b:a', '64k', '-f', 'ogg', ogg], 60_000);
+      if (a.code !== 0) throw new Error(`ffmpeg opus encode failed (${a.code}): ${a.stderr}`);
+      media.audio = opusToErtmp(readFileSync(ogg));
+    }
+    return media;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -229,20 +284,32 @@ export class ErtmpPublisher {
       framerate: m.fps,
       // E-RTMP: videocodecid is the FourCC as a UI32.
       videocodecid: Buffer.from(m.fourCc, 'latin1').readUInt32BE(0),
+      ...(m.audio ? { audiocodecid: Buffer.from('Opus', 'latin1').readUInt32BE(0) } : {}),
     });
     this.send({ type: 18, timestamp: 0, payload: encodeAmf0(['@setDataFrame', 'onMetaData', meta]) });
     this.send({ type: 9, timestamp: 0, payload: m.sequenceStart });
+    if (m.audio) this.send({ type: 8, timestamp: 0, payload: m.audio.sequenceStart });
     const t0 = Date.now();
     const frameMs = 1000 / m.fps;
+    const audio = m.audio;
+    let sentAudio = 0;
+    const nextVideoTs = (): number => this.sentFrames * frameMs;
+    const nextAudioTs = (): number => (audio ? sentAudio * audio.frameMs : Infinity);
     const tick = (): void => {
       if (this.stopped) return;
-      // Catch up with the wall clock (timers are late under load), then wait for the next frame.
-      while (!this.stopped && this.sentFrames * frameMs <= Date.now() - t0) {
-        const f = m.frames[this.sentFrames % m.frames.length];
-        this.send({ type: 9, timestamp: Math.round(this.sentFrames * frameMs), payload: f.body });
-        this.sentFrames++;
+      // Catch up with the wall clock (timers are late under load), interleaving the tracks by timestamp.
+      for (;;) {
+        const ts = Math.min(nextVideoTs(), nextAudioTs());
+        if (this.stopped || ts > Date.now() - t0) break;
+        if (audio && nextAudioTs() < nextVideoTs()) {
+          this.send({ type: 8, timestamp: Math.round(ts), payload: audio.frames[sentAudio % audio.frames.length] });
+          sentAudio++;
+        } else {
+          this.send({ type: 9, timestamp: Math.round(ts), payload: m.frames[this.sentFrames % m.frames.length].body });
+          this.sentFrames++;
+        }
       }
-      this.timer = setTimeout(tick, Math.max(1, t0 + this.sentFrames * frameMs - Date.now()));
+      this.timer = setTimeout(tick, Math.max(1, t0 + Math.min(nextVideoTs(), nextAudioTs()) - Date.now()));
     };
     tick();
   }

@@ -21,11 +21,16 @@ jest.setTimeout(180_000);
 let cluster: TestCluster;
 let hevc: ErtmpMedia;
 let av1: ErtmpMedia;
+let hevcOpus: ErtmpMedia;
 const publishers: ErtmpPublisher[] = [];
 const viewers: ViewerRecord[] = [];
 
 beforeAll(async () => {
-  [hevc, av1] = await Promise.all([encodeErtmpMedia('hevc', { seconds: 3 }), encodeErtmpMedia('av1', { seconds: 2 })]);
+  [hevc, av1, hevcOpus] = await Promise.all([
+    encodeErtmpMedia('hevc', { seconds: 3 }),
+    encodeErtmpMedia('av1', { seconds: 2 }),
+    encodeErtmpMedia('hevc', { seconds: 2, opus: true }),
+  ]);
   cluster = await startCluster({ origins: 1 });
 });
 
@@ -35,9 +40,9 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-async function publish(media: ErtmpMedia): Promise<{ name: string; publisher: ErtmpPublisher }> {
+async function publish(media: ErtmpMedia, via = cluster.origins[0].rtmp): Promise<{ name: string; publisher: ErtmpPublisher }> {
   const name = `er${media.codec}${randomBytes(3).toString('hex')}`;
-  const publisher = await ErtmpPublisher.start(`${cluster.origins[0].rtmp}/live`, name, media);
+  const publisher = await ErtmpPublisher.start(`${via}/live`, name, media);
   publishers.push(publisher);
   await waitFor(async () => (await fetch(`${cluster.discoveryUrl}/v1/streams/live/${name}`)).status === 200, 15_000, `${name} to be claimed`);
   return { name, publisher };
@@ -143,13 +148,40 @@ describe('AV1 (av01)', () => {
       }
     }
     for (const proc of [cluster.edge.proc, cluster.origins[0].proc]) {
-      const lines = proc.logs().filter((l) => String(l.msg).startsWith('HLS playlist refused: codec not served as HLS') && l.stream === `live/${name}`);
-      expect(lines).toHaveLength(1);
+      const lines = (): unknown[] => proc.logs().filter((l) => String(l.msg).startsWith('HLS playlist refused: codec not served as HLS') && l.stream === `live/${name}`);
+      await waitFor(() => lines().length > 0, 5000, `the refusal's log line from ${proc.name}`);
+      expect(lines()).toHaveLength(1);
     }
   });
 
   test('the node API names AV1 with its size', async () => {
     await waitFor(async () => (await nodeStream(cluster.origins[0].http, name)) !== undefined, 10_000, `${name} in the origin's streams`);
     expect((await nodeStream(cluster.origins[0].http, name))?.video).toMatchObject({ codec: 'AV1', width: 320, height: 240 });
+  });
+});
+
+describe('HEVC + Opus through the edge publish gateway', () => {
+  let name: string;
+  beforeAll(async () => {
+    ({ name } = await publish(hevcOpus, cluster.edge.rtmp));
+  });
+
+  test('edge viewers get the Opus and hvc1 sequence headers before any frame, then a keyframe', async () => {
+    for (const rec of [await rtmpViewer(`${cluster.edge.rtmp}/live/${name}`), await flvViewer(`${cluster.edge.http}/live/${name}.flv`)]) {
+      viewers.push(rec);
+      await expectHeaderThenKeyframe(rec, 'hvc1');
+      await waitFor(() => rec.frames.filter((f) => f.type === 8).length >= 10, 10_000, 'Opus frames at the viewer');
+      const audio = rec.frames.filter((f) => f.type === 8);
+      expect(audio[0]).toMatchObject({ role: 'sequence-header', fourCc: 'Opus' });
+      expect(audio.slice(1).every((f) => f.role === 'frame' && f.fourCc === 'Opus')).toBe(true);
+    }
+  });
+
+  test('the node API names Opus (OpusHead: 2 channels, 48 kHz); HLS refuses the Opus stream clearly', async () => {
+    await waitFor(async () => (await nodeStream(cluster.origins[0].http, name))?.audio != null, 10_000, `${name}'s audio in the origin's streams`);
+    expect((await nodeStream(cluster.origins[0].http, name))?.audio).toEqual({ codec: 'Opus', sample_rate: 48000, channel: 2, profile: 'Other' });
+    const res = await fetch(`${cluster.edge.http}/live/${name}.m3u8`);
+    expect(res.status).toBe(415);
+    expect(await res.json()).toMatchObject({ code: 'CODEC_NOT_SERVED_AS_HLS', message: expect.stringContaining('opus') });
   });
 });
