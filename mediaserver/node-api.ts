@@ -146,8 +146,8 @@ const FLV_SOUND_RATES = [5512, 11025, 22050, 44100];
 /** `VIDEODATA` of a sequence header tag → SRS's video object; null when unknown or unparsable. */
 export function videoInfo(tag: Buffer | null | undefined): VideoInfo | null {
   if (!tag || tag.length < 2) return null;
-  // Enhanced RTMP (IsExHeader): HEVC / AV1 / VP9 by FourCC, size and profile from hvcC / av1C.
-  if (tag[0] & 0x80) return exVideoDetails(tag);
+  // Enhanced RTMP (IsExHeader) and legacy codec id 12: HEVC / AV1 / VP9, size and profile from hvcC / av1C.
+  if (tag[0] & 0x80 || (tag[0] & 0x0f) === 12) return exVideoDetails(tag);
   const codecId = tag[0] & 0x0f;
   const codec = VIDEO_CODECS[codecId] ?? 'Other';
   if (codecId !== 7 || tag[1] !== 0 || tag.length < 6) return { codec, profile: 'Other', level: 'Other', width: 0, height: 0 };

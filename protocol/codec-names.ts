@@ -251,7 +251,7 @@ function av1Details(record: Buffer): CodecVideoDetails {
   return { codec: 'AV1', profile, level, width: seq.width, height: seq.height };
 }
 
-/** An Enhanced RTMP video sequence header (SequenceStart tag body) → SRS's video object. */
+/** An Enhanced RTMP video sequence header (SequenceStart tag body; also legacy codec id 12 HEVC) → SRS's video object. */
 export function exVideoDetails(tag: Buffer): CodecVideoDetails {
   const t = classifyTag(MediaType.Video, tag);
   const codec = CODEC_DISPLAY_NAMES[t.codec ?? 'other'];

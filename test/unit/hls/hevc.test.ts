@@ -4,8 +4,9 @@
  */
 import { MediaFormatError } from '../../../protocol/mpegts/errors';
 import { containsIrap, hevcAnnexBChunks, hevcNalType, parseHevcDecoderConfigurationRecord } from '../../../protocol/mpegts/hevc';
+import { randomBytes } from 'node:crypto';
 import { TsMuxer } from '../../../protocol/mpegts/muxer';
-import { exVideoDetails, parseAv1SequenceHeader, parseHevcSps } from '../../../protocol/codec-names';
+import { exAudioDetails, exVideoDetails, parseAv1SequenceHeader, parseHevcSps } from '../../../protocol/codec-names';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 // VPS / SPS / PPS as x265 (ffmpeg 5.1, -preset ultrafast) writes them for 320x240 Main.
@@ -112,5 +113,34 @@ describe('codec details for the node API', () => {
     ['SPS cut short', Buffer.concat([Buffer.from([0x90]), Buffer.from('hvc1'), hex(HVCC.replace(SPS, SPS.slice(0, 20)).replace('0001 002a', '0001 000a'))]), 'HEVC'],
   ])('%s: the name, no details, no exception', (_name, tag, codec) => {
     expect(exVideoDetails(tag)).toMatchObject({ codec, width: 0, height: 0 });
+  });
+});
+
+describe('hostile input', () => {
+  const mutate = (b: Buffer): Buffer => {
+    const out = Buffer.from(b);
+    for (let k = 0; k < 1 + (out.length >> 4); k++) out[Math.floor(Math.random() * out.length)] = Math.floor(Math.random() * 256);
+    return out.subarray(0, Math.floor(Math.random() * (out.length + 1)));
+  };
+  const seqStart = (fourCc: string, body: Buffer): Buffer => Buffer.concat([Buffer.from([0x90]), Buffer.from(fourCc), body]);
+
+  test('mutated hvcC / av1C / samples never throw from the muxer or the codec details', () => {
+    const av1C = hex(`81 00 0c 00 0a0b 000000043cffbcdaf90040`);
+    for (let i = 0; i < 3000; i++) {
+      const m = new TsMuxer();
+      m.push({ type: 9, timestamp: 0, payload: seqStart('hvc1', mutate(hex(HVCC))) });
+      m.push({ type: 9, timestamp: i, payload: Buffer.concat([Buffer.from([0x93]), Buffer.from('hvc1'), mutate(lp(IDR, TRAIL))]) });
+      m.push({ type: 9, timestamp: i, payload: mutate(Buffer.concat([Buffer.from([0x91]), Buffer.from('hvc1'), hex('000000'), lp(IDR)])) });
+      expect(() => exVideoDetails(seqStart('hvc1', mutate(hex(HVCC))))).not.toThrow();
+      expect(() => exVideoDetails(seqStart('av01', mutate(av1C)))).not.toThrow();
+      expect(() => exVideoDetails(Buffer.concat([hex('1c00000000'), mutate(hex(HVCC))]))).not.toThrow();
+      expect(() => exAudioDetails(Buffer.concat([hex('90'), Buffer.from('Opus'), mutate(Buffer.from('OpusHead\x01\x02\x00\x00', 'latin1'))]))).not.toThrow();
+      expect(() => exVideoDetails(randomBytes(i % 40))).not.toThrow();
+    }
+  });
+
+  test('Opus details from the OpusHead', () => {
+    const head = Buffer.concat([Buffer.from('OpusHead', 'latin1'), hex('01 06 3801 80bb0000 0000 01')]);
+    expect(exAudioDetails(Buffer.concat([hex('90'), Buffer.from('Opus'), head]))).toEqual({ codec: 'Opus', sample_rate: 48000, channel: 6, profile: 'Other' });
   });
 });
