@@ -91,6 +91,19 @@ describe('TsMuxer with HEVC (E-RTMP hvc1)', () => {
   });
 });
 
+describe('TsMuxer with E-RTMP avc1 (H.264 in an ExVideoTagHeader)', () => {
+  // AVCDecoderConfigurationRecord of x264 320x240 baseline (as in avc.test.ts).
+  const AVCC = '0142c00dffe10016 6742c00dda0507ec0440000003004000000f03c50aa8 01 0004 68ce0fc8';
+  test('SequenceStart + CodedFrames (with CompositionTime) take the H.264 path: stream_type 0x1B', () => {
+    const m = new TsMuxer();
+    m.push({ type: 9, timestamp: 0, payload: Buffer.concat([Buffer.from([0x90]), Buffer.from('avc1'), hex(AVCC)]) });
+    const key = m.push({ type: 9, timestamp: 0, payload: Buffer.concat([Buffer.from([0x91]), Buffer.from('avc1'), hex('000000'), lp('6588840021')]) });
+    expect(key).toMatchObject({ keyframe: true });
+    expect(key?.bytes[188 + 5 + 12]).toBe(0x1b);
+    expect(m.stats.dropped).toBe(0);
+  });
+});
+
 describe('codec details for the node API', () => {
   test('HEVC SPS: 320x240, Main, level from general_level_idc', () => {
     expect(parseHevcSps(hex(SPS))).toMatchObject({ profileIdc: 1, width: 320, height: 240 });
