@@ -37,7 +37,7 @@ export function classifyMedia(type: number, payload: Buffer, offset: number): Me
   if (type === MediaType.Data) return 'meta';
   if (type !== MediaType.Audio && type !== MediaType.Video) return 'other';
   if (offset >= payload.length) return 'other';
-  return CLASS_OF_ROLE[classifyTag(type, payload.subarray(offset)).role];
+  return CLASS_OF_ROLE[classifyTag(type, payload, offset).role];
 }
 
 /** A buffer NMS sends an RTMP viewer: one message written by `Rtmp.createMessage` (fmt 0 first chunk). */

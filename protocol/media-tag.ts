@@ -111,170 +111,199 @@ export interface MediaTagInfo {
   compositionTime: number;
 }
 
-function info(track: MediaTagInfo['track'], role: MediaRole, rest: Partial<MediaTagInfo> = {}): MediaTagInfo {
-  return { track, role, codec: null, fourCc: null, exHeader: false, frameType: null, packetType: null, multitrack: false, dataOffset: 0, compositionTime: 0, ...rest };
+/** One object shape for every answer (the classifier runs per message per viewer: keep it monomorphic). */
+function make(
+  track: MediaTagInfo['track'],
+  role: MediaRole,
+  codec: MediaCodec | null = null,
+  exHeader = false,
+  frameType: number | null = null,
+  packetType: number | null = null,
+  fourCc: string | null = null,
+  multitrack = false,
+  dataOffset = 0,
+  compositionTime = 0,
+): MediaTagInfo {
+  return { track, role, codec, fourCc, exHeader, frameType, packetType, multitrack, dataOffset, compositionTime };
 }
-
-const UNKNOWN_VIDEO = (exHeader: boolean): MediaTagInfo => info('video', 'unknown', { exHeader });
-const UNKNOWN_AUDIO = (exHeader: boolean): MediaTagInfo => info('audio', 'unknown', { exHeader });
 
 function si24(p: Buffer, o: number): number {
   return ((p[o] << 16) | (p[o + 1] << 8) | p[o + 2]) << 8 >> 8;
 }
 
-/**
- * E-RTMP v2 ModEx: while the packet type is ModEx, modExDataSize = UI8 + 1 (UI16 + 1 when that is
- * 256), modExData, then modExType (UB4) | next packet type (UB4). Returns [packetType, offset] or
- * null when truncated.
- */
-function skipModEx(p: Buffer, packetType: number, pos: number, modEx: number): [number, number] | null {
-  while (packetType === modEx) {
-    if (pos >= p.length) return null;
-    let size = p[pos++] + 1;
-    if (size === 256) {
-      if (pos + 2 > p.length) return null;
-      size = p.readUInt16BE(pos) + 1;
-      pos += 2;
-    }
-    pos += size;
-    if (pos >= p.length) return null;
-    packetType = p[pos++] & 0x0f;
-  }
-  return [packetType, pos];
-}
+/** Known FourCCs by their big-endian UI32 (no string decoding for the usual ones). */
+const FOURCC_BY_U32 = new Map<number, string>(KNOWN_FOURCCS.map((f) => [Buffer.from(f, 'latin1').readUInt32BE(0), f]));
 
-/** Multitrack (AvMultitrackType UB4 | packet type UB4, FourCC unless ManyTracksManyCodecs) or a plain FourCC. */
-function readFourCc(p: Buffer, packetType: number, pos: number, multitrackType: number): { packetType: number; pos: number; fourCc: string | null; multitrack: boolean } | null {
-  let multitrack = false;
-  let manyCodecs = false;
-  if (packetType === multitrackType) {
-    if (pos >= p.length) return null;
-    manyCodecs = p[pos] >> 4 === AvMultitrackType.ManyTracksManyCodecs;
-    packetType = p[pos++] & 0x0f;
-    multitrack = true;
-  }
-  if (manyCodecs) return { packetType, pos, fourCc: null, multitrack };
-  if (pos + 4 > p.length) return null;
-  return { packetType, pos: pos + 4, fourCc: p.toString('latin1', pos, pos + 4), multitrack };
+function fourCcAt(p: Buffer, pos: number): string {
+  const u32 = ((p[pos] << 24) | (p[pos + 1] << 16) | (p[pos + 2] << 8) | p[pos + 3]) >>> 0;
+  return FOURCC_BY_U32.get(u32) ?? p.toString('latin1', pos, pos + 4);
 }
 
 function codecOf(fourCc: string | null): MediaCodec | null {
   return fourCc === null ? null : (FOURCC_CODECS[fourCc] ?? 'other');
 }
 
-function classifyVideo(p: Buffer): MediaTagInfo {
-  if (p.length < 1) return UNKNOWN_VIDEO(false);
-  const b0 = p[0];
-  if (b0 & 0x80) return classifyExVideo(p);
+/**
+ * The ExHeader prefix after byte 0: E-RTMP v2 ModEx (while the packet type is ModEx,
+ * modExDataSize = UI8 + 1, or UI16 + 1 when that is 256, modExData, then modExType (UB4) | next
+ * packet type (UB4)), then Multitrack (AvMultitrackType UB4 | packet type UB4, FourCC unless
+ * ManyTracksManyCodecs) or a plain FourCC. Video command frames stop before the FourCC.
+ * Positions are absolute in `p`; `ok` false when truncated.
+ */
+interface ExHead {
+  ok: boolean;
+  packetType: number;
+  pos: number;
+  fourCc: string | null;
+  multitrack: boolean;
+  command: boolean;
+}
+
+function readExHead(p: Buffer, o: number, modEx: number, multitrackType: number, commandFrame: boolean, metadataType: number): ExHead {
+  const head: ExHead = { ok: false, packetType: p[o] & 0x0f, pos: o + 1, fourCc: null, multitrack: false, command: false };
+  let pos = o + 1;
+  let packetType = head.packetType;
+  while (packetType === modEx) {
+    if (pos >= p.length) return head;
+    let size = p[pos++] + 1;
+    if (size === 256) {
+      if (pos + 2 > p.length) return head;
+      size = p.readUInt16BE(pos) + 1;
+      pos += 2;
+    }
+    pos += size;
+    if (pos >= p.length) return head;
+    packetType = p[pos++] & 0x0f;
+  }
+  head.packetType = packetType;
+  if (commandFrame && packetType !== metadataType) {
+    // VideoCommand UI8 (StartSeek / EndSeek) follows; no FourCC.
+    head.ok = true;
+    head.command = true;
+    head.pos = pos;
+    return head;
+  }
+  let manyCodecs = false;
+  if (packetType === multitrackType) {
+    if (pos >= p.length) return head;
+    manyCodecs = p[pos] >> 4 === AvMultitrackType.ManyTracksManyCodecs;
+    head.packetType = p[pos++] & 0x0f;
+    head.multitrack = true;
+  }
+  if (!manyCodecs) {
+    if (pos + 4 > p.length) return head;
+    head.fourCc = fourCcAt(p, pos);
+    pos += 4;
+  }
+  head.ok = true;
+  head.pos = pos;
+  return head;
+}
+
+function classifyVideo(p: Buffer, o: number): MediaTagInfo {
+  if (o >= p.length) return make('video', 'unknown');
+  const b0 = p[o];
+  if (b0 & 0x80) return classifyExVideo(p, o);
   const frameType = b0 >> 4;
   const codecId = b0 & 0x0f;
   const codec: MediaCodec = codecId === VideoCodecId.AVC ? 'avc' : codecId === VideoCodecId.LegacyHEVC ? 'hevc' : codecId === VideoCodecId.LegacyAV1 ? 'av1' : 'other';
-  if (frameType === VideoFrameType.Command) return info('video', 'command', { codec, frameType, dataOffset: 1 });
+  if (frameType === VideoFrameType.Command) return make('video', 'command', codec, false, frameType, null, null, false, 1);
   if (codecId === VideoCodecId.AVC || codecId === VideoCodecId.LegacyHEVC) {
     // AVCVIDEOPACKET: AVCPacketType UI8, CompositionTime SI24, data.
-    if (p.length < 2) return info('video', 'unknown', { codec, frameType });
-    const packetType = p[1];
-    const compositionTime = p.length >= 5 ? si24(p, 2) : 0;
-    const rest = { codec, frameType, packetType, dataOffset: 5, compositionTime };
-    if (packetType === LegacyPacketType.SequenceHeader) return info('video', 'sequence-header', rest);
-    if (packetType === LegacyPacketType.EndOfSequence) return info('video', 'sequence-end', rest);
-    if (packetType !== LegacyPacketType.Frame) return info('video', 'unknown', rest);
-    return info('video', frameType === VideoFrameType.KeyFrame ? 'keyframe' : 'frame', rest);
+    if (o + 2 > p.length) return make('video', 'unknown', codec, false, frameType);
+    const packetType = p[o + 1];
+    const cts = o + 5 <= p.length ? si24(p, o + 2) : 0;
+    const role: MediaRole =
+      packetType === LegacyPacketType.SequenceHeader
+        ? 'sequence-header'
+        : packetType === LegacyPacketType.EndOfSequence
+          ? 'sequence-end'
+          : packetType !== LegacyPacketType.Frame
+            ? 'unknown'
+            : frameType === VideoFrameType.KeyFrame
+              ? 'keyframe'
+              : 'frame';
+    return make('video', role, codec, false, frameType, packetType, null, false, 5, cts);
   }
-  return info('video', frameType === VideoFrameType.KeyFrame ? 'keyframe' : 'frame', { codec, frameType, dataOffset: 1 });
+  return make('video', frameType === VideoFrameType.KeyFrame ? 'keyframe' : 'frame', codec, false, frameType, null, null, false, 1);
 }
 
-function classifyExVideo(p: Buffer): MediaTagInfo {
-  const frameType = (p[0] >> 4) & 0x07;
-  const skipped = skipModEx(p, p[0] & 0x0f, 1, VideoPacketType.ModEx);
-  if (!skipped) return UNKNOWN_VIDEO(true);
-  const [packetType, pos] = skipped;
-  if (packetType !== VideoPacketType.Metadata && frameType === VideoFrameType.Command) {
-    // VideoCommand UI8 (StartSeek / EndSeek); no FourCC.
-    return info('video', 'command', { exHeader: true, frameType, packetType, dataOffset: pos });
-  }
-  const head = readFourCc(p, packetType, pos, VideoPacketType.Multitrack);
-  if (!head) return UNKNOWN_VIDEO(true);
-  const rest: Partial<MediaTagInfo> = {
-    exHeader: true,
-    frameType,
-    packetType: head.packetType,
-    fourCc: head.fourCc,
-    codec: codecOf(head.fourCc),
-    multitrack: head.multitrack,
-    dataOffset: head.pos,
-  };
-  switch (head.packetType) {
+function classifyExVideo(p: Buffer, o: number): MediaTagInfo {
+  const frameType = (p[o] >> 4) & 0x07;
+  const head = readExHead(p, o, VideoPacketType.ModEx, VideoPacketType.Multitrack, frameType === VideoFrameType.Command, VideoPacketType.Metadata);
+  if (!head.ok) return make('video', 'unknown', null, true);
+  const { packetType, fourCc, multitrack } = head;
+  if (head.command) return make('video', 'command', null, true, frameType, packetType, null, false, head.pos - o);
+  const codec = codecOf(fourCc);
+  let role: MediaRole;
+  let dataOffset = head.pos - o;
+  let cts = 0;
+  switch (packetType) {
     case VideoPacketType.SequenceStart:
     case VideoPacketType.MPEG2TSSequenceStart:
-      return info('video', 'sequence-header', rest);
+      role = 'sequence-header';
+      break;
     case VideoPacketType.SequenceEnd:
-      return info('video', 'sequence-end', rest);
+      role = 'sequence-end';
+      break;
     case VideoPacketType.Metadata:
-      return info('video', 'config', rest);
+      role = 'config';
+      break;
     case VideoPacketType.CodedFrames:
-    case VideoPacketType.CodedFramesX: {
+    case VideoPacketType.CodedFramesX:
       // CodedFrames of avc1 / hvc1 carry SI24 CompositionTime first (single track only here).
-      if (head.packetType === VideoPacketType.CodedFrames && !head.multitrack && (head.fourCc === 'avc1' || head.fourCc === 'hvc1')) {
-        if (head.pos + 3 > p.length) return UNKNOWN_VIDEO(true);
-        rest.compositionTime = si24(p, head.pos);
-        rest.dataOffset = head.pos + 3;
+      if (packetType === VideoPacketType.CodedFrames && !multitrack && (fourCc === 'avc1' || fourCc === 'hvc1')) {
+        if (head.pos + 3 > p.length) return make('video', 'unknown', null, true);
+        cts = si24(p, head.pos);
+        dataOffset += 3;
       }
-      return info('video', frameType === VideoFrameType.KeyFrame ? 'keyframe' : 'frame', rest);
-    }
+      role = frameType === VideoFrameType.KeyFrame ? 'keyframe' : 'frame';
+      break;
     default:
-      return info('video', 'unknown', rest);
+      role = 'unknown';
   }
+  return make('video', role, codec, true, frameType, packetType, fourCc, multitrack, dataOffset, cts);
 }
 
-function classifyAudio(p: Buffer): MediaTagInfo {
-  if (p.length < 1) return UNKNOWN_AUDIO(false);
-  const format = p[0] >> 4;
-  if (format === SoundFormat.ExHeader) return classifyExAudio(p);
+function classifyAudio(p: Buffer, o: number): MediaTagInfo {
+  if (o >= p.length) return make('audio', 'unknown');
+  const format = p[o] >> 4;
+  if (format === SoundFormat.ExHeader) return classifyExAudio(p, o);
   if (format === SoundFormat.AAC) {
-    if (p.length < 2) return info('audio', 'unknown', { codec: 'aac' });
-    const packetType = p[1];
-    const rest = { codec: 'aac' as const, packetType, dataOffset: 2 };
-    if (packetType === LegacyPacketType.SequenceHeader) return info('audio', 'sequence-header', rest);
-    return info('audio', packetType === LegacyPacketType.Frame ? 'frame' : 'unknown', rest);
+    if (o + 2 > p.length) return make('audio', 'unknown', 'aac');
+    const packetType = p[o + 1];
+    const role: MediaRole = packetType === LegacyPacketType.SequenceHeader ? 'sequence-header' : packetType === LegacyPacketType.Frame ? 'frame' : 'unknown';
+    return make('audio', role, 'aac', false, null, packetType, null, false, 2);
   }
   const codec: MediaCodec = format === SoundFormat.MP3 || format === SoundFormat.MP3_8kHz ? 'mp3' : 'other';
-  return info('audio', 'frame', { codec, dataOffset: 1 });
+  return make('audio', 'frame', codec, false, null, null, null, false, 1);
 }
 
-function classifyExAudio(p: Buffer): MediaTagInfo {
-  const skipped = skipModEx(p, p[0] & 0x0f, 1, AudioPacketType.ModEx);
-  if (!skipped) return UNKNOWN_AUDIO(true);
-  const head = readFourCc(p, skipped[0], skipped[1], AudioPacketType.Multitrack);
-  if (!head) return UNKNOWN_AUDIO(true);
-  const rest: Partial<MediaTagInfo> = {
-    exHeader: true,
-    packetType: head.packetType,
-    fourCc: head.fourCc,
-    codec: codecOf(head.fourCc),
-    multitrack: head.multitrack,
-    dataOffset: head.pos,
-  };
-  switch (head.packetType) {
-    case AudioPacketType.SequenceStart:
-      return info('audio', 'sequence-header', rest);
-    case AudioPacketType.CodedFrames:
-      return info('audio', 'frame', rest);
-    case AudioPacketType.SequenceEnd:
-      return info('audio', 'sequence-end', rest);
-    case AudioPacketType.MultichannelConfig:
-      return info('audio', 'config', rest);
-    default:
-      return info('audio', 'unknown', rest);
-  }
+function classifyExAudio(p: Buffer, o: number): MediaTagInfo {
+  const head = readExHead(p, o, AudioPacketType.ModEx, AudioPacketType.Multitrack, false, -1);
+  if (!head.ok) return make('audio', 'unknown', null, true);
+  const role: MediaRole =
+    head.packetType === AudioPacketType.SequenceStart
+      ? 'sequence-header'
+      : head.packetType === AudioPacketType.CodedFrames
+        ? 'frame'
+        : head.packetType === AudioPacketType.SequenceEnd
+          ? 'sequence-end'
+          : head.packetType === AudioPacketType.MultichannelConfig
+            ? 'config'
+            : 'unknown';
+  return make('audio', role, codecOf(head.fourCc), true, null, head.packetType, head.fourCc, head.multitrack, head.pos - o);
 }
 
-/** Classifies an FLV tag body of the given tag / message type (8 audio, 9 video, 18 data). */
-export function classifyTag(type: number, body: Buffer): MediaTagInfo {
-  if (type === MediaType.Video) return classifyVideo(body);
-  if (type === MediaType.Audio) return classifyAudio(body);
-  if (type === MediaType.Data) return info('data', 'script');
-  return info('other', 'unknown');
+/**
+ * Classifies the FLV tag body of the given tag / message type (8 audio, 9 video, 18 data) that
+ * starts at `offset` of `body` (default 0: the whole buffer; `dataOffset` is relative to it).
+ */
+export function classifyTag(type: number, body: Buffer, offset = 0): MediaTagInfo {
+  if (type === MediaType.Video) return classifyVideo(body, offset);
+  if (type === MediaType.Audio) return classifyAudio(body, offset);
+  if (type === MediaType.Data) return make('data', 'script');
+  return make('other', 'unknown');
 }
 
 export function classifyMessage(msg: MediaMessage): MediaTagInfo {
@@ -288,13 +317,13 @@ export function isSequenceHeader(msg: MediaMessage): boolean {
 
 /** A video keyframe with coded data (not a sequence header, not a command), any codec. */
 export function isVideoKeyframe(msg: MediaMessage): boolean {
-  return msg.type === MediaType.Video && classifyVideo(msg.payload).role === 'keyframe';
+  return msg.type === MediaType.Video && classifyVideo(msg.payload, 0).role === 'keyframe';
 }
 
 export function isVideoSequenceHeader(msg: MediaMessage): boolean {
-  return msg.type === MediaType.Video && classifyVideo(msg.payload).role === 'sequence-header';
+  return msg.type === MediaType.Video && classifyVideo(msg.payload, 0).role === 'sequence-header';
 }
 
 export function isAudioSequenceHeader(msg: MediaMessage): boolean {
-  return msg.type === MediaType.Audio && classifyAudio(msg.payload).role === 'sequence-header';
+  return msg.type === MediaType.Audio && classifyAudio(msg.payload, 0).role === 'sequence-header';
 }
