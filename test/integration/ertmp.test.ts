@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { RtmpClient } from '../../protocol/rtmp/client';
 import { startCluster, type TestCluster } from '../helpers/cluster';
 import { encodeErtmpMedia, ErtmpPublisher, type ErtmpMedia } from '../helpers/ertmp-publisher';
-import { probe } from '../helpers/players';
+import { probe, timeToFirstKeyframe } from '../helpers/players';
 import { run, waitFor } from '../helpers/processes';
 import { flvViewer, rtmpViewer, type ViewerRecord } from '../helpers/viewers';
 
@@ -90,6 +90,13 @@ describe('HEVC (hvc1)', () => {
     const flv = await flvViewer(`${cluster.edge.http}/live/${name}.flv`);
     viewers.push(flv);
     await expectHeaderThenKeyframe(flv, 'hvc1');
+  });
+
+  test('time to the first HEVC keyframe through the edge (the stream is already pulled: from its GOP cache)', async () => {
+    const direct = await timeToFirstKeyframe(`${cluster.origins[0].rtmp}/live/${name}`);
+    const viaEdge = await timeToFirstKeyframe(`${cluster.edge.rtmp}/live/${name}`);
+    console.log(`HEVC time to first keyframe: origin ${Math.round(direct.ms)} ms, edge ${Math.round(viaEdge.ms)} ms`);
+    expect(viaEdge.ms).toBeLessThan(2000);
   });
 
   test('HLS at the edge and at the origin: ffprobe decodes HEVC 320x240', async () => {
