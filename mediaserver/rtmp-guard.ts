@@ -193,7 +193,10 @@ function isValidTcUrl(v: AmfValue): boolean {
 
 /**
  * Minimum lengths NMS's Flv.parserTag reads without a bounds check: legacy video reads the
- * composition time at bytes 2..4; Enhanced RTMP HEVC coded frames read it at 5..7.
+ * composition time at bytes 2..4; Enhanced RTMP HEVC coded frames read it at 5..7. This mirrors
+ * NMS's own byte reads (it knows no ModEx or Multitrack), so it is not the frame classifier of
+ * protocol/media-tag.ts; what the classifier says about a tag is applied after the guard
+ * (mediaserver/nms-packet-flags.ts corrects NMS's cache flags).
  */
 function videoTooShort(p: Buffer): boolean {
   if (p.length < 5) return true;
