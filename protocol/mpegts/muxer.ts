@@ -92,6 +92,8 @@ export class TsMuxer {
   reset(): void {
     this.videoState = undefined;
     this.aac = undefined;
+    // The new upstream may carry other codecs: what was unserved is learnt again from its headers.
+    this.stats.unservedCodecs.length = 0;
     this.cc.reset();
     this.announced = 0;
     this.discontinuityPids.add(PID_VIDEO);

@@ -305,6 +305,8 @@ describe('TsMuxer', () => {
     expect(m.push({ type: 8, timestamp: 0, payload: Buffer.from('2fff', 'hex') })).toBeUndefined(); // MP3
     expect(m.stats.ignored).toBe(3);
     expect(m.stats.unservedCodecs).toEqual(['av1', 'opus']);
+    m.reset(); // an upstream switch: learnt again from the new upstream
+    expect(m.stats.unservedCodecs).toEqual([]);
     // A malformed hvcC is dropped like a malformed avcC.
     expect(m.push({ type: 9, timestamp: 0, payload: Buffer.from('9068766331', 'hex') })).toBeUndefined();
     expect(m.stats.dropped).toBe(bad.length + 1);
