@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   PULL_RATE_LIMITED: { status: 429, summary: 'An edge refused to start a pull for a stream it is not serving: this client IP asked for too many such streams, or too many pulls are in progress (`pullBurstPerIp`, `maxConcurrentPulls`); retry after `Retry-After`.' },
   PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body is larger than the configured limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request body is not JSON.' },
+  CODEC_NOT_SERVED_AS_HLS: { status: 415, summary: 'The stream plays over RTMP and HTTP-FLV, but its codec (AV1, VP9, Opus, ... from Enhanced RTMP) is not served as HLS (MPEG-TS carries H.264, HEVC and AAC here); logged once per stream.' },
   INTERNAL: { status: 500, summary: 'A bug: the server logged the details.' },
   TOO_MANY_CONNECTIONS: { status: 503, summary: 'The listener is at `maxConnections`, or this client IP at `maxConnectionsPerIp` (HTTP-FLV, HLS and API at origins and edges; discovery event streams at `maxEventStreams`); retry after `Retry-After`.' },
   STORE_UNAVAILABLE: { status: 503, summary: 'The stream store (Redis) cannot be reached; retry with backoff.' },

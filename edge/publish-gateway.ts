@@ -1,7 +1,9 @@
 import type { Logger } from '../common/logger';
 import { redactUrl } from '../common/logger';
 import type { AmfObject } from '../protocol/amf0';
-import { isAacSequenceHeader, isAvcSequenceHeader, isKeyframe, isMetadata } from '../protocol/flv';
+import { isMetadata } from '../protocol/flv';
+import { MediaType } from '../protocol/media';
+import { classifyMessage } from '../protocol/media-tag';
 import { RtmpClient } from '../protocol/rtmp/client';
 import { CAPS_EX_RECONNECT } from '../protocol/rtmp/constants';
 import type { RtmpMessage } from '../protocol/rtmp/message';
@@ -111,10 +113,13 @@ export class GatewayPublish {
   }
 
   private onMedia(msg: RtmpMessage): void {
-    if (msg.type === 18 && isMetadata(msg)) this.metadata = msg;
-    else if (msg.type === 9 && isAvcSequenceHeader(msg)) this.videoHeader = msg;
-    else if (msg.type === 8 && isAacSequenceHeader(msg)) this.audioHeader = msg;
-    const key = msg.type === 9 && isKeyframe(msg) && !isAvcSequenceHeader(msg);
+    // Any codec, legacy FLV or Enhanced RTMP (HEVC, AV1, VP9, Opus...): protocol/media-tag.ts.
+    const tag = classifyMessage(msg);
+    const key = tag.track === 'video' && tag.role === 'keyframe';
+    const header = tag.role === 'sequence-header';
+    if (msg.type === MediaType.Data && isMetadata(msg)) this.metadata = msg;
+    else if (header && tag.track === 'video') this.videoHeader = msg;
+    else if (header && tag.track === 'audio') this.audioHeader = msg;
     const cached = this.gop.push(msg, key);
     if (cached === 'overflow' && this.gop.overflows === 1) {
       this.log.warn({ maxBytes: this.deps.gopCacheMaxBytes ?? DEFAULT_GOP_CACHE_MAX_BYTES }, 'GOP larger than gopCacheMaxBytes: not cached (a re-push starts at the next keyframe); logged once per publish');

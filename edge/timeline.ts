@@ -1,11 +1,10 @@
-import type { RtmpMessage } from '../protocol/rtmp/message';
-import { isAacSequenceHeader, isAvcSequenceHeader } from '../protocol/flv';
+import type { MediaMessage } from '../protocol/media';
+import { classifyMessage } from '../protocol/media-tag';
 
 /** Audio and video frames (not sequence headers, not script data) anchor a new upstream's timeline. */
-function isFrame(msg: RtmpMessage): boolean {
-  if (msg.type === 9) return !isAvcSequenceHeader(msg);
-  if (msg.type === 8) return !isAacSequenceHeader(msg);
-  return false;
+function isFrame(msg: MediaMessage): boolean {
+  const tag = classifyMessage(msg);
+  return (tag.track === 'audio' || tag.track === 'video') && tag.role !== 'sequence-header';
 }
 
 /**
@@ -30,7 +29,7 @@ export class Timeline {
   }
 
   /** The timestamp to send for `msg` (ms, wraps like RTMP's 32-bit clock is not handled here). */
-  map(msg: RtmpMessage): number {
+  map(msg: MediaMessage): number {
     if (this.rebasePending) {
       if (!isFrame(msg)) return this.maxOut;
       // +1: the first frame after a switch must come strictly after the last one sent.

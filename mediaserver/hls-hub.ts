@@ -1,7 +1,6 @@
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { HlsSegmenter } from '../protocol/hls/segmenter';
-import type { MediaMessage } from '../protocol/hls/types';
-import type { MediaPacket } from './nms-host';
+import { isMediaType, type MediaMessage } from '../protocol/media';
 
 export interface HlsHubOptions {
   targetDurationMs: number;
@@ -12,12 +11,26 @@ export interface HlsHubOptions {
 export class HlsFeed {
   readonly segmenter: HlsSegmenter;
   lastRequestAt = 0;
+  /** The route logged that this stream's codec is not served as HLS (once per stream). */
+  unservedLogged = false;
+  private readonly codecs = new EventEmitter<{ unserved: [] }>();
   constructor(name: string, opts: HlsHubOptions) {
     this.segmenter = new HlsSegmenter({ namePrefix: name, targetDurationMs: opts.targetDurationMs, windowSize: opts.windowSize });
   }
 
-  push(msg: MediaPacket): void {
-    if (msg.type === 8 || msg.type === 9 || msg.type === 18) this.segmenter.push(msg as MediaMessage);
+  push(msg: MediaMessage): void {
+    if (!isMediaType(msg.type)) return;
+    const before = this.segmenter.muxerStats.unservedCodecs.length;
+    this.segmenter.push(msg);
+    if (before === 0 && this.segmenter.muxerStats.unservedCodecs.length > 0) this.codecs.emit('unserved');
+  }
+
+  /**
+   * Enhanced RTMP codecs of this stream that HLS-TS does not carry here (AV1, VP9, Opus, ...):
+   * the playlist answers CODEC_NOT_SERVED_AS_HLS instead of segments without them.
+   */
+  get unservedCodecs(): readonly string[] {
+    return this.segmenter.muxerStats.unservedCodecs;
   }
 
   /** The upstream changed (edge failover, publisher moved): players see EXT-X-DISCONTINUITY. */
@@ -25,18 +38,19 @@ export class HlsFeed {
     this.segmenter.discontinuity();
   }
 
-  /** Resolves once the first segment exists (or after `ms`); false on timeout. */
+  /** Resolves once the first segment exists or a codec turned out unserved (or after `ms`); false on timeout. */
   async waitFirstSegment(ms: number): Promise<boolean> {
-    if (this.segmenter.segmentCount > 0) return true;
+    if (this.segmenter.segmentCount > 0 || this.unservedCodecs.length > 0) return true;
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), ms);
     try {
-      await once(this.segmenter, 'segment', { signal: ac.signal });
+      await Promise.race([once(this.segmenter, 'segment', { signal: ac.signal }), once(this.codecs, 'unserved', { signal: ac.signal })]);
       return true;
     } catch {
       return false; // aborted by the timer: no segment in time (the caller answers 404)
     } finally {
       clearTimeout(timer);
+      ac.abort(); // the other waiter of the race
     }
   }
 }

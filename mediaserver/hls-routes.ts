@@ -5,7 +5,7 @@ import { isValidStreamPart } from '../common/stream-name';
 import { clientIp } from '../common/limits';
 import { playFileOf, refusalText, withSegmentProof, type PlayPath, type PlayVerdict } from '../common/play-auth';
 import { parseQuery, type StreamQuery } from '../common/signed-url';
-import type { HlsHub } from './hls-hub';
+import type { HlsFeed, HlsHub } from './hls-hub';
 
 /** Where a play request for a stream should be served. */
 export type PlayDecision =
@@ -30,6 +30,19 @@ export interface HlsRouteOptions {
    * with that proof on every segment URI, so players fetch segments with it. Absent: open.
    */
   authorize?: (path: PlayPath, query: StreamQuery, ip: string) => PlayVerdict;
+}
+
+/** A stream whose codec HLS-TS does not carry here (AV1, VP9, Opus...): a clear error, logged once per stream. */
+function codecNotServed(req: FastifyRequest, reply: FastifyReply, feed: HlsFeed, stream: string): FastifyReply {
+  const codecs = feed.unservedCodecs.join(', ');
+  if (!feed.unservedLogged) {
+    feed.unservedLogged = true;
+    req.log.warn({ stream, codecs }, 'HLS playlist refused: codec not served as HLS (logged once per stream)');
+  }
+  return reply.status(415).send({
+    code: 'CODEC_NOT_SERVED_AS_HLS',
+    message: `${stream} carries ${codecs}, which HLS (MPEG-TS) is not served with here; play it over RTMP or HTTP-FLV`,
+  });
 }
 
 /**
@@ -70,6 +83,7 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
       if (decision.kind === 'not-found' || !feed) return notFound(reply, `${appName}/${name}`);
       feed.lastRequestAt = Date.now();
       if (!(await feed.waitFirstSegment(opts.playlistWaitMs))) return notFound(reply, `${appName}/${name} (no segment yet)`);
+      if (feed.unservedCodecs.length > 0) return codecNotServed(req, reply, feed, `${appName}/${name}`);
       const body = withSegmentProof(feed.segmenter.playlist(), verdict.proof);
       const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
       reply

@@ -10,13 +10,16 @@ import RtmpSession from 'node-media-server/src/session/rtmp_session.js';
 import type FlvSession from 'node-media-server/src/session/flv_session.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
 import { redactText, redactUrl, type Logger } from '../common/logger';
-import type { AmfObject } from '../protocol/amf0';
+import { newAmfObject, type AmfObject } from '../protocol/amf0';
+import type { MediaMessage } from '../protocol/media';
 import { ChunkWriter } from '../protocol/rtmp/chunk-writer';
+import { answerFourCcList } from '../protocol/rtmp/fourcc';
 import { command } from '../protocol/rtmp/message';
 import { UserControlEvent } from '../protocol/rtmp/constants';
 import { emptyStats, GuardedRtmpConnection, type HardeningStats } from './guarded-connection';
 import { isServableName } from './rtmp-guard';
 import { classifyFlvBuffer, classifyRtmpBuffer, ViewerQueue } from './viewer-queue';
+import { nmsPacketFlags } from './nms-packet-flags';
 import { ConnectionLimiter, LogThrottle, clientIp, type ConnectionRefusal } from '../common/limits';
 import { HttpConnectionGuard } from './http-limits';
 import { CONNECTION_LIMIT_DEFAULTS } from './limits-config';
@@ -26,13 +29,6 @@ export type { BaseSession, RtmpSession, HardeningStats };
 
 /** The node-media-server events Cascade listens to (all fire after NMS already answered the client). */
 export type NmsEvent = 'prePlay' | 'donePlay' | 'prePublish' | 'donePublish';
-
-/** One media message as it travels the cluster: an RTMP message whose payload is an FLV tag body. */
-export interface MediaPacket {
-  type: number;
-  timestamp: number;
-  payload: Buffer;
-}
 
 /**
  * Decides what happens to `GET /app/name.flv` before node-media-server sees it.
@@ -299,9 +295,16 @@ export class NmsHost {
     }
     const nmsData = session.onData;
     socket.removeListener('data', nmsData);
+    // NMS mis-files some Enhanced RTMP tags in its header / GOP caches: correct their flags first.
+    const rtmp = session.rtmp;
+    const nmsPacket = rtmp.onPacketCallback;
+    rtmp.onPacketCallback = (p) => {
+      p.flags = nmsPacketFlags(p.codec_type, p.data.subarray(0, p.size), p.flags);
+      nmsPacket(p);
+    };
     // Rtmp's constructor allocates a 1 MiB FLV parser it never uses for RTMP: let it go.
     (session.rtmp as unknown as { flv?: unknown }).flv = undefined;
-    new GuardedRtmpConnection(
+    const guarded = new GuardedRtmpConnection(
       socket,
       session,
       nmsData,
@@ -315,6 +318,26 @@ export class NmsHost {
       this.counters,
       (app, name) => (this.broadcast(app, name)?.publisher ? `${app}/${name} is already being published` : null),
     );
+    this.answerFourCcList(session, () => guarded.guard.fourCcList);
+  }
+
+  /**
+   * NMS 4.4.3 ignores an E-RTMP `fourCcList` in connect (it passes HEVC / AV1 / VP9 / Opus through
+   * but never says so). A client that sent one gets our connect `_result` instead of NMS's: the
+   * same fields plus `fourCcList` with what passes through (protocol/rtmp/fourcc.ts).
+   */
+  private answerFourCcList(session: RtmpSession, asked: () => string[] | null): void {
+    const rtmp = session.rtmp;
+    const nmsRespond = rtmp.respondConnect.bind(rtmp);
+    rtmp.respondConnect = (tid: number) => {
+      const list = asked();
+      if (!list || !session.socket.writable) return nmsRespond(tid);
+      const props = Object.assign(newAmfObject(), { fmsVer: 'FMS/3,0,1,123', capabilities: 31, fourCcList: answerFourCcList(list) });
+      const info = Object.assign(newAmfObject(), { level: 'status', code: 'NetConnection.Connect.Success', description: 'Connection succeeded.', objectEncoding: rtmp.objectEncoding });
+      // NMS sent Set Chunk Size (outChunkSize) just before; its invokes go on chunk stream 3, stream 0.
+      this.writer.chunkSize = rtmp.outChunkSize;
+      session.socket.write(this.writer.write({ ...command('_result', tid, props, info), streamId: 0, csid: 3 }));
+    };
   }
 
   /** Puts a bounded queue (whole-GOP drops, lag disconnect) in front of a remote viewer's sendBuffer. */
@@ -403,7 +426,7 @@ export class NmsHost {
    * Calls `fn` with every media message this publisher sends, after NMS has it.
    * NMS reuses its chunk payload buffer per chunk stream, so the tap gets a copy.
    */
-  tapPublisher(session: RtmpSession, fn: (msg: MediaPacket) => void): void {
+  tapPublisher(session: RtmpSession, fn: (msg: MediaMessage) => void): void {
     const forward = session.rtmp.onPacketCallback;
     session.rtmp.onPacketCallback = (p) => {
       forward(p);

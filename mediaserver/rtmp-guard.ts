@@ -25,6 +25,7 @@ import { ChunkReader } from '../protocol/rtmp/chunk-reader';
 import { ChunkWriter } from '../protocol/rtmp/chunk-writer';
 import { MessageType } from '../protocol/rtmp/constants';
 import { RtmpError } from '../protocol/rtmp/errors';
+import { parseFourCcList } from '../protocol/rtmp/fourcc';
 import type { RtmpMessage } from '../protocol/rtmp/message';
 import { setChunkSize } from '../protocol/rtmp/message';
 import { canonicalStreamName, isValidStreamPart } from '../common/stream-name';
@@ -192,7 +193,10 @@ function isValidTcUrl(v: AmfValue): boolean {
 
 /**
  * Minimum lengths NMS's Flv.parserTag reads without a bounds check: legacy video reads the
- * composition time at bytes 2..4; Enhanced RTMP HEVC coded frames read it at 5..7.
+ * composition time at bytes 2..4; Enhanced RTMP HEVC coded frames read it at 5..7. This mirrors
+ * NMS's own byte reads (it knows no ModEx or Multitrack), so it is not the frame classifier of
+ * protocol/media-tag.ts; what the classifier says about a tag is applied after the guard
+ * (mediaserver/nms-packet-flags.ts corrects NMS's cache flags).
  */
 function videoTooShort(p: Buffer): boolean {
   if (p.length < 5) return true;
@@ -218,6 +222,8 @@ export class RtmpGuard {
   private handshakeSeen = 0;
   private rejection: GuardRejection | null = null;
   private app: string | null = null;
+  /** The E-RTMP `fourCcList` of the client's connect (null: it sent none); answered by nms-host. */
+  fourCcList: string[] | null = null;
   private streams = 0;
   /** 'publish' / 'play' once the connection started its one stream. */
   private role: 'publish' | 'play' | null = null;
@@ -392,6 +398,7 @@ export class RtmpGuard {
       return refuse('connect: objectEncoding is not a number');
     }
     this.app = cmd.app;
+    this.fourCcList = parseFourCcList(cmd.fourCcList);
     const clean = sanitizeAmf(cmd) as AmfObject;
     this.forward({ ...msg, type: MessageType.CommandAmf0, payload: encodeAmf0(['connect', tid, clean, ...args.slice(0, 1).map(sanitizeAmf)]) });
     // NMS answered with Set Chunk Size (its outChunkSize) before `_result`.

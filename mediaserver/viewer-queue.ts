@@ -12,39 +12,32 @@
  * (4 × the bound), is disconnected.
  */
 
+import { MediaType } from '../protocol/media';
+import { classifyTag, type MediaRole } from '../protocol/media-tag';
+
 export type MessageClass = 'header' | 'meta' | 'key' | 'frame' | 'other';
 
-/** Classifies an FLV tag body / RTMP message body of the given type (8 audio, 9 video, 18 data). */
+const CLASS_OF_ROLE: Record<MediaRole, MessageClass> = {
+  'sequence-header': 'header',
+  config: 'header',
+  'sequence-end': 'header',
+  keyframe: 'key',
+  frame: 'frame',
+  // Malformed or reserved media: droppable like any frame.
+  unknown: 'frame',
+  command: 'other',
+  script: 'meta',
+};
+
+/**
+ * Classifies the FLV tag body at `offset` of `payload` (an RTMP message / FLV tag of type 8 audio,
+ * 9 video, 18 data) with the one classifier, `protocol/media-tag.ts` (legacy and Enhanced RTMP).
+ */
 export function classifyMedia(type: number, payload: Buffer, offset: number): MessageClass {
-  if (type === 18) return 'meta';
+  if (type === MediaType.Data) return 'meta';
+  if (type !== MediaType.Audio && type !== MediaType.Video) return 'other';
   if (offset >= payload.length) return 'other';
-  const b0 = payload[offset];
-  const b1 = offset + 1 < payload.length ? payload[offset + 1] : -1;
-  if (type === 8) {
-    const format = b0 >> 4;
-    if (format === 10 && b1 === 0) return 'header'; // AAC AudioSpecificConfig
-    if (format === 9) {
-      const packetType = b0 & 0x0f; // Enhanced RTMP audio: SequenceStart 0, MultichannelConfig 4
-      if (packetType === 0 || packetType === 4) return 'header';
-    }
-    return 'frame';
-  }
-  if (type === 9) {
-    if (b0 & 0x80) {
-      // Enhanced RTMP: IsExHeader, FrameType (3 bits), VideoPacketType (4 bits)
-      const packetType = b0 & 0x0f;
-      if (packetType === 0 || packetType === 4 || packetType === 5) return 'header';
-      const frameType = (b0 >> 4) & 0x07;
-      if (frameType === 5) return 'other';
-      return frameType === 1 && (packetType === 1 || packetType === 3) ? 'key' : 'frame';
-    }
-    const frameType = b0 >> 4;
-    const codec = b0 & 0x0f;
-    if ((codec === 7 || codec === 12) && b1 === 0) return 'header'; // AVC / HEVC sequence header
-    if (frameType === 5) return 'other'; // video info / command frame
-    return frameType === 1 ? 'key' : 'frame';
-  }
-  return 'other';
+  return CLASS_OF_ROLE[classifyTag(type, payload, offset).role];
 }
 
 /** A buffer NMS sends an RTMP viewer: one message written by `Rtmp.createMessage` (fmt 0 first chunk). */

@@ -5,7 +5,7 @@
  */
 import type { AmfObject } from '../protocol/amf0';
 import type { StreamQuery } from '../common/signed-url';
-import type { MediaPacket } from '../mediaserver/nms-host';
+import type { MediaMessage } from '../protocol/media';
 
 /** One RTMP client (publisher or player) as the parts see it; NMS's RtmpSession fits. */
 export interface OriginSession {
@@ -42,7 +42,7 @@ export interface OriginMedia {
   /** Ignore any media this session sends from now on. */
   dropIncomingMedia(session: OriginSession): void;
   /** Calls `fn` with every media message the publisher sends. */
-  tapPublisher(session: OriginSession, fn: (msg: MediaPacket) => void): void;
+  tapPublisher(session: OriginSession, fn: (msg: MediaMessage) => void): void;
   publisherSlot(session: OriginSession): PublisherSlot;
   /** The stream's name is free the moment this publisher leaves (no reconnect grace). */
   endWithoutGrace(session: OriginSession): void;

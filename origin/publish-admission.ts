@@ -12,7 +12,7 @@ import type { RejectionReason } from '../mediaserver/metrics';
 import type { PlacementRequest, PlacementResult } from '../discovery/types';
 import type { ClaimOutcome } from './lease-keeper';
 import { hookClientOf, type HookPort } from './hooks';
-import type { MediaPacket } from '../mediaserver/nms-host';
+import type { MediaMessage } from '../protocol/media';
 import type { OriginMedia, OriginSession } from './media-port';
 import type { HookClient } from './webhooks';
 
@@ -27,7 +27,7 @@ export interface Publisher {
 }
 
 export interface MediaFeed {
-  push(msg: MediaPacket): void;
+  push(msg: MediaMessage): void;
 }
 
 /** Where an admitted stream's media also goes (the HLS hub fits). */

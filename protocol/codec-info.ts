@@ -8,6 +8,7 @@
  * protocol/avc-sps.ts); AAC details from the AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1).
  */
 import { avcLevelName, avcProfileName, parseSps } from './avc-sps';
+import { exAudioDetails, exVideoDetails } from './codec-names';
 import { parseAudioSpecificConfig } from './mpegts/aac';
 import { parseAvcDecoderConfigurationRecord } from './mpegts/avc';
 
@@ -30,8 +31,6 @@ export interface AudioInfo {
 export const VIDEO_CODECS: Readonly<Record<number, string>> = { 2: 'H263', 3: 'Screen', 4: 'VP6', 5: 'VP6Alpha', 6: 'Screen2', 7: 'H264', 12: 'HEVC', 13: 'AV1' };
 /** FLV SoundFormat (AUDIODATA high nibble) → SRS's name. */
 export const AUDIO_CODECS: Readonly<Record<number, string>> = { 0: 'LinearPCMPlatformEndian', 1: 'ADPCM', 2: 'MP3', 3: 'LinearPCMLittleEndian', 4: 'Nellymoser16kHzMono', 5: 'Nellymoser8kHzMono', 6: 'Nellymoser', 7: 'ReservedG711AlawLogarithmicPCM', 8: 'ReservedG711MuLawLogarithmicPCM', 10: 'AAC', 11: 'Speex', 13: 'Opus', 14: 'ReservedMP3_8kHz' };
-/** Enhanced RTMP video FourCC → SRS's name. */
-export const VIDEO_FOURCCS: Readonly<Record<string, string>> = { avc1: 'H264', hvc1: 'HEVC', av01: 'AV1', vp09: 'VP9' };
 /** audioObjectType → SRS's AAC profile name (srs_aac_object2str). */
 export const AAC_OBJECTS: Readonly<Record<number, string>> = { 1: 'Main', 2: 'LC', 3: 'SSR', 5: 'HE', 29: 'HEv2' };
 /** FLV SoundRate (2 bits) for non-AAC audio. */
@@ -43,11 +42,8 @@ const FLV_SOUND_FORMAT_AAC = 10;
 /** `VIDEODATA` of a sequence header tag → SRS's video object; null when absent or too short. */
 export function videoInfo(tag: Buffer | null | undefined): VideoInfo | null {
   if (!tag || tag.length < 2) return null;
-  if (tag[0] & 0x80) {
-    // Enhanced RTMP: IsExHeader | FrameType(3) | PacketType(4), FourCC.
-    const fourcc = tag.length >= 5 ? tag.subarray(1, 5).toString('latin1') : '';
-    return { codec: VIDEO_FOURCCS[fourcc] ?? 'Other', profile: null, level: null, width: 0, height: 0 };
-  }
+  // Enhanced RTMP (IsExHeader) and legacy codec id 12: HEVC / AV1 / VP9, size and profile from hvcC / av1C.
+  if (tag[0] & 0x80 || (tag[0] & 0x0f) === 12) return exVideoDetails(tag);
   const codecId = tag[0] & 0x0f;
   const codec = VIDEO_CODECS[codecId] ?? 'Other';
   if (codecId !== FLV_CODEC_AVC || tag[1] !== 0 || tag.length < 6) return { codec, profile: 'Other', level: 'Other', width: 0, height: 0 };
@@ -65,6 +61,7 @@ export function videoInfo(tag: Buffer | null | undefined): VideoInfo | null {
 export function audioInfo(tag: Buffer | null | undefined): AudioInfo | null {
   if (!tag || tag.length < 1) return null;
   const format = tag[0] >> 4;
+  if (format === 9) return exAudioDetails(tag); // Enhanced RTMP ExAudioTagHeader: Opus, mp4a, ... by FourCC
   const codec = AUDIO_CODECS[format] ?? 'Other';
   const flvChannels = (tag[0] & 0x01) + 1;
   const flvRate = FLV_SOUND_RATES[(tag[0] >> 2) & 0x03];

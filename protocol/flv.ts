@@ -1,10 +1,10 @@
 /**
  * FLV container pieces — Adobe Flash Video File Format Specification v10, Annex E
- * (E.2 header, E.3 body, E.4 tags), plus classification of RTMP audio / video / data messages,
- * whose bodies are FLV tag bodies (E.4.2 AUDIODATA, E.4.3 VIDEODATA, E.4.4 SCRIPTDATA).
+ * (E.2 header, E.3 body, E.4 tags) and script data (E.4.4 SCRIPTDATA) helpers. Audio and video tag
+ * bodies are classified in `media-tag.ts` (legacy and Enhanced RTMP).
  */
 import { MessageType } from './rtmp/constants';
-import type { RtmpMessage } from './rtmp/message';
+import type { MediaMessage } from './media';
 
 export const FLV_HEADER_SIZE = 9;
 export const FLV_TAG_HEADER_SIZE = 11;
@@ -31,7 +31,7 @@ export function flvHeader(opts: { audio?: boolean; video?: boolean } = {}): Buff
  * lower 24 bits), TimestampExtended (UI8, upper 8 bits), StreamID (UI24, always 0), the body — then
  * E.3 PreviousTagSize (UI32) = 11 + DataSize. One allocation.
  */
-export function flvTag(msg: RtmpMessage): Buffer {
+export function flvTag(msg: MediaMessage): Buffer {
   const size = msg.payload.length;
   if (size > 0xffffff) throw new RangeError(`FLV tag body of ${size} bytes exceeds the 24-bit DataSize`);
   const ts = msg.timestamp >>> 0;
@@ -46,29 +46,6 @@ export function flvTag(msg: RtmpMessage): Buffer {
   return out;
 }
 
-/**
- * E.4.3.1 VIDEODATA: FrameType (UB4) 1 = key frame. In Enhanced RTMP (v1) the top bit is
- * IsExHeader and FrameType is the next 3 bits.
- */
-export function isKeyframe(msg: RtmpMessage): boolean {
-  if (msg.type !== MessageType.Video || msg.payload.length < 1) return false;
-  const b = msg.payload[0];
-  const frameType = b & 0x80 ? (b >> 4) & 0x07 : b >> 4;
-  return frameType === 1;
-}
-
-/** E.4.3.1 CodecID 7 (AVC) with AVCPacketType 0: the AVCDecoderConfigurationRecord. */
-export function isAvcSequenceHeader(msg: RtmpMessage): boolean {
-  const p = msg.payload;
-  return msg.type === MessageType.Video && p.length >= 2 && (p[0] & 0x80) === 0 && (p[0] & 0x0f) === 7 && p[1] === 0;
-}
-
-/** E.4.2.1 SoundFormat 10 (AAC) with AACPacketType 0: the AudioSpecificConfig. */
-export function isAacSequenceHeader(msg: RtmpMessage): boolean {
-  const p = msg.payload;
-  return msg.type === MessageType.Audio && p.length >= 2 && p[0] >> 4 === 10 && p[1] === 0;
-}
-
 /** The first AMF0 value of a data message when it is a string (E.4.4.1 SCRIPTDATA name). */
 function leadingAmf0String(payload: Buffer): { value: string; end: number } | undefined {
   if (payload.length < 3 || payload[0] !== 0x02) return undefined; // AMF0 string marker
@@ -78,7 +55,7 @@ function leadingAmf0String(payload: Buffer): { value: string; end: number } | un
 }
 
 /** A data message (type 18) whose first value is `@setDataFrame` or `onMetaData`. */
-export function isMetadata(msg: RtmpMessage): boolean {
+export function isMetadata(msg: MediaMessage): boolean {
   if (msg.type !== MessageType.DataAmf0) return false;
   const name = leadingAmf0String(msg.payload)?.value;
   return name === '@setDataFrame' || name === 'onMetaData';
@@ -103,14 +80,14 @@ export class FlvFormatError extends Error {
 
 /**
  * Splits a complete FLV file / stream (E.2 header, E.3 body) into messages: audio, video and
- * script tags with their timestamps (Timestamp | TimestampExtended << 24), stream id 0. A trailing
+ * script tags with their timestamps (Timestamp | TimestampExtended << 24). A trailing
  * partial tag is an error. Bodies are views into `buf`.
  */
-export function readFlvTags(buf: Buffer): RtmpMessage[] {
+export function readFlvTags(buf: Buffer): MediaMessage[] {
   if (buf.length < FLV_HEADER_SIZE || buf.toString('latin1', 0, 3) !== 'FLV') throw new FlvFormatError('not an FLV header');
   const dataOffset = buf.readUInt32BE(5);
   if (dataOffset < FLV_HEADER_SIZE || dataOffset + 4 > buf.length) throw new FlvFormatError(`bad DataOffset ${dataOffset}`);
-  const out: RtmpMessage[] = [];
+  const out: MediaMessage[] = [];
   let pos = dataOffset + 4; // skip PreviousTagSize0
   while (pos < buf.length) {
     if (pos + FLV_TAG_HEADER_SIZE > buf.length) throw new FlvFormatError(`truncated tag header at ${pos}`);
@@ -119,7 +96,7 @@ export function readFlvTags(buf: Buffer): RtmpMessage[] {
     const timestamp = (buf.readUIntBE(pos + 4, 3) | (buf[pos + 7] << 24)) >>> 0;
     const body = pos + FLV_TAG_HEADER_SIZE;
     if (body + size + 4 > buf.length) throw new FlvFormatError(`truncated tag body at ${pos}`);
-    out.push({ type, streamId: 0, timestamp, payload: buf.subarray(body, body + size) });
+    out.push({ type, timestamp, payload: buf.subarray(body, body + size) });
     pos = body + size + 4;
   }
   return out;

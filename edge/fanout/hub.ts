@@ -1,4 +1,6 @@
-import { flvHeader, flvTag, isAacSequenceHeader, isAvcSequenceHeader, isKeyframe, isMetadata, stripSetDataFrame } from '../../protocol/flv';
+import { flvHeader, flvTag, isMetadata, stripSetDataFrame } from '../../protocol/flv';
+import { MediaType } from '../../protocol/media';
+import { classifyMessage } from '../../protocol/media-tag';
 import { ChunkWriter } from '../../protocol/rtmp/chunk-writer';
 import type { RtmpMessage } from '../../protocol/rtmp/message';
 import { MEDIA_STREAM_ID, SERVER_CHUNK_SIZE } from '../../protocol/rtmp/server-session';
@@ -103,14 +105,17 @@ export class StreamHub {
 
   push(msg: RtmpMessage): void {
     if (this.ended) return;
-    const meta = msg.type === 18 && isMetadata(msg);
-    if (msg.type === 18 && !meta) return; // other data messages are not part of the stream
+    const meta = msg.type === MediaType.Data && isMetadata(msg);
+    if (msg.type === MediaType.Data && !meta) return; // other data messages are not part of the stream
     const out: RtmpMessage = meta ? { ...msg, payload: stripSetDataFrame(msg.payload) } : msg;
     const enc = this.encode(out);
-    const key = msg.type === 9 && isKeyframe(msg) && !isAvcSequenceHeader(msg);
+    // Any codec, legacy FLV or Enhanced RTMP (HEVC, AV1, VP9, Opus...): protocol/media-tag.ts.
+    const tag = classifyMessage(msg);
+    const key = tag.track === 'video' && tag.role === 'keyframe';
+    const header = tag.role === 'sequence-header';
     if (meta) this.metadata = enc;
-    else if (msg.type === 9 && isAvcSequenceHeader(msg)) this.videoHeader = enc;
-    else if (msg.type === 8 && isAacSequenceHeader(msg)) this.audioHeader = enc;
+    else if (header && tag.track === 'video') this.videoHeader = enc;
+    else if (header && tag.track === 'audio') this.audioHeader = enc;
     else if (this.gop.push(enc, key) === 'overflow') this.onGopOverflow?.(this.gop.overflows, this.opts.maxGopBytes ?? DEFAULT_GOP_CACHE_MAX_BYTES);
     if (key) {
       this.flush();

@@ -1,10 +1,10 @@
 /**
- * Option and event types of the HLS segmenter (docs/design.md section 6). Its input,
- * `MediaMessage`, is protocol/mpegts/media-message.ts.
+ * Input and option types of the HLS segmenter (docs/design.md section 6).
+ *
+ * Media arrives as `MediaMessage`s (protocol/media.ts): RTMP messages whose payloads are FLV tag
+ * bodies (Adobe FLV spec v10, E.4.2 audio / E.4.3 video / E.4.4 script data).
  */
-
-// The media input type lives below both the muxer and the segmenter; re-exported for HLS users.
-export { MSG_AUDIO, MSG_DATA, MSG_VIDEO, type MediaMessage } from '../mpegts/media-message';
+export type { MediaMessage } from '../media';
 
 export interface HlsSegmenterOptions {
   /** Segment URIs are `${namePrefix}-${seq}.ts`, relative to the playlist. Default `segment`. */

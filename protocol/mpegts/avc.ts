@@ -71,7 +71,8 @@ export function splitAvcc(sample: Buffer, nalLengthSize: number): Buffer[] {
   return nalus;
 }
 
-const START_CODE = Buffer.from([0, 0, 0, 1]);
+/** zero_byte + start_code_prefix_one_3bytes (H.264 B.1.1, H.265 B.2.1). */
+export const START_CODE = Buffer.from([0, 0, 0, 1]);
 /** access_unit_delimiter_rbsp (H.264 7.3.2.4): primary_pic_type 7 (any slice type) + stop bit. */
 const AUD_NAL = Buffer.from([NAL_AUD, 0xf0]);
 

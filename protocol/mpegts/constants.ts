@@ -12,8 +12,12 @@ export const PID_AUDIO = 0x101;
 export const PROGRAM_NUMBER = 1;
 export const TRANSPORT_STREAM_ID = 1;
 
-/** stream_type (13818-1 table 2-34; 0x1B from the AVC amendment, 0x0F = ISO/IEC 13818-7 ADTS). */
+/**
+ * stream_type (13818-1 / ITU-T H.222.0 table 2-34; 0x1B from the AVC amendment, 0x24 = HEVC video
+ * stream (ITU-T H.265 | ISO/IEC 23008-2) from the HEVC amendment, 0x0F = ISO/IEC 13818-7 ADTS).
+ */
 export const STREAM_TYPE_H264 = 0x1b;
+export const STREAM_TYPE_HEVC = 0x24;
 export const STREAM_TYPE_AAC_ADTS = 0x0f;
 
 /** PES stream_id (13818-1 table 2-22): first video / first audio stream. */

@@ -1,57 +1,68 @@
 /**
- * Classifies an RTMP media message by its FLV tag body header (Adobe FLV spec v10:
- * E.4.2.1 AUDIODATA / AACAUDIODATA, E.4.3.1 VIDEODATA / AVCVIDEOPACKET).
+ * What the TS muxer makes of an RTMP media message, from the one classifier (protocol/media-tag.ts):
+ * legacy FLV tags (FLV spec v10, E.4.2.1 AACAUDIODATA, E.4.3.1 AVCVIDEOPACKET) and Enhanced RTMP
+ * (ExVideoTagHeader `avc1` / `hvc1`, ExAudioTagHeader `mp4a`). MPEG-TS here carries H.264, HEVC and
+ * AAC; other Enhanced RTMP codecs are `unserved` (the HLS routes say so), other legacy ones ignored.
  */
-import type { MediaMessage } from './media-message';
-import { MSG_AUDIO, MSG_VIDEO } from './media-message';
+import { MediaType, type MediaMessage } from '../media';
+import { classifyTag, VideoPacketType, type MediaCodec } from '../media-tag';
 import { MediaFormatError } from './errors';
 
+export type TsVideoCodec = 'avc' | 'hevc';
+
 export type FlvMedia =
-  | { kind: 'avc-config'; record: Buffer }
-  | { kind: 'avc-frame'; keyframe: boolean; /** CompositionTime, ms (PTS - DTS) */ cts: number; data: Buffer }
-  | { kind: 'avc-end' }
+  | { kind: 'video-config'; codec: TsVideoCodec; record: Buffer }
+  | { kind: 'video-frame'; codec: TsVideoCodec; keyframe: boolean; /** CompositionTime, ms (PTS - DTS) */ cts: number; data: Buffer }
+  | { kind: 'video-end' }
   | { kind: 'aac-config'; config: Buffer }
   | { kind: 'aac-frame'; data: Buffer }
+  /** An Enhanced RTMP codec MPEG-TS is not given here (AV1, VP9, Opus, ...). */
+  | { kind: 'unserved'; track: 'audio' | 'video'; codec: MediaCodec }
   | { kind: 'ignored'; reason: string };
-
-const FRAME_KEY = 1;
-const FRAME_VIDEO_INFO = 5;
-const CODEC_AVC = 7;
-const SOUND_AAC = 10;
 
 export function parseFlvMedia(msg: MediaMessage): FlvMedia {
   const p = msg.payload;
-  if (msg.type === MSG_VIDEO) {
+  if (msg.type === MediaType.Video) {
     if (p.length < 1) throw new MediaFormatError('FLV_TAG_TRUNCATED', 'empty video tag');
-    if (p[0] & 0x80) return { kind: 'ignored', reason: 'enhanced RTMP video (HEVC/AV1/VP9) is not supported' };
-    const frameType = p[0] >> 4;
-    const codecId = p[0] & 0x0f;
-    if (codecId !== CODEC_AVC) return { kind: 'ignored', reason: `video codec id ${codecId} is not supported` };
-    if (frameType === FRAME_VIDEO_INFO) return { kind: 'ignored', reason: 'video info / command frame' };
-    if (p.length < 5) throw new MediaFormatError('FLV_TAG_TRUNCATED', `AVC video tag of ${p.length} bytes`);
-    const packetType = p[1];
-    const cts = ((p[2] << 16) | (p[3] << 8) | p[4]) << 8 >> 8; // SI24
-    const data = p.subarray(5);
-    switch (packetType) {
-      case 0:
-        return { kind: 'avc-config', record: data };
-      case 1:
-        return { kind: 'avc-frame', keyframe: frameType === FRAME_KEY, cts, data };
-      case 2:
-        return { kind: 'avc-end' };
+    const tag = classifyTag(MediaType.Video, p);
+    if (tag.exHeader && tag.codec === null && !tag.multitrack && tag.role === 'unknown') throw new MediaFormatError('FLV_TAG_TRUNCATED', `Enhanced RTMP video header of ${p.length} bytes`);
+    if (tag.role === 'command') return { kind: 'ignored', reason: 'video info / command frame' };
+    const codec = tag.codec;
+    if (codec !== 'avc' && codec !== 'hevc') {
+      if (tag.exHeader && codec !== null && codec !== 'other') return { kind: 'unserved', track: 'video', codec };
+      return { kind: 'ignored', reason: tag.exHeader ? `video FourCC ${tag.fourCc ?? '(per track)'} is not supported` : `video codec id ${p[0] & 0x0f} is not supported` };
+    }
+    if (tag.multitrack) return { kind: 'ignored', reason: 'multitrack video is not supported' };
+    if (!tag.exHeader && p.length < 5) throw new MediaFormatError('FLV_TAG_TRUNCATED', `AVC video tag of ${p.length} bytes`);
+    if (tag.role === 'unknown' && tag.packetType === null) throw new MediaFormatError('FLV_TAG_TRUNCATED', `video tag of ${p.length} bytes`);
+    const data = p.subarray(tag.dataOffset);
+    switch (tag.role) {
+      case 'sequence-header':
+        if (tag.packetType === VideoPacketType.MPEG2TSSequenceStart) return { kind: 'ignored', reason: 'MPEG2TSSequenceStart' };
+        return { kind: 'video-config', codec, record: data };
+      case 'keyframe':
+      case 'frame':
+        return { kind: 'video-frame', codec, keyframe: tag.role === 'keyframe', cts: tag.compositionTime, data };
+      case 'sequence-end':
+        return { kind: 'video-end' };
       default:
-        return { kind: 'ignored', reason: `AVCPacketType ${packetType}` };
+        return { kind: 'ignored', reason: `video packet type ${String(tag.packetType)}` };
     }
   }
-  if (msg.type === MSG_AUDIO) {
+  if (msg.type === MediaType.Audio) {
     if (p.length < 1) throw new MediaFormatError('FLV_TAG_TRUNCATED', 'empty audio tag');
-    const soundFormat = p[0] >> 4;
-    if (soundFormat !== SOUND_AAC) return { kind: 'ignored', reason: `sound format ${soundFormat} is not supported` };
-    if (p.length < 2) throw new MediaFormatError('FLV_TAG_TRUNCATED', 'AAC audio tag without AACPacketType');
-    const data = p.subarray(2);
-    if (p[1] === 0) return { kind: 'aac-config', config: data };
-    if (p[1] === 1) return { kind: 'aac-frame', data };
-    return { kind: 'ignored', reason: `AACPacketType ${p[1]}` };
+    const tag = classifyTag(MediaType.Audio, p);
+    if (tag.exHeader && tag.codec === null && !tag.multitrack) throw new MediaFormatError('FLV_TAG_TRUNCATED', `Enhanced RTMP audio header of ${p.length} bytes`);
+    if (tag.codec !== 'aac') {
+      if (tag.exHeader && tag.codec !== null && tag.codec !== 'other') return { kind: 'unserved', track: 'audio', codec: tag.codec };
+      return { kind: 'ignored', reason: tag.exHeader ? `audio FourCC ${tag.fourCc ?? '(per track)'} is not supported` : `sound format ${p[0] >> 4} is not supported` };
+    }
+    if (tag.multitrack) return { kind: 'ignored', reason: 'multitrack audio is not supported' };
+    if (tag.packetType === null) throw new MediaFormatError('FLV_TAG_TRUNCATED', 'AAC audio tag without AACPacketType');
+    const data = p.subarray(tag.dataOffset);
+    if (tag.role === 'sequence-header') return { kind: 'aac-config', config: data };
+    if (tag.role === 'frame') return { kind: 'aac-frame', data };
+    return { kind: 'ignored', reason: `AAC packet type ${tag.packetType}` };
   }
   return { kind: 'ignored', reason: 'script data' };
 }

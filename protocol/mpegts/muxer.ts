@@ -1,6 +1,6 @@
 /**
  * FLV tag bodies (RTMP media messages) to an MPEG-2 Transport Stream (ISO/IEC 13818-1) with one
- * program: H.264 on PID 0x100 and AAC/ADTS on PID 0x101, as present. Sequence headers update codec
+ * program: H.264 or HEVC on PID 0x100 and AAC/ADTS on PID 0x101, as present. Sequence headers update codec
  * state and produce no bytes; frames become one PES packet each.
  *
  * Timing: PES PTS/DTS are the RTMP timestamps in 90 kHz plus a fixed 700 ms decode delay and the
@@ -8,9 +8,10 @@
  * (13818-1 2.4.2) expects (nginx-rtmp and SRS use the same 63000-tick delay). All are 33-bit
  * and wrap (2.4.3.7); RTMP's own 32-bit millisecond wrap is not undone here.
  */
-import type { MediaMessage } from './media-message';
+import type { MediaMessage } from '../media';
 import { ADTS_HEADER_SIZE, adtsHeader, parseAudioSpecificConfig, type AacConfig } from './aac';
 import { annexBChunks, containsIdr, parseAvcDecoderConfigurationRecord, splitAvcc, type AvcConfig } from './avc';
+import { containsIrap, hevcAnnexBChunks, parseHevcDecoderConfigurationRecord, type HevcConfig } from './hevc';
 import {
   PID_AUDIO,
   PID_PAT,
@@ -20,6 +21,7 @@ import {
   STREAM_ID_VIDEO,
   STREAM_TYPE_AAC_ADTS,
   STREAM_TYPE_H264,
+  STREAM_TYPE_HEVC,
 } from './constants';
 import { MediaFormatError } from './errors';
 import { parseFlvMedia } from './flv-tag';
@@ -47,15 +49,19 @@ export interface TsMuxerStats {
   dropped: number;
   /** Messages skipped on purpose: metadata, unsupported codecs, end-of-sequence. */
   ignored: number;
+  /** Enhanced RTMP codecs seen that this muxer does not carry (e.g. 'av1', 'opus'), in order of arrival. */
+  unservedCodecs: string[];
   lastDropReason: string | undefined;
 }
 
-/** Bits of the elementary-stream set listed in a PMT. */
-const Streams = { Video: 1, Audio: 2 } as const;
+/** Bits of the elementary-stream set listed in a PMT (HevcVideo: the video stream is HEVC). */
+const Streams = { Video: 1, Audio: 2, HevcVideo: 4 } as const;
+
+type VideoState = { codec: 'avc'; config: AvcConfig } | { codec: 'hevc'; config: HevcConfig };
 type StreamBit = (typeof Streams)[keyof typeof Streams];
 
 export class TsMuxer {
-  private avc: AvcConfig | undefined;
+  private videoState: VideoState | undefined;
   private aac: AacConfig | undefined;
   private readonly cc = new ContinuityCounters();
   private pmtVersion = 0;
@@ -64,10 +70,10 @@ export class TsMuxer {
   private announced = 0;
   /** PIDs whose next packet carries discontinuity_indicator (after `reset()`). */
   private readonly discontinuityPids = new Set<number>();
-  readonly stats: TsMuxerStats = { videoFrames: 0, audioFrames: 0, dropped: 0, ignored: 0, lastDropReason: undefined };
+  readonly stats: TsMuxerStats = { videoFrames: 0, audioFrames: 0, dropped: 0, ignored: 0, unservedCodecs: [], lastDropReason: undefined };
 
   get hasVideo(): boolean {
-    return this.avc !== undefined;
+    return this.videoState !== undefined;
   }
 
   get hasAudio(): boolean {
@@ -84,8 +90,10 @@ export class TsMuxer {
    * follow). The next packet on each elementary PID sets discontinuity_indicator (2.4.3.5).
    */
   reset(): void {
-    this.avc = undefined;
+    this.videoState = undefined;
     this.aac = undefined;
+    // The new upstream may carry other codecs: what was unserved is learnt again from its headers.
+    this.stats.unservedCodecs.length = 0;
     this.cc.reset();
     this.announced = 0;
     this.discontinuityPids.add(PID_VIDEO);
@@ -98,17 +106,26 @@ export class TsMuxer {
       if (!Number.isFinite(msg.timestamp)) throw new MediaFormatError('TIMESTAMP_INVALID', `timestamp ${msg.timestamp}`);
       const m = parseFlvMedia(msg);
       switch (m.kind) {
-        case 'avc-config':
-          this.avc = parseAvcDecoderConfigurationRecord(m.record);
+        case 'video-config': {
+          const next: VideoState =
+            m.codec === 'hevc' ? { codec: 'hevc', config: parseHevcDecoderConfigurationRecord(m.record) } : { codec: 'avc', config: parseAvcDecoderConfigurationRecord(m.record) };
+          // Another codec: the PMT's stream_type changes, so the next frame carries new tables.
+          if (this.videoState && this.videoState.codec !== next.codec) this.announced &= ~Streams.Video;
+          this.videoState = next;
           return undefined;
+        }
         case 'aac-config':
           this.aac = parseAudioSpecificConfig(m.config);
           return undefined;
-        case 'avc-frame':
-          return this.video(msg.timestamp, m.cts, m.keyframe, m.data);
+        case 'video-frame':
+          return this.video(msg.timestamp, m.codec, m.cts, m.keyframe, m.data);
         case 'aac-frame':
           return this.audio(msg.timestamp, m.data);
-        case 'avc-end':
+        case 'unserved':
+          if (!this.stats.unservedCodecs.includes(m.codec)) this.stats.unservedCodecs.push(m.codec);
+          this.stats.ignored++;
+          return undefined;
+        case 'video-end':
         case 'ignored':
           this.stats.ignored++;
           return undefined;
@@ -126,13 +143,20 @@ export class TsMuxer {
     return undefined;
   }
 
-  private video(ts: number, cts: number, flvKey: boolean, data: Buffer): MuxedFrame | undefined {
-    const avc = this.avc;
-    if (!avc) return this.drop('video frame before AVC sequence header');
-    const nalus = splitAvcc(data, avc.nalLengthSize);
+  private video(ts: number, codec: 'avc' | 'hevc', cts: number, flvKey: boolean, data: Buffer): MuxedFrame | undefined {
+    const state = this.videoState;
+    if (!state || state.codec !== codec) return this.drop(`video frame before ${codec === 'hevc' ? 'HEVC' : 'AVC'} sequence header`);
+    const nalus = splitAvcc(data, state.config.nalLengthSize);
     if (nalus.length === 0) return this.drop('video frame without NAL units');
-    const keyframe = flvKey || containsIdr(nalus);
-    const es = annexBChunks(nalus, { config: avc, keyframe });
+    let keyframe: boolean;
+    let es: Buffer[];
+    if (state.codec === 'hevc') {
+      keyframe = flvKey || containsIrap(nalus);
+      es = hevcAnnexBChunks(nalus, { config: state.config, keyframe });
+    } else {
+      keyframe = flvKey || containsIdr(nalus);
+      es = annexBChunks(nalus, { config: state.config, keyframe });
+    }
     let esLength = 0;
     for (const c of es) esLength += c.length;
     const dts = msTo90k(ts);
@@ -171,7 +195,7 @@ export class TsMuxer {
       {
         pid: PID_AUDIO,
         // PCR rides on the audio PID only when there is no video (the PMT's PCR_PID).
-        pcr: this.avc ? undefined : wrap33(dts),
+        pcr: this.videoState ? undefined : wrap33(dts),
         randomAccess: true,
         discontinuity: this.discontinuityPids.delete(PID_AUDIO),
       },
@@ -189,9 +213,10 @@ export class TsMuxer {
   private programTables(): Buffer {
     const streams: PmtStream[] = [];
     let set = 0;
-    if (this.avc) {
-      streams.push({ streamType: STREAM_TYPE_H264, pid: PID_VIDEO });
-      set |= Streams.Video;
+    if (this.videoState) {
+      const hevc = this.videoState.codec === 'hevc';
+      streams.push({ streamType: hevc ? STREAM_TYPE_HEVC : STREAM_TYPE_H264, pid: PID_VIDEO });
+      set |= Streams.Video | (hevc ? Streams.HevcVideo : 0);
     }
     if (this.aac) {
       streams.push({ streamType: STREAM_TYPE_AAC_ADTS, pid: PID_AUDIO });
@@ -201,7 +226,7 @@ export class TsMuxer {
     if (this.pmtKey !== -1 && this.pmtKey !== set) this.pmtVersion = (this.pmtVersion + 1) & 0x1f;
     this.pmtKey = set;
     this.announced = set;
-    const pcrPid = this.avc || !this.aac ? PID_VIDEO : PID_AUDIO;
+    const pcrPid = this.videoState || !this.aac ? PID_VIDEO : PID_AUDIO;
     return Buffer.concat([
       psiPacket(PID_PAT, patSection(), this.cc.next(PID_PAT)),
       psiPacket(PID_PMT, pmtSection(streams, pcrPid, this.pmtVersion), this.cc.next(PID_PMT)),

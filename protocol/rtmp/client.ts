@@ -10,7 +10,8 @@
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import type { AmfObject, AmfValue } from '../amf0';
+import { isAmfObject, type AmfObject, type AmfValue } from '../amf0';
+import type { MediaMessage } from '../media';
 import { ChunkReader } from './chunk-reader';
 import { ChunkWriter, defaultChunkStreamId } from './chunk-writer';
 import { MessageType, UserControlEvent } from './constants';
@@ -42,6 +43,7 @@ import {
   type UserControlMessage,
 } from './message';
 import { isErrorLevel, redirectOf, StatusCode, statusCode, statusInfo } from './status';
+import { parseFourCcList } from './fourcc';
 import { parseRtmpUrl, socketHost, type RtmpUrl } from './url';
 
 export interface RtmpConnectOptions {
@@ -49,6 +51,8 @@ export interface RtmpConnectOptions {
   timeoutMs?: number;
   /** E-RTMP capsEx flags added to the connect command object. */
   capsEx?: number;
+  /** E-RTMP `fourCcList` (e.g. ['hvc1', 'av01', 'Opus']) added to the connect command object. */
+  fourCcList?: string[];
   flashVer?: string;
 }
 
@@ -101,6 +105,8 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
   private sent = 0;
   private received = 0;
   private isConnected = false;
+  /** The properties object (command object) of the connect `_result`. */
+  private connectProperties: AmfObject | null = null;
   private closed = false;
   private socketError: Error | undefined;
 
@@ -130,7 +136,8 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
   static async connect(url: string, opts: RtmpConnectOptions = {}): Promise<RtmpClient> {
     const client = new RtmpClient(url, opts);
     try {
-      await client.withTimeout('connect', client.transaction('connect', client.connectObject(opts)));
+      const result = await client.withTimeout('connect', client.transaction('connect', client.connectObject(opts)));
+      client.connectProperties = isAmfObject(result.commandObject) ? result.commandObject : null;
     } catch (err) {
       client.close();
       throw err;
@@ -141,6 +148,11 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
 
   get url(): string {
     return this.urlString;
+  }
+
+  /** The FourCCs the server announced in its connect `_result` (E-RTMP), or null when it named none. */
+  get serverFourCcList(): string[] | null {
+    return parseFourCcList(this.connectProperties?.fourCcList);
   }
 
   get bytesIn(): number {
@@ -189,7 +201,7 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
    * Sends an audio / video / data message on the publish stream (chunk streams 4 / 6 / 5 unless
    * `msg.csid` is set). Returns false when the socket buffer is full (back off until 'drain').
    */
-  sendMedia(msg: RtmpMessage): boolean {
+  sendMedia(msg: MediaMessage & Partial<Pick<RtmpMessage, 'csid' | 'streamId'>>): boolean {
     if (this.publishStreamId === null) throw new RtmpStateError('sendMedia before publish succeeded');
     if (this.closed) return false;
     return this.send({ ...msg, streamId: this.publishStreamId, csid: msg.csid ?? defaultChunkStreamId(msg.type) });
@@ -216,6 +228,7 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
       objectEncoding: 0,
     };
     if (opts.capsEx !== undefined) obj.capsEx = opts.capsEx;
+    if (opts.fourCcList !== undefined) obj.fourCcList = opts.fourCcList;
     return obj;
   }
 

@@ -2,17 +2,14 @@
  * RTMP messages and their builders — Adobe RTMP Specification 1.0, sections 5.4, 6.2 and 7.
  */
 import { AmfDecodeError, decodeAmf0, encodeAmf0, type AmfValue } from '../amf0';
+import type { MediaMessage } from '../media';
 import { MessageType, UserControlEvent } from './constants';
 import { RtmpMessageError } from './errors';
 
-export interface RtmpMessage {
-  /** Message type id (section 6.1.1). */
-  type: number;
+/** Any RTMP message: the media message (type id section 6.1.1, timestamp, payload) plus where it travels. */
+export interface RtmpMessage extends MediaMessage {
   /** Message stream id (section 6.1.1); 0 for the NetConnection. */
   streamId: number;
-  /** Absolute timestamp in milliseconds, wrapping at 2^32. */
-  timestamp: number;
-  payload: Buffer;
   /** Chunk stream id it arrived on / should be sent on. */
   csid?: number;
 }

@@ -14,6 +14,7 @@ import { ChunkReader } from './chunk-reader';
 import { ChunkWriter } from './chunk-writer';
 import { CAPS_EX_RECONNECT, MessageType, UserControlEvent } from './constants';
 import { ServerHandshake } from './handshake';
+import { answerFourCcList, parseFourCcList } from './fourcc';
 import { ack, command, dataMessage, parseCommand, parseUserControl, readU32Body, setChunkSize, setPeerBandwidth, userControl, windowAckSize, type RtmpMessage } from './message';
 
 export interface ServerSessionOptions {
@@ -67,6 +68,8 @@ export class RtmpServerSession extends EventEmitter<ServerSessionEvents> {
   tcUrl = '';
   /** E-RTMP capsEx the client announced in connect (CAPS_EX_RECONNECT = reconnect). */
   capsEx = 0;
+  /** E-RTMP fourCcList the client announced in connect (null: none, a legacy client). */
+  fourCcList: string[] | null = null;
   role: 'none' | 'player' | 'publisher' = 'none';
   request?: StreamRequest;
   readonly connectedAt = Date.now();
@@ -279,6 +282,7 @@ export class RtmpServerSession extends EventEmitter<ServerSessionEvents> {
     this.app = app;
     this.tcUrl = typeof obj.tcUrl === 'string' ? obj.tcUrl.slice(0, 1024) : '';
     this.capsEx = typeof obj.capsEx === 'number' ? obj.capsEx : 0;
+    this.fourCcList = parseFourCcList(obj.fourCcList);
     this.connected = true;
     this.send(windowAckSize(WINDOW_ACK_SIZE));
     this.send(setPeerBandwidth(WINDOW_ACK_SIZE, 2));
@@ -289,6 +293,8 @@ export class RtmpServerSession extends EventEmitter<ServerSessionEvents> {
     const info = Object.assign(newAmfObject(), { level: 'status', code: 'NetConnection.Connect.Success', description: 'Connection succeeded.', objectEncoding: 0 });
     // E-RTMP v2: echo the capabilities we support (reconnect) so the client knows.
     if (this.capsEx) info.capsEx = this.capsEx & CAPS_EX_RECONNECT;
+    // E-RTMP: answer a fourCcList with the FourCCs that pass through here (only to a client that sent one).
+    if (this.fourCcList) props.fourCcList = answerFourCcList(this.fourCcList);
     this.send(command('_result', transactionId, props, info));
   }
 

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import type { AmfObject } from '../../protocol/amf0';
 import type { StreamQuery } from '../../common/signed-url';
-import type { MediaPacket } from '../../mediaserver/nms-host';
+import type { MediaMessage } from '../../protocol/media';
 import type { MediaHold, OriginMedia, OriginSession, PublisherSlot } from '../../origin/media-port';
 import type { HookPort } from '../../origin/hooks';
 import type { DecidingHook, HookAction, HookClient, HookVerdict, NotifyingHook } from '../../origin/webhooks';
@@ -71,7 +71,7 @@ export class FakeMedia implements OriginMedia {
   readonly statuses: SentStatus[] = [];
   readonly commands: Array<{ session: string; name: string; info: AmfObject }> = [];
   readonly mediaDropped = new Set<string>();
-  readonly taps = new Map<string, (msg: MediaPacket) => void>();
+  readonly taps = new Map<string, (msg: MediaMessage) => void>();
   readonly slots = new Map<string, PublisherSlot>();
   readonly graceless = new Set<string>();
   readonly holds: FakeHold[] = [];
@@ -97,7 +97,7 @@ export class FakeMedia implements OriginMedia {
     this.mediaDropped.add(session.id);
   }
 
-  tapPublisher(session: OriginSession, fn: (msg: MediaPacket) => void): void {
+  tapPublisher(session: OriginSession, fn: (msg: MediaMessage) => void): void {
     this.taps.set(session.id, fn);
   }
 

@@ -1,5 +1,5 @@
+import { isVideoKeyframe } from '../../protocol/media-tag';
 import { playWithRedirects } from '../../protocol/redirect';
-import type { RtmpMessage } from '../../protocol/rtmp/message';
 import { run } from './processes';
 
 export interface ProbedStream {
@@ -14,11 +14,6 @@ export async function probe(url: string, timeoutMs = 20_000): Promise<ProbedStre
   const r = await run('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', url], timeoutMs);
   if (r.code !== 0) throw new Error(`ffprobe ${url} failed (${r.code}): ${r.stderr}`);
   return (JSON.parse(r.stdout) as { streams: ProbedStream[] }).streams;
-}
-
-function isVideoKeyframe(m: RtmpMessage): boolean {
-  // FLV VIDEODATA: frame type 1 = keyframe, AVCPacketType 1 = NALUs (not the sequence header).
-  return m.type === 9 && m.payload.length > 1 && m.payload[0] >> 4 === 1 && m.payload[1] === 1;
 }
 
 /** Plays with our RTMP client (following 302s) and measures the time to the first video keyframe. */

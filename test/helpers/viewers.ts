@@ -1,17 +1,20 @@
+import { classifyTag, type MediaRole } from '../../protocol/media-tag';
 import { playWithRedirects } from '../../protocol/redirect';
 import type { RtmpClient } from '../../protocol/rtmp/client';
 import type { RtmpMessage } from '../../protocol/rtmp/message';
 
 /** What a test viewer saw: per-message arrival time and timestamp, and whether it was closed. */
 export interface ViewerRecord {
-  frames: Array<{ type: number; ts: number; at: number; key: boolean }>;
+  /** Audio and video messages; `role` and `fourCc` from the one classifier (legacy FLV and E-RTMP). */
+  frames: Array<{ type: number; ts: number; at: number; key: boolean; role: MediaRole; fourCc: string | null }>;
   closed: boolean;
   stop(): void;
 }
 
 function record(rec: ViewerRecord, type: number, ts: number, payload: Buffer): void {
   if (type !== 8 && type !== 9) return;
-  rec.frames.push({ type, ts, at: Date.now(), key: type === 9 && payload[0] >> 4 === 1 });
+  const tag = classifyTag(type, payload);
+  rec.frames.push({ type, ts, at: Date.now(), key: type === 9 && tag.role === 'keyframe', role: tag.role, fourCc: tag.fourCc });
 }
 
 export async function rtmpViewer(url: string): Promise<ViewerRecord> {

@@ -21,7 +21,8 @@ import { startCommand, waitFor, type TestProcess } from '../helpers/processes';
 import { analyse, flvViewer, rtmpViewer, type ViewerRecord } from '../helpers/viewers';
 import { until } from '../helpers/wait';
 import { decodeAmf0, isAmfObject } from '../../protocol/amf0';
-import { isAvcSequenceHeader, isMetadata, stripSetDataFrame } from '../../protocol/flv';
+import { isMetadata, stripSetDataFrame } from '../../protocol/flv';
+import { isVideoSequenceHeader } from '../../protocol/media-tag';
 import { playWithRedirects } from '../../protocol/redirect';
 import { RtmpClient } from '../../protocol/rtmp/client';
 import { UserControlEvent } from '../../protocol/rtmp/constants';
@@ -52,7 +53,7 @@ async function snapshot(url: string): Promise<StreamSnapshot> {
   const { client, firstMessages } = await playWithRedirects(url, { timeoutMs: 8000 });
   try {
     const seen: RtmpMessage[] = [...firstMessages];
-    const done = (): boolean => seen.some(isMetadata) && seen.some(isAvcSequenceHeader);
+    const done = (): boolean => seen.some(isMetadata) && seen.some(isVideoSequenceHeader);
     if (!done()) {
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`no metadata + sequence header from ${url}`)), 5000);
@@ -67,7 +68,7 @@ async function snapshot(url: string): Promise<StreamSnapshot> {
     }
     const meta = decodeAmf0(stripSetDataFrame((seen.find(isMetadata) as RtmpMessage).payload));
     const obj = meta.find(isAmfObject);
-    return { width: typeof obj?.width === 'number' ? obj.width : undefined, videoHeader: (seen.find(isAvcSequenceHeader) as RtmpMessage).payload.toString('hex') };
+    return { width: typeof obj?.width === 'number' ? obj.width : undefined, videoHeader: (seen.find(isVideoSequenceHeader) as RtmpMessage).payload.toString('hex') };
   } finally {
     client.close();
   }

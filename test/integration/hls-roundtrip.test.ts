@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parsePlaylist } from '../../protocol/hls/playlist';
 import { HlsSegmenter } from '../../protocol/hls/segmenter';
-import type { MediaMessage } from '../../protocol/hls/types';
+import type { MediaMessage } from '../../protocol/media';
 
 const run = promisify(execFile);
 const FFMPEG = '/usr/bin/ffmpeg';

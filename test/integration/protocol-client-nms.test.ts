@@ -8,7 +8,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeAmf0 } from '../../protocol/amf0';
-import { isAacSequenceHeader, isAvcSequenceHeader, isKeyframe, isMetadata, readFlvTags } from '../../protocol/flv';
+import { isMetadata, readFlvTags } from '../../protocol/flv';
+import { isAudioSequenceHeader, isVideoKeyframe, isVideoSequenceHeader } from '../../protocol/media-tag';
 import { RtmpClient } from '../../protocol/rtmp/client';
 import type { RtmpMessage } from '../../protocol/rtmp/message';
 import { FFMPEG, ffmpegPublishArgs, freePort, makeTestFlv, stopChild } from '../helpers/media';
@@ -82,7 +83,7 @@ test('our client publishes to node-media-server and our client plays it back', a
   await publisher.publish('ours?secret=1');
   publisher.sendMedia({ ...meta, payload: Buffer.concat([encodeAmf0(['@setDataFrame']), meta.payload]) });
   // Sequence headers and the first GOP before the player arrives (NMS caches them)...
-  const firstGop = av.findIndex((t, i) => i > 2 && isKeyframe(t));
+  const firstGop = av.findIndex((t, i) => i > 2 && isVideoKeyframe(t));
   for (const t of av.slice(0, firstGop)) publisher.sendMedia(t);
 
   const player = track(await RtmpClient.connect(`rtmp://127.0.0.1:${port}/live`));
@@ -97,11 +98,11 @@ test('our client publishes to node-media-server and our client plays it back', a
   await until('all video', () => got.filter((m) => m.type === 9).length >= av.filter((t) => t.type === 9).length, 10000);
 
   expect(got.some(isMetadata)).toBe(true);
-  expect(got.some(isAvcSequenceHeader)).toBe(true);
-  expect(got.some(isAacSequenceHeader)).toBe(true);
+  expect(got.some(isVideoSequenceHeader)).toBe(true);
+  expect(got.some(isAudioSequenceHeader)).toBe(true);
   expect(got.filter((m) => m.type === 8).length).toBeGreaterThan(10);
-  const video = got.filter((m) => m.type === 9 && !isAvcSequenceHeader(m));
-  const sent = av.filter((t) => t.type === 9 && !isAvcSequenceHeader(t));
+  const video = got.filter((m) => m.type === 9 && !isVideoSequenceHeader(m));
+  const sent = av.filter((t) => t.type === 9 && !isVideoSequenceHeader(t));
   // Payloads arrive byte-exact and in order, with the publisher's timestamps.
   expect(video.map((m) => m.payload.toString('base64'))).toEqual(sent.map((t) => t.payload.toString('base64')));
   expect(video.map((m) => m.timestamp)).toEqual(sent.map((t) => t.timestamp));
@@ -119,13 +120,13 @@ test('our client plays a real ffmpeg publish from node-media-server', async () =
   let ffErr = '';
   ffmpeg.stderr?.on('data', (d: Buffer) => (ffErr += d.toString()));
   try {
-    await until(`ffmpeg media (${ffErr})`, () => got.filter(isKeyframe).length >= 2 && got.filter((m) => m.type === 8).length >= 30, 15000);
+    await until(`ffmpeg media (${ffErr})`, () => got.filter(isVideoKeyframe).length >= 2 && got.filter((m) => m.type === 8).length >= 30, 15000);
   } finally {
     await stopChild(ffmpeg);
   }
   expect(got.some(isMetadata)).toBe(true);
-  expect(got.some(isAvcSequenceHeader)).toBe(true);
-  expect(got.some(isAacSequenceHeader)).toBe(true);
+  expect(got.some(isVideoSequenceHeader)).toBe(true);
+  expect(got.some(isAudioSequenceHeader)).toBe(true);
   const video = got.filter((m) => m.type === 9);
   for (let i = 1; i < video.length; i++) expect(video[i].timestamp).toBeGreaterThanOrEqual(video[i - 1].timestamp);
 });

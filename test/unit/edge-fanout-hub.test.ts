@@ -51,6 +51,25 @@ describe('StreamHub', () => {
     expect(metaTag.payload.subarray(3, 13).toString()).toBe('onMetaData');
   });
 
+  test('E-RTMP (hvc1 / av01 video, Opus audio): sequence headers first, then the GOP from the last keyframe', () => {
+    const fourCc = (s: string): number[] => [...Buffer.from(s, 'latin1')];
+    for (const codec of ['hvc1', 'av01', 'vp09']) {
+      const h = hub();
+      // ExVideoTagHeader: 0x80 | FrameType << 4 | PacketType; SequenceStart has the keyframe bit set.
+      const vh = msg(9, 0, [0x90, ...fourCc(codec), 1, 2, 3]);
+      const ah = msg(8, 0, [0x90, ...fourCc('Opus'), 0x4f, 0x70]); // SoundFormat 9, SequenceStart
+      const k = (ts: number) => msg(9, ts, [0x93, ...fourCc(codec), 0, 0, 0, 1, 0x26]); // CodedFramesX keyframe
+      const p = (ts: number) => msg(9, ts, [0xa3, ...fourCc(codec), 0, 0, 0, 1, 0x02]); // CodedFramesX inter
+      const a = (ts: number) => msg(8, ts, [0x91, ...fourCc('Opus'), 0xfc]);
+      for (const m of [vh, ah, k(0), a(10), p(33), k(66), a(70), p(99)]) h.push(m);
+      const v = new Recorder();
+      h.add(v);
+      const tags = readFlvTags(Buffer.concat(v.chunks)).map((t) => `${t.type}:${t.payload[0].toString(16)}@${t.timestamp}`);
+      expect(tags).toEqual(['8:90@0', '9:90@0', '9:93@66', '8:91@70', '9:a3@99']);
+      expect(h.sequenceHeaders().video?.subarray(1, 5).toString('latin1')).toBe(codec);
+    }
+  });
+
   test('messages are written as one buffer per batch; a keyframe starts a new batch', () => {
     const h = hub();
     const v = new Recorder();

@@ -26,6 +26,11 @@ const SAMPLES: Array<[string, ReturnType<typeof Flv.parserTag>, MessageClass]> =
   ['E-RTMP HEVC sequence start', packet(9, [0x90, 0x68, 0x76, 0x63, 0x31, 1, 2]), 'header'],
   ['E-RTMP HEVC coded keyframe', packet(9, [0x91, 0x68, 0x76, 0x63, 0x31, 0, 0, 0, 1]), 'key'],
   ['E-RTMP HEVC coded inter frame', packet(9, [0xa3, 0x68, 0x76, 0x63, 0x31, 1]), 'frame'],
+  ['E-RTMP AV1 keyframe', packet(9, [0x91, ...Buffer.from('av01'), 0x12, 0x00]), 'key'],
+  ['E-RTMP ModEx-wrapped HEVC keyframe', packet(9, [0x97, 0x02, 0x0f, 0x42, 0x40, 0x01, ...Buffer.from('hvc1'), 0, 0, 0, 1]), 'key'],
+  ['E-RTMP command frame', packet(9, [0xd1, 0x00]), 'other'],
+  ['E-RTMP Opus sequence start', packet(8, [0x90, ...Buffer.from('Opus'), 0x4f, 0x70]), 'header'],
+  ['E-RTMP Opus frame', packet(8, [0x91, ...Buffer.from('Opus'), 0xfc]), 'frame'],
 ];
 
 describe('classification of what NMS sends', () => {

@@ -58,6 +58,10 @@ declare module 'node-media-server/src/protocol/rtmp.js' {
     onPushCallback: () => void;
     onOutputCallback: (buffer: Buffer) => void;
     onPacketCallback: (packet: AVPacket) => void;
+    /** objectEncoding of the client's connect (echoed in the connect `_result`). */
+    objectEncoding: number;
+    /** Sends the connect `_result` (after Window Ack Size, Set Peer Bandwidth, Set Chunk Size). */
+    respondConnect(tid: number): void;
     /** Parses inbound bytes; returns an error string or null (and may throw on hostile input). */
     parserData(buffer: Buffer): string | null;
     sendStatusMessage(sid: number, level: string, code: string, description: string): void;

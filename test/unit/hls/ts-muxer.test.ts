@@ -3,7 +3,7 @@ import { PID_AUDIO, PID_PAT, PID_PMT, PID_VIDEO } from '../../../protocol/mpegts
 import { DECODE_DELAY_90K, TsMuxer } from '../../../protocol/mpegts/muxer';
 import { ContinuityCounters, packetizePes, writePcr } from '../../../protocol/mpegts/packetizer';
 import { readTimestamp } from '../../../protocol/mpegts/pes';
-import type { MediaMessage } from '../../../protocol/hls/types';
+import type { MediaMessage } from '../../../protocol/media';
 
 // ---- a small TS reader for the assertions (13818-1 2.4.3.2 / 2.4.3.4) ----
 interface TsPacket {
@@ -299,11 +299,17 @@ describe('TsMuxer', () => {
     expect(m.stats.dropped).toBe(bad.length);
     // The malformed sequence header was dropped; the codec state from before stays.
     expect(m.hasVideo).toBe(true);
-    // Unsupported codecs are ignored, not dropped.
-    expect(m.push({ type: 9, timestamp: 0, payload: Buffer.from('1c01000000', 'hex') })).toBeUndefined(); // HEVC id 12
-    expect(m.push({ type: 9, timestamp: 0, payload: Buffer.from('9068766331', 'hex') })).toBeUndefined(); // E-RTMP
+    // Unsupported codecs are ignored, not dropped; Enhanced RTMP ones are listed as unserved.
+    expect(m.push({ type: 9, timestamp: 0, payload: Buffer.from('9061763031', 'hex') })).toBeUndefined(); // E-RTMP av01
+    expect(m.push({ type: 8, timestamp: 0, payload: Buffer.from('904f707573', 'hex') })).toBeUndefined(); // E-RTMP Opus
     expect(m.push({ type: 8, timestamp: 0, payload: Buffer.from('2fff', 'hex') })).toBeUndefined(); // MP3
     expect(m.stats.ignored).toBe(3);
+    expect(m.stats.unservedCodecs).toEqual(['av1', 'opus']);
+    m.reset(); // an upstream switch: learnt again from the new upstream
+    expect(m.stats.unservedCodecs).toEqual([]);
+    // A malformed hvcC is dropped like a malformed avcC.
+    expect(m.push({ type: 9, timestamp: 0, payload: Buffer.from('9068766331', 'hex') })).toBeUndefined();
+    expect(m.stats.dropped).toBe(bad.length + 1);
   });
 
   test('a long mixed stream: whole 188-byte packets, sync bytes, per-PID continuity', () => {

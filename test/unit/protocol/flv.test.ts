@@ -3,9 +3,6 @@ import {
   flvHeader,
   FlvFormatError,
   flvTag,
-  isAacSequenceHeader,
-  isAvcSequenceHeader,
-  isKeyframe,
   isMetadata,
   readFlvTags,
   stripSetDataFrame,
@@ -49,25 +46,16 @@ describe('FLV header and tags (FLV spec v10, Annex E)', () => {
   });
 });
 
-describe('classifying RTMP media messages (E.4.2, E.4.3, E.4.4)', () => {
-  test.each<[string, RtmpMessage, { key: boolean; avc: boolean; aac: boolean; meta: boolean }]>([
-    ['AVC sequence header', msg(9, hex('17 00 000000 01640028')), { key: true, avc: true, aac: false, meta: false }],
-    ['AVC keyframe NALU', msg(9, hex('17 01 000000 00000001')), { key: true, avc: false, aac: false, meta: false }],
-    ['AVC inter frame', msg(9, hex('27 01 000000')), { key: false, avc: false, aac: false, meta: false }],
-    ['HEVC (codec 12) keyframe is a keyframe but not AVC', msg(9, hex('1C 00 000000')), { key: true, avc: false, aac: false, meta: false }],
-    ['Enhanced RTMP keyframe (IsExHeader, SequenceStart, hvc1)', msg(9, hex('90 68766331')), { key: true, avc: false, aac: false, meta: false }],
-    ['Enhanced RTMP inter frame', msg(9, hex('A1 68766331')), { key: false, avc: false, aac: false, meta: false }],
-    ['empty video', msg(9, Buffer.alloc(0)), { key: false, avc: false, aac: false, meta: false }],
-    ['AAC sequence header', msg(8, hex('AF 00 1210')), { key: false, avc: false, aac: true, meta: false }],
-    ['AAC raw', msg(8, hex('AF 01 2100')), { key: false, avc: false, aac: false, meta: false }],
-    ['MP3 audio', msg(8, hex('2F 00')), { key: false, avc: false, aac: false, meta: false }],
-    ['@setDataFrame metadata', msg(18, encodeAmf0(['@setDataFrame', 'onMetaData', newAmfObject()])), { key: false, avc: false, aac: false, meta: true }],
-    ['onMetaData', msg(18, encodeAmf0(['onMetaData', newAmfObject()])), { key: false, avc: false, aac: false, meta: true }],
-    ['|RtmpSampleAccess is not metadata', msg(18, encodeAmf0(['|RtmpSampleAccess', false, false])), { key: false, avc: false, aac: false, meta: false }],
-    ['truncated data message', msg(18, hex('02 0010 6f6e')), { key: false, avc: false, aac: false, meta: false }],
-    ['onMetaData in a video message is not metadata', msg(9, encodeAmf0(['onMetaData'])), { key: false, avc: false, aac: false, meta: false }],
+describe('script data (E.4.4); audio / video tags are classified in media-tag.test.ts', () => {
+  test.each<[string, RtmpMessage, boolean]>([
+    ['@setDataFrame metadata', msg(18, encodeAmf0(['@setDataFrame', 'onMetaData', newAmfObject()])), true],
+    ['onMetaData', msg(18, encodeAmf0(['onMetaData', newAmfObject()])), true],
+    ['|RtmpSampleAccess is not metadata', msg(18, encodeAmf0(['|RtmpSampleAccess', false, false])), false],
+    ['truncated data message', msg(18, hex('02 0010 6f6e')), false],
+    ['onMetaData in a video message is not metadata', msg(9, encodeAmf0(['onMetaData'])), false],
+    ['AVC sequence header is not metadata', msg(9, hex('17 00 000000 01640028')), false],
   ])('%s', (_name, m, expected) => {
-    expect({ key: isKeyframe(m), avc: isAvcSequenceHeader(m), aac: isAacSequenceHeader(m), meta: isMetadata(m) }).toEqual(expected);
+    expect(isMetadata(m)).toBe(expected);
   });
 
   test('stripSetDataFrame removes only a leading @setDataFrame', () => {
