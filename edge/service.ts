@@ -91,7 +91,13 @@ export class EdgeService implements Service {
         ...Object.entries(this.httpGuard?.refusals ?? {}).map(([reason, count]) => ({ listener: 'http', reason, count })),
       ],
     });
-    this.hls = new HlsHub({ targetDurationMs: config.hlsTargetDurationMs, windowSize: config.hlsWindow });
+    this.hls = new HlsHub({
+      targetDurationMs: config.hlsTargetDurationMs,
+      windowSize: config.hlsWindow,
+      partTargetMs: config.hlsPartTargetMs,
+      maxBlockedPerStream: config.hlsMaxBlockedPerStream,
+      maxBlocked: config.hlsMaxBlocked,
+    });
     registerHlsRoutes(this.http, {
       hub: this.hls,
       resolve: (app, name, _query, ip) => this.resolvePlay(app, name, ip),

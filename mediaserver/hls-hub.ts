@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { BlockingSlots, waitUntil, type WaitOutcome } from '../protocol/hls/blocking';
 import { HlsSegmenter } from '../protocol/hls/segmenter';
 import type { MediaMessage } from '../protocol/hls/types';
 import type { MediaPacket } from './nms-host';
@@ -6,6 +7,11 @@ import type { MediaPacket } from './nms-host';
 export interface HlsHubOptions {
   targetDurationMs: number;
   windowSize: number;
+  /** LL-HLS PART-TARGET (ms); 0 or absent: regular HLS only. */
+  partTargetMs?: number;
+  /** Blocked LL-HLS requests allowed per stream and in total (docs/hls.md). */
+  maxBlockedPerStream?: number;
+  maxBlocked?: number;
 }
 
 /** A stream's HLS output: the segmenter plus when a player last asked for it. */
@@ -13,7 +19,7 @@ export class HlsFeed {
   readonly segmenter: HlsSegmenter;
   lastRequestAt = 0;
   constructor(name: string, opts: HlsHubOptions) {
-    this.segmenter = new HlsSegmenter({ namePrefix: name, targetDurationMs: opts.targetDurationMs, windowSize: opts.windowSize });
+    this.segmenter = new HlsSegmenter({ namePrefix: name, targetDurationMs: opts.targetDurationMs, windowSize: opts.windowSize, partTargetMs: opts.partTargetMs ?? 0 });
   }
 
   push(msg: MediaPacket): void {
@@ -39,6 +45,23 @@ export class HlsFeed {
       clearTimeout(timer);
     }
   }
+
+  /**
+   * Waits until `ready()` holds after a new part, a new segment or the end of the stream, at most
+   * `timeoutMs`; an aborted `signal` (the client went away) ends the wait at once.
+   */
+  waitFor(ready: () => boolean, timeoutMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
+    const seg = this.segmenter;
+    return waitUntil({
+      ready,
+      timeoutMs,
+      signal,
+      subscribe: (onChange) => {
+        seg.on('part', onChange).on('segment', onChange).on('end', onChange);
+        return () => void seg.off('part', onChange).off('segment', onChange).off('end', onChange);
+      },
+    });
+  }
 }
 
 /**
@@ -47,10 +70,18 @@ export class HlsFeed {
  */
 export class HlsHub {
   private readonly feeds = new Map<string, HlsFeed>();
-  constructor(private readonly opts: HlsHubOptions) {}
+  /** Blocked LL-HLS requests (playlist reloads and parts being written), per stream and in total. */
+  readonly blocked: BlockingSlots;
+  constructor(private readonly opts: HlsHubOptions) {
+    this.blocked = new BlockingSlots(opts.maxBlockedPerStream ?? 1000, opts.maxBlocked ?? 5000);
+  }
 
   get targetDurationMs(): number {
     return this.opts.targetDurationMs;
+  }
+
+  get windowSize(): number {
+    return this.opts.windowSize;
   }
 
   /** Starts (or continues, with a discontinuity) the HLS output of a stream. */

@@ -151,7 +151,13 @@ export class OriginService implements Service {
       onOversized: (action) => this.metrics.webhookTooLarge.inc({ action }),
     });
     this.playAuth = new PlayAuth({ playSecret: config.playSecret, memberSecret: config.clusterSecret, maxTtlS: config.signedUrlMaxTtlS }, this.log, () => this.metrics.reject('play_unauthorized'));
-    this.hls = new HlsHub({ targetDurationMs: config.hlsTargetDurationMs, windowSize: config.hlsWindow });
+    this.hls = new HlsHub({
+      targetDurationMs: config.hlsTargetDurationMs,
+      windowSize: config.hlsWindow,
+      partTargetMs: config.hlsPartTargetMs,
+      maxBlockedPerStream: config.hlsMaxBlockedPerStream,
+      maxBlocked: config.hlsMaxBlocked,
+    });
     registerHlsRoutes(this.http, {
       hub: this.hls,
       resolve: async (app, name) => {

@@ -198,6 +198,11 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
     this.emit('end');
   }
 
+  /** EXT-X-TARGETDURATION in seconds (never decreases). */
+  get targetDuration(): number {
+    return this.targetDurationS;
+  }
+
   get lowLatency(): boolean {
     return this.partTargetMs > 0;
   }
