@@ -145,6 +145,21 @@ test('many blocked requests: all answered, the edge still serves, nothing left w
   expect((await playlist()).res.status).toBe(200);
 });
 
+test('the owner origin serves the same LL-HLS playlist shape, and blocks the same way', async () => {
+  const url = `${cluster.origins[0].http}/live/${name}.m3u8`;
+  const pl = parseLlPlaylist(await (await fetch(url)).text());
+  expect(pl.serverControl.get('CAN-BLOCK-RELOAD')).toBe('YES');
+  expect(pl.segments[pl.segments.length - 1].parts.length).toBeGreaterThan(0);
+  const want = nextPart(pl);
+  const res = await fetch(`${url}?_HLS_msn=${want.msn}&_HLS_part=${want.part}`);
+  expect(res.status).toBe(200);
+  expect(await res.text()).toContain(`URI="${pl.preloadHint}"`);
+  // The other origin redirects with the directives kept.
+  const redirect = await fetch(`${cluster.origins[1].http}/live/${name}.m3u8?_HLS_msn=${want.msn}&_HLS_part=${want.part}`, { redirect: 'manual' });
+  expect(redirect.status).toBe(302);
+  expect(redirect.headers.get('location')).toBe(`${url}?_HLS_msn=${want.msn}&_HLS_part=${want.part}`);
+});
+
 test('plain HLS readers still play the LL-HLS URL: ffmpeg decodes it, ffprobe sees h264 and aac', async () => {
   const url = `${edge()}/${name}.m3u8`;
   const r = await run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', url, '-t', '4', '-map', '0', '-f', 'null', '-'], 60_000);
