@@ -31,18 +31,27 @@ export interface PartCutInput {
 export const PART_JITTER_MS = 2;
 
 /**
+ * 4.4.4.9: every Partial Segment but the last of its segment lasts at least 85% of PART-TARGET.
+ */
+export const PART_MIN_FRACTION = 0.85;
+
+/**
  * true: close the open part before this frame. Parts end only before a driving frame, so audio
  * stays with the video it was interleaved with. A part ends
- * - before every driving keyframe (the next part is INDEPENDENT=YES and a player can start there);
+ * - before a driving keyframe (the next part is INDEPENDENT=YES and a player can start there), once
+ *   the part has lasted `PART_MIN_FRACTION` of PART-TARGET; a keyframe that comes sooner stays
+ *   inside the part (keyframe intervals that are a multiple of the part duration, the usual case,
+ *   always align);
  * - before the driving frame whose inclusion could make the part longer than PART-TARGET
  *   (4.4.4.9: a Partial Segment's duration must not exceed the Part Target Duration): its DTS plus
  *   one frame interval, with `PART_JITTER_MS` headroom.
+ * Segment cuts (segmenter.ts) end the last part of a segment whatever its length.
  */
 export function shouldCutPart(p: PartCutInput): boolean {
   if (!p.driver || p.partFrames === 0) return false;
   const elapsed = p.frameDts - p.partStartDts;
   if (elapsed <= 0) return false;
-  if (p.keyframe) return true;
+  if (p.keyframe && elapsed >= PART_MIN_FRACTION * p.partTargetMs) return true;
   const interval = p.intervalMs > 0 ? p.intervalMs + PART_JITTER_MS : 0;
   return elapsed + interval > p.partTargetMs;
 }

@@ -8,8 +8,9 @@ describe('shouldCutPart (rfc8216bis 4.4.4.9: parts no longer than PART-TARGET, c
   test.each<[string, Partial<PartCutInput>, boolean]>([
     ['an audio frame of a video stream never cuts', { driver: false, frameDts: 900 }, false],
     ['an empty part is never cut', { partFrames: 0, frameDts: 900 }, false],
-    ['a keyframe cuts', { keyframe: true, frameDts: 67 }, true],
-    ['a keyframe at the part start does not', { keyframe: true, frameDts: 0 }, false],
+    ['a keyframe cuts once the part has 85% of the target (297.5 ms of 350)', { keyframe: true, frameDts: 300 }, true],
+    ['a keyframe sooner stays inside the part (no part under 85%)', { keyframe: true, frameDts: 267 }, false],
+    ['a keyframe at the part start does not cut', { keyframe: true, frameDts: 0 }, false],
     ['30 fps, 350 ms: the frame at 300 still fits (300 + 33 + 2 <= 350)', { frameDts: 300 }, false],
     ['30 fps, 350 ms: the frame at 333 would overrun', { frameDts: 333 }, true],
     ['25 fps, 350 ms: 280 fits, 320 does not', { frameDts: 320, intervalMs: 40 }, true],

@@ -79,11 +79,16 @@ describe('HlsSegmenter with partTargetMs (LL-HLS)', () => {
         expect([bytes[0], bytes[1] & 0x5f, bytes[2]]).toEqual([0x47, 0x40, 0x00]);
       }
     }
-    // Keyframes every 1.5 s: parts starting at 0, 1500, 3000, ... are the independent ones.
-    const starts = new Map<number, number>();
-    for (const p of parts) starts.set(p.seq, (starts.get(p.seq - 1) ?? 0) + (parts.find((q) => q.seq === p.seq - 1)?.durationMs ?? 0));
-    const independentStarts = parts.filter((p) => p.independent).map((p) => Math.round((starts.get(p.seq) as number) / 100) * 100);
-    expect(independentStarts.slice(0, 5)).toEqual([0, 1500, 3000, 4500, 6000]);
+    // Every part but the last of its segment lasts at least 85% of the target (4.4.4.9).
+    for (const p of parts) {
+      const last = !parts.some((q) => q.segment === p.segment && q.index === p.index + 1);
+      if (!last) expect(p.durationMs).toBeGreaterThanOrEqual(0.85 * 350);
+    }
+    // Keyframes every 1.5 s, parts of 1/3 s: the keyframe at 1.5 s comes 167 ms into a part and stays
+    // inside it; segments start at the keyframes at 0, 3 and 6 s, and their first parts are the independent ones.
+    const startOf = (seq: number) => parts.filter((q) => q.seq < seq).reduce((sum, q) => sum + q.durationMs, 0);
+    expect(parts.filter((p) => p.independent).map((p) => Math.round(startOf(p.seq) / 100) * 100)).toEqual([0, 3000, 6000]);
+    expect(parts.filter((p) => p.independent).every((p) => p.index === 0)).toBe(true);
   });
 
   test('parts are listed only within three target durations of the live edge; older ones are gone once their segment is', () => {
