@@ -86,6 +86,7 @@ export class EdgeService implements Service {
     });
     this.metrics = registerEdgeMetrics(this.http, {
       streams: () => this.streams.values(),
+      hlsBlocked: () => this.hls.blocked.active,
       connectionsRefused: () => [
         ...Object.entries(this.rtmp.limiter?.refused ?? {}).map(([reason, count]) => ({ listener: 'rtmp', reason, count })),
         ...Object.entries(this.httpGuard?.refusals ?? {}).map(([reason, count]) => ({ listener: 'http', reason, count })),

@@ -129,6 +129,7 @@ export class OriginService implements Service {
     this.metrics = registerOriginMetrics(this.http, {
       media: this.nms,
       streams: () => this.streamLoads(),
+      hlsBlocked: () => this.hls.blocked.active,
       publishers: () => this.publishers.size,
       utilisation: () => this.overload.instantUtilisation(),
       highWater: config.highWater,

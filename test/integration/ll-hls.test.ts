@@ -132,16 +132,23 @@ test('a part far ahead of the live edge is refused: too far ahead in the playlis
   }
 });
 
-test('many blocked requests: all answered, the edge still serves, nothing left waiting', async () => {
+test('many blocked requests: answered when the part appears; clients that leave are released at once', async () => {
+  const blocked = async () => Number(/^cascade_hls_blocked_requests (\d+)$/m.exec(await (await fetch(`${cluster.edge.http}/metrics`)).text())?.[1]);
   const { pl } = await playlist();
   const want = nextPart(pl);
-  const acs = Array.from({ length: 40 }, () => new AbortController());
-  // Half give up at once (client disconnects), half wait for the part.
-  const waits = acs.map((ac, i) => fetch(`${edge()}/${name}.m3u8?_HLS_msn=${want.msn}&_HLS_part=${want.part}&i=${i}`, { signal: ac.signal }).then((r) => r.status, () => 'aborted'));
-  acs.slice(0, 20).forEach((ac) => ac.abort());
-  const statuses = await Promise.all(waits);
-  expect(statuses.filter((s) => s === 'aborted')).toHaveLength(20);
-  expect(statuses.filter((s) => s === 200)).toHaveLength(20);
+  // 20 wait for the next part, 20 for the segment after the one in progress (seconds away), then leave.
+  const acs = Array.from({ length: 20 }, () => new AbortController());
+  const far = pl.mediaSequence + pl.segments.length + 1;
+  const leaving = acs.map((ac, i) => fetch(`${edge()}/${name}.m3u8?_HLS_msn=${far}&i=${i}`, { signal: ac.signal }).then((r) => r.status, () => 'aborted'));
+  const waiting = Array.from({ length: 20 }, (_x, i) => fetch(`${edge()}/${name}.m3u8?_HLS_msn=${want.msn}&_HLS_part=${want.part}&i=${i}`).then((r) => r.status));
+  expect(await Promise.all(waiting)).toEqual(Array(20).fill(200));
+  await waitFor(async () => (await blocked()) === 20, 10_000, 'the 20 far requests to be waiting');
+  acs.forEach((ac) => ac.abort());
+  expect(await Promise.all(leaving)).toEqual(Array(20).fill('aborted'));
+  const t0 = Date.now();
+  await waitFor(async () => (await blocked()) === 0, 10_000, 'no blocked HLS request at the edge');
+  // Released when the clients left, not when segment `far` completed (two target durations away).
+  expect(Date.now() - t0).toBeLessThan(1500);
   expect((await playlist()).res.status).toBe(200);
 });
 
