@@ -69,6 +69,8 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
     const ac = new AbortController();
     const onClose = () => ac.abort();
     reply.raw.once('close', onClose);
+    // Gone already (while the playlist waited for its first segment): nothing to wait for.
+    if (!reply.raw.socket || reply.raw.socket.destroyed) ac.abort();
     try {
       return await feed.waitFor(ready, blockingTimeoutMs(feed), ac.signal);
     } finally {
