@@ -125,8 +125,8 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
       const blocking = seg.lowLatency && directives.msn !== undefined;
       if (blocking) {
         const limit = advancePartLimit(seg.partTargetMs);
-        const verdict = evaluateBlocking(seg.position(), directives, limit);
-        if (verdict === 'too-far') {
+        const state = evaluateBlocking(seg.position(), directives, limit);
+        if (state === 'too-far') {
           const pos = seg.position();
           req.log.info({ stream: `${appName}/${name}`, msn: directives.msn, part: directives.part, lastMsn: pos.lastMsn }, 'bad HLS request: blocking reload too far ahead');
           return reply.status(400).send({
@@ -134,7 +134,7 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
             message: `_HLS_msn=${directives.msn}${directives.part !== undefined ? ` _HLS_part=${directives.part}` : ''} is too far ahead of the last segment ${pos.lastMsn} (part ${pos.openParts} of ${pos.openMsn} is being written)`,
           });
         }
-        if (verdict === 'wait') {
+        if (state === 'wait') {
           const outcome = await block(`${appName}/${name}`, feed, reply, () => evaluateBlocking(seg.position(), directives, limit) !== 'wait');
           if (outcome !== 'ready') return blockFailed(reply, outcome, `segment ${directives.msn}${directives.part !== undefined ? ` part ${directives.part}` : ''}`);
         }
