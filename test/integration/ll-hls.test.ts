@@ -4,6 +4,7 @@
  * reloads answer when the part appears, bad directives are refused, and plain HLS readers
  * (ffprobe, ffmpeg's hls demuxer) still play the same URL.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { parseLlPlaylist, type ParsedLlPlaylist } from '../../protocol/hls/ll-playlist';
 import { startCluster, TestCluster } from '../helpers/cluster';
@@ -174,4 +175,20 @@ test('plain HLS readers still play the LL-HLS URL: ffmpeg decodes it, ffprobe se
   const probe = await run('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', url], 30_000);
   const streams = (JSON.parse(probe.stdout) as { streams: Array<{ codec_name: string }> }).streams.map((s) => s.codec_name).sort();
   expect(streams).toEqual(['aac', 'h264']);
+});
+
+/** GStreamer's hlsdemux (gstreamer1.0-plugins-bad; .ci/run installs it) reads playlists its own way. */
+const hasGst = spawnSync('gst-inspect-1.0', ['hlsdemux'], { stdio: 'ignore' }).status === 0;
+(hasGst ? test : test.skip)('GStreamer (playbin: hlsdemux, tsdemux, libav decoders) plays the LL-HLS URL: decoded video and audio, no error', async () => {
+  // A live stream never ends: gst-launch runs until `timeout` stops it (exit 124); -v prints the caps negotiated.
+  const r = await run('timeout', ['-s', 'INT', '8', 'gst-launch-1.0', '-v', 'playbin', `uri=${edge()}/${name}.m3u8`, 'video-sink=fakesink name=vsink sync=true silent=false', 'audio-sink=fakesink sync=true'], 30_000);
+  const out = r.stdout + r.stderr;
+  // fakesink silent=false logs every buffer it renders: about 5 s of 30 fps video after start-up.
+  const frames = out.split('\n').filter((l) => l.includes('(vsink:sink)') && l.includes('chain')).length;
+  process.stdout.write(`GStreamer rendered ${frames} video frames in 8 s\n`);
+  expect(frames).toBeGreaterThan(60);
+  expect(out).not.toMatch(/ERROR/);
+  expect(out).toMatch(/video\/x-raw/);
+  expect(out).toMatch(/audio\/x-raw/);
+  expect(out).toMatch(/hlsdemux/);
 });
