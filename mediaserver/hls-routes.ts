@@ -79,6 +79,8 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
     }
   };
   const blockFailed = (reply: FastifyReply, outcome: WaitOutcome | 'limited', what: string) => {
+    // What failed now may succeed a moment later: no cache keeps these answers.
+    reply.header('Cache-Control', 'no-store');
     if (outcome === 'limited') {
       return reply.status(503).header('Retry-After', '1').send({ code: 'HLS_TOO_MANY_BLOCKED', message: 'too many HLS requests are waiting: retry later' });
     }
@@ -129,7 +131,7 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
         if (state === 'too-far') {
           const pos = seg.position();
           req.log.info({ stream: `${appName}/${name}`, msn: directives.msn, part: directives.part, lastMsn: pos.lastMsn }, 'bad HLS request: blocking reload too far ahead');
-          return reply.status(400).send({
+          return reply.status(400).header('Cache-Control', 'no-store').send({
             code: 'HLS_TOO_FAR_AHEAD',
             message: `_HLS_msn=${directives.msn}${directives.part !== undefined ? ` _HLS_part=${directives.part}` : ''} is too far ahead of the last segment ${pos.lastMsn} (part ${pos.openParts} of ${pos.openMsn} is being written)`,
           });

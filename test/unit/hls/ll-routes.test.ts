@@ -123,6 +123,7 @@ test('nothing arrives: 503 HLS_BLOCKING_TIMEOUT after three target durations', a
   const r = await fetch(`${base}/cam.m3u8?${next(pl)}`);
   const waited = Date.now() - t0;
   expect(r.status).toBe(503);
+  expect(r.headers.get('cache-control')).toBe('no-store');
   expect(await r.json()).toMatchObject({ code: 'HLS_BLOCKING_TIMEOUT' });
   expect(waited).toBeGreaterThanOrEqual(2900);
   expect(hub.blocked.active).toBe(0);
