@@ -5,6 +5,8 @@
  */
 export const ERROR_CODES = {
   BAD_REQUEST: { status: 400, summary: 'The request does not match the schema (missing field, wrong type, bad name).' },
+  HLS_BAD_DIRECTIVE: { status: 400, summary: 'An HLS playlist request has a malformed delivery directive: `_HLS_msn` or `_HLS_part` not a decimal integer of at most 15 digits, `_HLS_part` without `_HLS_msn`, `_HLS_skip` not `YES` or `v2`, or one given twice.' },
+  HLS_TOO_FAR_AHEAD: { status: 400, summary: 'A blocking HLS playlist request asks for a segment more than two past the last one, or a part more than the Advance Part Limit past the last part (RFC 8216bis 6.2.5.2).' },
   UNAUTHORIZED: { status: 401, summary: 'A write route was called without a valid bearer token.' },
   FORBIDDEN: { status: 403, summary: 'The bearer token is valid but does not allow this route (a read token on a write route).' },
   STREAM_NOT_FOUND: { status: 404, summary: 'No live origin owns this stream.' },
@@ -20,6 +22,8 @@ export const ERROR_CODES = {
   CODEC_NOT_SERVED_AS_HLS: { status: 415, summary: 'The stream plays over RTMP and HTTP-FLV, but its codec (AV1, VP9, Opus, ... from Enhanced RTMP) is not served as HLS (MPEG-TS carries H.264, HEVC and AAC here); logged once per stream.' },
   INTERNAL: { status: 500, summary: 'A bug: the server logged the details.' },
   TOO_MANY_CONNECTIONS: { status: 503, summary: 'The listener is at `maxConnections`, or this client IP at `maxConnectionsPerIp` (HTTP-FLV, HLS and API at origins and edges; discovery event streams at `maxEventStreams`); retry after `Retry-After`.' },
+  HLS_BLOCKING_TIMEOUT: { status: 503, summary: 'A blocking HLS playlist or part request waited three target durations and what it asked for did not appear (the stream stalled); retry.' },
+  HLS_TOO_MANY_BLOCKED: { status: 503, summary: 'Too many HLS requests are waiting on this stream or on this process (`hlsMaxBlockedPerStream`, `hlsMaxBlocked`); retry after `Retry-After`.' },
   STORE_UNAVAILABLE: { status: 503, summary: 'The stream store (Redis) cannot be reached; retry with backoff.' },
   NO_ORIGIN_AVAILABLE: { status: 503, summary: 'Placement found no origin that may take the stream (all draining, over high-water, avoided or out of region); `explain` says why.' },
   HOOK_UNAVAILABLE: { status: 503, summary: 'An origin could not get an answer from its `on_play` webhook for an HTTP-FLV player (fail-closed); retry.' },

@@ -46,12 +46,14 @@ export type PlayVerdict =
   | { ok: false; reason: SignatureFailure | 'credential'; message: string };
 
 const SEGMENT = /^(.+)-(\d{1,15})\.ts$/;
+/** An LL-HLS part (protocol/hls/parts.ts): admitted as a segment of its stream. */
+const PART = /^(.+)-part(\d{1,15})\.ts$/;
 
 /** What a decoded HTTP file name under `app` serves: a playlist, a segment, HTTP-FLV, or nothing. */
 export function playFileOf(app: string, file: string): PlayPath | null {
   if (file.endsWith('.m3u8')) return { app, name: file.slice(0, -5), kind: 'playlist' };
   if (file.endsWith('.flv')) return { app, name: file.slice(0, -4), kind: 'flv' };
-  const m = SEGMENT.exec(file);
+  const m = SEGMENT.exec(file) ?? PART.exec(file);
   return m ? { app, name: m[1], kind: 'segment' } : null;
 }
 
@@ -140,8 +142,12 @@ export class PlayAuth {
   }
 }
 
-/** A served playlist whose segment URIs carry `proof` (the query that admitted the playlist). */
+/**
+ * A served playlist whose segment URIs carry `proof` (the query that admitted the playlist): the
+ * URI lines, and the `URI="…"` attributes of tags (LL-HLS parts and preload hints).
+ */
 export function withSegmentProof(playlist: string, proof: string): string {
   if (!proof) return playlist;
-  return playlist.replace(/^(?!#)(\S+)$/gm, (uri) => `${uri}${uri.includes('?') ? '&' : '?'}${proof}`);
+  const add = (uri: string) => `${uri}${uri.includes('?') ? '&' : '?'}${proof}`;
+  return playlist.replace(/^(?!#)(\S+)$/gm, add).replace(/^(#[^\n]*?[:,]URI=")([^"\n]*)"/gm, (_m, head: string, uri: string) => `${head}${add(uri)}"`);
 }

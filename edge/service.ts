@@ -88,12 +88,19 @@ export class EdgeService implements Service {
     });
     this.metrics = registerEdgeMetrics(this.http, {
       streams: () => this.streams.values(),
+      hlsBlocked: () => this.hls.blocked.active,
       connectionsRefused: () => [
         ...Object.entries(this.rtmp.limiter?.refused ?? {}).map(([reason, count]) => ({ listener: 'rtmp', reason, count })),
         ...Object.entries(this.httpGuard?.refusals ?? {}).map(([reason, count]) => ({ listener: 'http', reason, count })),
       ],
     });
-    this.hls = new HlsHub({ targetDurationMs: config.hlsTargetDurationMs, windowSize: config.hlsWindow });
+    this.hls = new HlsHub({
+      targetDurationMs: config.hlsTargetDurationMs,
+      windowSize: config.hlsWindow,
+      partTargetMs: config.hlsPartTargetMs,
+      maxBlockedPerStream: config.hlsMaxBlockedPerStream,
+      maxBlocked: config.hlsMaxBlocked,
+    });
     registerHlsRoutes(this.http, {
       hub: this.hls,
       resolve: (app, name, _query, ip) => this.resolvePlay(app, name, ip),

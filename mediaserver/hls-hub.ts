@@ -1,10 +1,16 @@
 import { EventEmitter, once } from 'node:events';
+import { BlockingSlots, waitUntil, type WaitOutcome } from '../protocol/hls/blocking';
 import { HlsSegmenter } from '../protocol/hls/segmenter';
 import { isMediaType, type MediaMessage } from '../protocol/media';
 
 export interface HlsHubOptions {
   targetDurationMs: number;
   windowSize: number;
+  /** LL-HLS PART-TARGET (ms); 0 or absent: regular HLS only. */
+  partTargetMs?: number;
+  /** Blocked LL-HLS requests allowed per stream and in total (docs/hls.md). */
+  maxBlockedPerStream?: number;
+  maxBlocked?: number;
 }
 
 /** A stream's HLS output: the segmenter plus when a player last asked for it. */
@@ -15,7 +21,7 @@ export class HlsFeed {
   unservedLogged = false;
   private readonly codecs = new EventEmitter<{ unserved: [] }>();
   constructor(name: string, opts: HlsHubOptions) {
-    this.segmenter = new HlsSegmenter({ namePrefix: name, targetDurationMs: opts.targetDurationMs, windowSize: opts.windowSize });
+    this.segmenter = new HlsSegmenter({ namePrefix: name, targetDurationMs: opts.targetDurationMs, windowSize: opts.windowSize, partTargetMs: opts.partTargetMs ?? 0 });
   }
 
   push(msg: MediaMessage): void {
@@ -53,6 +59,23 @@ export class HlsFeed {
       ac.abort(); // the other waiter of the race
     }
   }
+
+  /**
+   * Waits until `ready()` holds after a new part, a new segment or the end of the stream, at most
+   * `timeoutMs`; an aborted `signal` (the client went away) ends the wait at once.
+   */
+  waitFor(ready: () => boolean, timeoutMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
+    const seg = this.segmenter;
+    return waitUntil({
+      ready,
+      timeoutMs,
+      signal,
+      subscribe: (onChange) => {
+        seg.on('part', onChange).on('segment', onChange).on('end', onChange);
+        return () => void seg.off('part', onChange).off('segment', onChange).off('end', onChange);
+      },
+    });
+  }
 }
 
 /**
@@ -61,10 +84,18 @@ export class HlsFeed {
  */
 export class HlsHub {
   private readonly feeds = new Map<string, HlsFeed>();
-  constructor(private readonly opts: HlsHubOptions) {}
+  /** Blocked LL-HLS requests (playlist reloads and parts being written), per stream and in total. */
+  readonly blocked: BlockingSlots;
+  constructor(private readonly opts: HlsHubOptions) {
+    this.blocked = new BlockingSlots(opts.maxBlockedPerStream ?? 1000, opts.maxBlocked ?? 5000);
+  }
 
   get targetDurationMs(): number {
     return this.opts.targetDurationMs;
+  }
+
+  get windowSize(): number {
+    return this.opts.windowSize;
   }
 
   /** Starts (or continues, with a discontinuity) the HLS output of a stream. */

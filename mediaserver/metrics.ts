@@ -51,6 +51,8 @@ export interface NodeMetricsOptions {
   processMetrics?: boolean;
   /** Connections refused by the connection caps since start, per listener and reason. */
   connectionsRefused?: () => Iterable<{ listener: string; reason: string; count: number }>;
+  /** LL-HLS requests waiting now (blocking playlist reloads and parts being written; docs/hls.md). */
+  hlsBlocked?: () => number;
 }
 
 export interface OriginMetricsOptions extends NodeMetricsOptions {
@@ -105,6 +107,14 @@ abstract class NodeMetrics {
       collect() {
         this.reset();
         for (const r of opts.connectionsRefused?.() ?? []) this.inc({ listener: r.listener, reason: r.reason }, r.count);
+      },
+    });
+    new Gauge({
+      name: 'cascade_hls_blocked_requests',
+      help: 'LL-HLS requests waiting now: blocking playlist reloads and parts being written (docs/hls.md).',
+      registers,
+      collect() {
+        this.set(opts.hlsBlocked?.() ?? 0);
       },
     });
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });

@@ -103,6 +103,7 @@ export class OriginService implements Service {
     this.metrics = registerOriginMetrics(this.http, {
       media: this.nms,
       streams: () => this.feeds.streamLoads(),
+      hlsBlocked: () => this.hls.blocked.active,
       publishers: () => this.publishers.size,
       utilisation: () => this.overload.instantUtilisation(),
       highWater: config.highWater,
@@ -114,7 +115,13 @@ export class OriginService implements Service {
       dropped: (action) => this.metrics.webhookDrops.inc({ action }),
       oversized: (action) => this.metrics.webhookTooLarge.inc({ action }),
     });
-    this.hls = new HlsHub({ targetDurationMs: config.hlsTargetDurationMs, windowSize: config.hlsWindow });
+    this.hls = new HlsHub({
+      targetDurationMs: config.hlsTargetDurationMs,
+      windowSize: config.hlsWindow,
+      partTargetMs: config.hlsPartTargetMs,
+      maxBlockedPerStream: config.hlsMaxBlockedPerStream,
+      maxBlocked: config.hlsMaxBlocked,
+    });
     this.publishers = new PublishAdmission({
       originId: config.id,
       rtmpUrl: this.rtmpUrl,

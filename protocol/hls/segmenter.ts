@@ -2,11 +2,18 @@
  * In-process FLV -> MPEG-TS HLS segmenter (docs/design.md section 6): cuts at video keyframes once a
  * segment reaches the target duration (audio-only streams: before a segment would exceed it),
  * keeps a sliding window of segments in memory, and renders the RFC 8216 live playlist.
+ *
+ * With `partTargetMs` it also cuts Partial Segments (protocol/hls/parts.ts) and renders the
+ * Low-Latency HLS playlist (protocol/hls/ll-playlist.ts) on the same URL; a segment is then the
+ * concatenation of its parts, and completed parts are views into the segment's bytes.
  */
 import { EventEmitter } from 'node:events';
 import { TsMuxer, type MuxedFrame, type TsMuxerStats } from '../mpegts/muxer';
+import type { PlaylistPosition } from './blocking';
+import { renderLlPlaylist, type LlPart, type LlSegment } from './ll-playlist';
+import { partHoldBackMs, partSeqOf, partUri, shouldCutPart } from './parts';
 import { renderPlaylist, type PlaylistEntry } from './playlist';
-import type { HlsSegmenterEvents, HlsSegmenterOptions, HlsSegmentInfo, MediaMessage } from './types';
+import type { HlsPartInfo, HlsSegmenterEvents, HlsSegmenterOptions, HlsSegmentInfo, MediaMessage } from './types';
 
 export const HLS_DEFAULTS = {
   namePrefix: 'segment',
@@ -36,12 +43,32 @@ interface OpenSegment {
   driverFrames: number;
   firstDriverDts: number;
   lastDriverDts: number;
+  /** Wall clock at which the segment's first frame arrived here (EXT-X-PROGRAM-DATE-TIME). */
+  arrivedAt: number;
+  /** Completed parts (LL-HLS only), and the one being written: chunks from `partFromChunk` on. */
+  parts: StoredPart[];
+  partFromChunk: number;
+  partStartDts: number;
+  partFrames: number;
+  partIndependent: boolean;
+}
+
+interface StoredPart {
+  info: HlsPartInfo;
+  data: Buffer;
 }
 
 interface StoredSegment {
   info: HlsSegmentInfo;
   data: Buffer;
+  arrivedAt: number;
+  parts: StoredPart[];
 }
+
+/** Parts are listed for the segments within this many target durations of the live edge (4.4.4.9). */
+const PART_LIST_TARGET_DURATIONS = 3;
+/** CAN-SKIP-UNTIL: the spec's minimum, six target durations (4.4.3.8). */
+const SKIP_TARGET_DURATIONS = 6;
 
 type CutDecision = 'append' | 'cut' | 'force' | 'jump';
 
@@ -52,6 +79,8 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
   readonly extraSegments: number;
   readonly maxSegmentBytes: number;
   readonly maxSegmentDurationMs: number;
+  /** PART-TARGET in ms; 0: no Low-Latency HLS. */
+  readonly partTargetMs: number;
   private readonly now: () => number;
   private readonly muxer = new TsMuxer();
 
@@ -66,6 +95,10 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
   private targetDurationS: number;
   private ended = false;
   private cachedPlaylist: string | undefined;
+  private cachedDelta: string | undefined;
+  /** Number of the part being written (or the next one to be): parts are numbered across segments. */
+  private partCounter = 0;
+  private lastCompletedSeq = -1;
   /** DTS and spacing of the frames that drive cutting (video if present, else audio). */
   private lastDriverDts: number | undefined;
   private driverIntervalMs = 0;
@@ -81,6 +114,8 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
     this.maxSegmentBytes = positive(options.maxSegmentBytes ?? HLS_DEFAULTS.maxSegmentBytes, 'maxSegmentBytes');
     this.maxSegmentDurationMs = positive(options.maxSegmentDurationMs ?? 10 * this.targetDurationMs, 'maxSegmentDurationMs');
     this.now = options.now ?? Date.now;
+    this.partTargetMs = options.partTargetMs ?? 0;
+    if (!Number.isFinite(this.partTargetMs) || this.partTargetMs < 0) throw new RangeError(`partTargetMs must be >= 0, got ${this.partTargetMs}`);
     if (!/^[A-Za-z0-9_.-]+$/.test(this.namePrefix)) throw new RangeError(`namePrefix "${this.namePrefix}" is not a plain file name`);
     this.targetDurationS = Math.ceil(this.targetDurationMs / 1000);
   }
@@ -159,11 +194,38 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
     if (this.ended) return;
     if (this.current) this.close(this.current, this.estimatedEnd(this.current));
     this.ended = true;
-    this.cachedPlaylist = undefined;
+    this.invalidate();
     this.emit('end');
   }
 
-  playlist(): string {
+  /** EXT-X-TARGETDURATION in seconds (never decreases). */
+  get targetDuration(): number {
+    return this.targetDurationS;
+  }
+
+  get lowLatency(): boolean {
+    return this.partTargetMs > 0;
+  }
+
+  /** Where the playlist stands for blocking reloads (protocol/hls/blocking.ts). */
+  position(): PlaylistPosition {
+    return {
+      lastMsn: this.lastCompletedSeq,
+      openMsn: this.current?.seq ?? this.nextSeq,
+      openParts: this.current?.parts.length ?? 0,
+      ended: this.ended,
+    };
+  }
+
+  /**
+   * The live playlist: RFC 8216, or with `partTargetMs` the LL-HLS playlist (a superset).
+   * `skip`: a Playlist Delta Update (6.2.5.1) when segments can be skipped.
+   */
+  playlist(opts: { skip?: boolean } = {}): string {
+    if (this.lowLatency) {
+      if (opts.skip) return (this.cachedDelta ??= this.renderLowLatency(true));
+      return (this.cachedPlaylist ??= this.renderLowLatency(false));
+    }
     if (this.cachedPlaylist === undefined) {
       const listed = this.listed();
       const segments: PlaylistEntry[] = listed.map((s) => ({
@@ -182,6 +244,73 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
       });
     }
     return this.cachedPlaylist;
+  }
+
+  private renderLowLatency(skip: boolean): string {
+    const listed = this.listed();
+    const limitMs = PART_LIST_TARGET_DURATIONS * this.targetDurationS * 1000;
+    const openParts = this.ended ? [] : (this.current?.parts ?? []);
+    let fromEnd = openParts.reduce((sum, p) => sum + p.info.durationMs, 0);
+    // Walk back from the live edge: parts of segments within three target durations are listed.
+    const segments: LlSegment[] = new Array<LlSegment>(listed.length);
+    let skippable = 0;
+    for (let i = listed.length - 1; i >= 0; i--) {
+      const s = listed[i];
+      segments[i] = {
+        uri: s.info.uri,
+        durationMs: s.info.durationMs,
+        discontinuity: s.info.discontinuity,
+        programDateTimeMs: s.arrivedAt,
+        parts: fromEnd < limitMs ? s.parts.map((p) => llPart(p.info)) : [],
+      };
+      fromEnd += s.info.durationMs;
+      // Skippable: the segment starts more than CAN-SKIP-UNTIL before the end (6.2.5.1).
+      if (skippable === 0 && fromEnd > SKIP_TARGET_DURATIONS * this.targetDurationS * 1000) skippable = i + 1;
+    }
+    const skipped = skip ? skippable : 0;
+    const cur = this.current;
+    return renderLlPlaylist({
+      version: 3,
+      targetDuration: this.targetDurationS,
+      mediaSequence: listed.length > 0 ? listed[0].info.seq : (cur?.seq ?? this.nextSeq),
+      discontinuitySequence: this.discontinuitySequence,
+      partTargetMs: this.partTargetMs,
+      partHoldBackMs: partHoldBackMs(this.partTargetMs),
+      canSkipUntilMs: SKIP_TARGET_DURATIONS * this.targetDurationS * 1000,
+      skippedSegments: skipped,
+      segments: segments.slice(skipped),
+      open: cur && cur.parts.length > 0 ? { discontinuity: cur.discontinuity, programDateTimeMs: cur.arrivedAt, parts: cur.parts.map((p) => llPart(p.info)) } : undefined,
+      preloadHint: this.ended ? undefined : partUri(this.namePrefix, this.partCounter),
+      ended: this.ended,
+    });
+  }
+
+  /** Resolves `NAME-part<n>.ts` to a completed part still in memory. */
+  partByUri(uri: string): Buffer | undefined {
+    const seq = partSeqOf(this.namePrefix, uri);
+    return seq === undefined ? undefined : this.part(seq)?.data;
+  }
+
+  /**
+   * A part URI of this stream: `ready` (completed, in memory), `pending` (the part being written
+   * or one of the next two: a request may wait for it), or `gone` (unknown, too old, too far ahead).
+   */
+  partState(uri: string): 'ready' | 'pending' | 'gone' {
+    const seq = partSeqOf(this.namePrefix, uri);
+    if (seq === undefined || !this.lowLatency) return 'gone';
+    if (this.part(seq)) return 'ready';
+    return !this.ended && seq >= this.partCounter && seq <= this.partCounter + 2 ? 'pending' : 'gone';
+  }
+
+  private part(seq: number): StoredPart | undefined {
+    const inOpen = this.current?.parts.find((p) => p.info.seq === seq);
+    if (inOpen) return inOpen;
+    for (let i = this.stored.length - 1; i >= 0; i--) {
+      const parts = this.stored[i].parts;
+      if (parts.length === 0 || parts[0].info.seq > seq) continue;
+      return parts[seq - parts[0].info.seq];
+    }
+    return undefined;
   }
 
   /** A completed segment still in memory (listed, or within `extraSegments` after it left). */
@@ -245,6 +374,7 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
     const discontinuity = this.pendingDiscontinuity && this.nextSeq > 0;
     this.pendingDiscontinuity = false;
     const tables = this.muxer.beginSegment();
+    const arrivedAt = this.now();
     this.current = {
       seq: this.nextSeq++,
       chunks: [tables],
@@ -256,11 +386,39 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
       driverFrames: 0,
       firstDriverDts: frame.dtsMs,
       lastDriverDts: frame.dtsMs,
+      arrivedAt,
+      parts: [],
+      partFromChunk: 0,
+      partStartDts: frame.dtsMs,
+      partFrames: 0,
+      partIndependent: independent,
     };
     return this.current;
   }
 
   private append(cur: OpenSegment, frame: MuxedFrame, driver: boolean): void {
+    if (this.lowLatency) {
+      const cut = shouldCutPart({
+        partStartDts: cur.partStartDts,
+        partFrames: cur.partFrames,
+        frameDts: frame.dtsMs,
+        driver,
+        // Audio-only streams: every frame is a keyframe; parts are cut by duration alone.
+        keyframe: frame.keyframe && this.muxer.hasVideo,
+        intervalMs: this.driverIntervalMs,
+        partTargetMs: this.partTargetMs,
+      });
+      if (cut) {
+        this.emit('part', this.closePart(cur, frame.dtsMs).info);
+        // Every part starts with PAT and PMT, so a player may start at any independent part.
+        const tables = this.muxer.beginSegment();
+        cur.chunks.push(tables);
+        cur.bytes += tables.length;
+        cur.partStartDts = frame.dtsMs;
+        cur.partIndependent = frame.keyframe;
+      }
+      cur.partFrames++;
+    }
     cur.chunks.push(frame.bytes);
     cur.bytes += frame.bytes.length;
     if (frame.dtsMs > cur.lastDts) cur.lastDts = frame.dtsMs;
@@ -283,10 +441,50 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
     return cur.lastDriverDts + mean;
   }
 
+  /** Completes the part being written (it ends where the next frame starts, or at `endDts`). */
+  private closePart(cur: OpenSegment, endDts: number): StoredPart {
+    const chunks = cur.chunks.slice(cur.partFromChunk);
+    const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    const part: StoredPart = {
+      info: {
+        seq: this.partCounter++,
+        segment: cur.seq,
+        index: cur.parts.length,
+        uri: partUri(this.namePrefix, this.partCounter - 1),
+        durationMs: Math.max(0, Math.round(endDts - cur.partStartDts)),
+        independent: cur.partIndependent,
+        byteLength: data.length,
+      },
+      data,
+    };
+    cur.parts.push(part);
+    cur.partFromChunk = cur.chunks.length;
+    cur.partFrames = 0;
+    this.invalidate();
+    return part;
+  }
+
+  private invalidate(): void {
+    this.cachedPlaylist = undefined;
+    this.cachedDelta = undefined;
+  }
+
   private close(cur: OpenSegment, endDts: number): void {
     this.current = undefined;
     const durationMs = Math.max(0, Math.round(endDts - cur.startDts));
+    // The last part ends with the segment; parts that were emitted become views into its bytes.
+    let lastPart: StoredPart | undefined;
+    if (this.lowLatency && cur.partFrames > 0) {
+      const already = cur.parts.reduce((sum, p) => sum + p.info.durationMs, 0);
+      lastPart = this.closePart(cur, endDts);
+      lastPart.info.durationMs = Math.max(0, durationMs - already);
+    }
     const data = cur.chunks.length === 1 ? cur.chunks[0] : Buffer.concat(cur.chunks, cur.bytes);
+    let offset = 0;
+    for (const p of cur.parts) {
+      p.data = data.subarray(offset, offset + p.info.byteLength);
+      offset += p.info.byteLength;
+    }
     const info: HlsSegmentInfo = {
       seq: cur.seq,
       uri: this.uriFor(cur.seq),
@@ -296,14 +494,16 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
       independent: cur.independent,
       completedAt: this.now(),
     };
-    this.stored.push({ info, data });
+    this.stored.push({ info, data, arrivedAt: cur.arrivedAt, parts: cur.parts });
+    this.lastCompletedSeq = cur.seq;
     this.completedCount++;
     this.targetDurationS = Math.max(this.targetDurationS, Math.ceil(durationMs / 1000));
     // The segment that just left the playlist window: count its discontinuity tag (RFC 8216 4.3.3.3).
     const leaving = this.stored[this.stored.length - this.windowSize - 1];
     if (leaving?.info.discontinuity) this.discontinuitySequence++;
     while (this.stored.length > this.windowSize + this.extraSegments) this.stored.shift();
-    this.cachedPlaylist = undefined;
+    this.invalidate();
+    if (lastPart) this.emit('part', lastPart.info);
     this.emit('segment', info);
   }
 }
@@ -311,4 +511,8 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
 function positive(v: number, name: string): number {
   if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${name} must be a positive number, got ${v}`);
   return v;
+}
+
+function llPart(p: HlsPartInfo): LlPart {
+  return { uri: p.uri, durationMs: p.durationMs, independent: p.independent };
 }

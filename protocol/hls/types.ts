@@ -25,7 +25,12 @@ export interface HlsSegmenterOptions {
   maxSegmentBytes?: number;
   /** A segment that reaches this duration (no keyframe came) is cut at the next frame. Default 10 x target. */
   maxSegmentDurationMs?: number;
-  /** Wall clock (ms since epoch) for `completedAt`; injectable for tests. Default Date.now. */
+  /**
+   * Low-Latency HLS: PART-TARGET in ms (parts are cut at most this long, and before every
+   * keyframe); the playlist becomes an LL-HLS playlist. 0 or absent: regular HLS only.
+   */
+  partTargetMs?: number;
+  /** Wall clock (ms since epoch) for `completedAt` and EXT-X-PROGRAM-DATE-TIME; injectable for tests. Default Date.now. */
   now?: () => number;
 }
 
@@ -42,7 +47,23 @@ export interface HlsSegmentInfo {
   completedAt: number;
 }
 
+/** A completed Partial Segment (LL-HLS). */
+export interface HlsPartInfo {
+  /** Part number, counted across segments (the URI carries it). */
+  seq: number;
+  /** Media sequence number of the segment it belongs to, and its index there. */
+  segment: number;
+  index: number;
+  uri: string;
+  durationMs: number;
+  /** Starts with a keyframe: `INDEPENDENT=YES`. */
+  independent: boolean;
+  byteLength: number;
+}
+
 export interface HlsSegmenterEvents {
+  /** A Partial Segment completed (LL-HLS only); the last part of a segment comes just before `segment`. */
+  part: [info: HlsPartInfo];
   /** A segment completed and is listed in the playlist. */
   segment: [info: HlsSegmentInfo];
   /** `end()` was called; the playlist carries `#EXT-X-ENDLIST`. */

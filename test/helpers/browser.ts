@@ -42,6 +42,12 @@ export async function fatalErrors(page: Page): Promise<string[]> {
   return (await page.evaluate('window.fatalErrors')) as string[];
 }
 
-export async function startPlayer(page: Page, kind: 'hls' | 'flv', url: string): Promise<void> {
-  await page.evaluate(`window.startPlayer(${JSON.stringify(kind)}, ${JSON.stringify(url)})`);
+/** Starts the player; `hlsConfig` is hls.js's config (default: two target durations behind live). */
+export async function startPlayer(page: Page, kind: 'hls' | 'flv', url: string, hlsConfig?: Record<string, unknown>): Promise<void> {
+  await page.evaluate(`window.startPlayer(${JSON.stringify(kind)}, ${JSON.stringify(url)}, ${JSON.stringify(hlsConfig ?? null)})`);
+}
+
+/** hls.js: now - hls.playingDate in ms (null until it plays a segment with a program date time). */
+export async function hlsLatencyMs(page: Page): Promise<number | null> {
+  return (await page.evaluate('window.latencyMs()')) as number | null;
 }

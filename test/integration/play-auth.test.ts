@@ -112,6 +112,22 @@ describe('origin', () => {
     expect((await ok.arrayBuffer()).byteLength).toBeGreaterThan(188);
   });
 
+  test('LL-HLS: part and preload-hint URIs carry the signature; unsigned parts are 403; a signed blocking reload answers', async () => {
+    const q = sign(name);
+    const text = await (await fetch(`${origin().http}/live/${name}.m3u8?${q}`)).text();
+    const uris = [...text.matchAll(/URI="([^"]+)"/g)].map((m) => m[1]);
+    expect(uris.length).toBeGreaterThan(1);
+    for (const uri of uris) expect(uri.endsWith(`?${q}`)).toBe(true);
+    const part = uris[0].split('?')[0];
+    expect(part).toMatch(new RegExp(`^${name}-part\\d+\\.ts$`));
+    await forbidden(`${origin().http}/live/${part}`);
+    expect((await fetch(`${origin().http}/live/${uris[0]}`)).status).toBe(200);
+    const msn = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1]) + text.split('\n').filter((l) => l.startsWith('#EXTINF')).length;
+    const blocking = await fetch(`${origin().http}/live/${name}.m3u8?${q}&_HLS_msn=${msn}&_HLS_part=0`);
+    expect(blocking.status).toBe(200);
+    await forbidden(`${origin().http}/live/${name}.m3u8?_HLS_msn=${msn}&_HLS_part=0`);
+  });
+
   test('ffprobe reads video from the signed m3u8 URL (segments fetched with the signature)', async () => {
     const streams = await probe(`${origin().http}/live/${name}.m3u8?${sign(name)}`, 60_000);
     expect(streams.find((s) => s.codec_type === 'video')).toMatchObject({ codec_name: 'h264', width: 640 });

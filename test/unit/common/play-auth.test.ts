@@ -24,6 +24,10 @@ describe('playPathOf: decode, then decide', () => {
     ['/live/cam-17.ts', { app: 'live', name: 'cam', kind: 'segment' }],
     ['/live/cam-17%2Ets', { app: 'live', name: 'cam', kind: 'segment' }],
     ['/live/cam-1%37.t%73', { app: 'live', name: 'cam', kind: 'segment' }],
+    ['/live/cam-part42.ts', { app: 'live', name: 'cam', kind: 'segment' }], // an LL-HLS part
+    ['/live/cam-part%34%32.ts', { app: 'live', name: 'cam', kind: 'segment' }],
+    ['/live/cam-part-3.ts', { app: 'live', name: 'cam-part', kind: 'segment' }], // segment 3 of the stream cam-part
+    ['/live/cam-partx.ts', null],
     ['/live/cam.flv', { app: 'live', name: 'cam', kind: 'flv' }],
     ['/live/cam%2Eflv', { app: 'live', name: 'cam', kind: 'flv' }],
     ['/live/cam%252Em3u8', null], // decoded once, as the router does: `cam%2Em3u8` is no playlist
@@ -88,6 +92,32 @@ describe('decidePlay', () => {
     const cred = edgeCred();
     expect(decidePlay(ORIGIN, { app: 'live', name: 'cam', kind: 'playlist' }, parseQuery(cred), NOW)).toEqual({ ok: true, by: 'edge', member: 'edge-1', proof: cred });
   });
+});
+
+test('withSegmentProof also puts the proof on LL-HLS part and preload-hint URIs, and nowhere else', () => {
+  const playlist = [
+    '#EXTM3U',
+    '#EXT-X-VERSION:3',
+    '#EXT-X-TARGETDURATION:2',
+    '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.050',
+    '#EXT-X-PART-INF:PART-TARGET=0.350',
+    '#EXT-X-MEDIA-SEQUENCE:4',
+    '#EXT-X-PROGRAM-DATE-TIME:2030-01-01T12:00:00.000Z',
+    '#EXT-X-PART:DURATION=0.333,URI="cam-part1.ts",INDEPENDENT=YES',
+    '#EXTINF:2.000,',
+    'cam-4.ts',
+    '#EXT-X-PART:DURATION=0.333,URI="cam-part2.ts"',
+    '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="cam-part3.ts"',
+    '',
+  ].join('\n');
+  const out = withSegmentProof(playlist, 'expires=1&sign=ab').split('\n');
+  expect(out.filter((l) => l.includes('URI=') || (!l.startsWith('#') && l !== ''))).toEqual([
+    '#EXT-X-PART:DURATION=0.333,URI="cam-part1.ts?expires=1&sign=ab",INDEPENDENT=YES',
+    'cam-4.ts?expires=1&sign=ab',
+    '#EXT-X-PART:DURATION=0.333,URI="cam-part2.ts?expires=1&sign=ab"',
+    '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="cam-part3.ts?expires=1&sign=ab"',
+  ]);
+  expect(out.filter((l) => !l.includes('URI=') && l.startsWith('#'))).toEqual(playlist.split('\n').filter((l) => !l.includes('URI=') && l.startsWith('#')));
 });
 
 test('withSegmentProof puts the proof on every segment URI and nothing else', () => {
