@@ -7,6 +7,7 @@ import { writeAuth } from '../../mediaserver/node-api';
 import { OverloadControl, type PublisherRegistry } from '../../origin/overload-control';
 import type { OverloadSnapshot } from '../../origin/overload/controller';
 import { FakeMedia, FakeSession, silentLog } from '../helpers/origin-fakes';
+import { until } from '../helpers/wait';
 
 /** OverloadControl in-process: shed, drain and their routes against fakes of its narrow interfaces. */
 
@@ -89,7 +90,7 @@ describe('OverloadControl.shed', () => {
       { session: s.id, name: 'onStatus', info: { level: 'status', code: 'NetConnection.Connect.ReconnectRequest', description: 'moving to o2: overload: test', tcUrl: 'rtmp://o2.test:1935/live' } },
     ]);
     expect(s.closed).toBe(false);
-    await new Promise<void>((r) => s.socket.once('close', () => r()));
+    await until('the session closed', () => s.closed, 10000);
   });
 
   it.each<[string, PlacementResult | Error, string]>([

@@ -6,6 +6,7 @@ import type { RejectionReason } from '../../mediaserver/metrics';
 import { PlayRouter } from '../../origin/play-router';
 import type { HookVerdict } from '../../origin/webhooks';
 import { FakeHooks, FakeMedia, FakeSession, settle, silentLog } from '../helpers/origin-fakes';
+import { until } from '../helpers/wait';
 
 /** PlayRouter in-process: RTMP plays, HTTP-FLV gate, HLS resolution, with fakes of its narrow interfaces. */
 
@@ -94,7 +95,7 @@ describe('PlayRouter: RTMP plays', () => {
       },
     ]);
     expect(t.counts.redirects).toBe(1);
-    await new Promise<void>((r) => s.socket.once('close', () => r()));
+    await until('the session closed', () => s.closed, 10000);
     expect(s.closed).toBe(true);
   });
 
