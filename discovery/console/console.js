@@ -598,7 +598,8 @@
   $('token-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const input = $('token');
-    const value = input.value.trim();
+    // Accept a pasted `Bearer …` header value too.
+    const value = input.value.trim().replace(/^Bearer\s+/i, '');
     try {
       if (value) sessionStorage.setItem(TOKEN_KEY, value);
       else sessionStorage.removeItem(TOKEN_KEY);
