@@ -290,7 +290,8 @@
       height: CHART_HEIGHT,
       series: [{}, ...series],
       axes: axisOpts(),
-      scales: { x: { time: true }, y: { range: yRange } },
+      // At least a minute wide, so a fresh page's axis reads in whole seconds and minutes.
+      scales: { x: { time: true, range: (_u, min, max) => [Math.min(min, max - 60), max] }, y: { range: yRange } },
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
     };
