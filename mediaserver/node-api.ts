@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { verifyMemberCredential } from '../common/cluster-credentials';
 import { CascadeError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { parseAudioSpecificConfig } from '../protocol/mpegts/aac';
@@ -494,11 +495,15 @@ function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
 
-/** preHandler for write routes: 403 when the node has no API tokens, 401 without a valid one. */
-export function writeAuth(tokens: readonly string[] | undefined): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
+/**
+ * preHandler for write routes: 401 without a valid credential, 403 when the node accepts none (no
+ * API tokens and no cluster secret). Accepted: one of `tokens`, or, when the node has the cluster
+ * secret, an `admin` member credential (discovery's admin actions forward with one; docs/discovery.md).
+ */
+export function writeAuth(tokens: readonly string[] | undefined, clusterSecret = ''): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
   const digests = (tokens ?? []).filter(Boolean).map(digest);
   return async (req, reply) => {
-    if (digests.length === 0) {
+    if (digests.length === 0 && clusterSecret === '') {
       throw new CascadeError('FORBIDDEN', 'API writes are disabled on this node: set apiTokens (CASCADE_API_TOKENS) to enable them');
     }
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
@@ -507,9 +512,12 @@ export function writeAuth(tokens: readonly string[] | undefined): (req: FastifyR
       let ok = false;
       for (const d of digests) ok = timingSafeEqual(given, d) || ok;
       if (ok) return;
+      const member = verifyMemberCredential(clusterSecret, m[1]);
+      if (member?.role === 'admin') return;
+      if (member) throw new CascadeError('FORBIDDEN', `a ${member.role} credential may not use this route`);
     }
     void reply.header('www-authenticate', 'Bearer');
-    throw new CascadeError('UNAUTHORIZED', 'this route needs Authorization: Bearer <token> (one of apiTokens)');
+    throw new CascadeError('UNAUTHORIZED', 'this route needs Authorization: Bearer <token> (one of apiTokens, or an admin credential)');
   };
 }
 

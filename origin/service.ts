@@ -543,7 +543,7 @@ export class OriginService implements Service {
   // ------------------------------------------------------------------ overload (DESIGN.md sections 5 and 7)
 
   private registerOverloadRoutes(): void {
-    const auth = writeAuth(this.config.apiTokens);
+    const auth = writeAuth(this.config.apiTokens, this.config.clusterSecret);
     this.http.get('/api/v1/overload', async () => this.overload.snapshot());
     this.http.post<{ Params: { app: string; name: string } }>('/api/v1/streams/:app/:name/shed', { preHandler: auth }, async (req) => {
       const { app, name } = req.params;
