@@ -124,11 +124,32 @@
 
   // ---- tables -----------------------------------------------------------------------------------
 
+  /** Sum of the streams' ingest rates (measured by their owners' node API), optionally of one origin's. */
+  function streamIngress(c, originId) {
+    let sum = 0;
+    let any = false;
+    for (const s of c.streams || []) {
+      if (originId !== undefined && (!s.owner || s.owner.id !== originId)) continue;
+      const bps = s.media && s.media.ingressBps;
+      if (typeof bps === 'number') {
+        sum += bps;
+        any = true;
+      }
+    }
+    return any ? sum : undefined;
+  }
+
+  /** Cluster ingest: the origins' reported figure, or (when they report none) the streams' sum. */
+  function ingressOf(c) {
+    const t = (c.totals || {}).ingressBps;
+    return typeof t === 'number' && t > 0 ? t : (streamIngress(c) ?? t);
+  }
+
   function renderTotals(c) {
     const t = c.totals || {};
     const items = [
       ['origins', num(t.origins)], ['edges', num(t.edges)], ['streams', num(t.streams)], ['publishers', num(t.publishers)],
-      ['viewers', num(t.viewers)], ['in', bitrate(t.ingressBps)], ['out', bitrate(t.egressBps)],
+      ['viewers', num(t.viewers)], ['in', bitrate(ingressOf(c))], ['out', bitrate(t.egressBps)],
     ];
     setChildren($('totals'), JSON.stringify(items), items.map(([k, v]) => el('div', { 'data-total': k }, [el('dt', {}, k), el('dd', {}, v)])));
   }
@@ -160,7 +181,7 @@
       setClass(pct, u >= 0.85 ? 'hot' : '');
       setText(cells[3], num(load.publishers));
       setText(cells[4], num(load.viewers));
-      setText(cells[5], mbit(load.ingressBps));
+      setText(cells[5], mbit(typeof load.ingressBps === 'number' ? load.ingressBps : streamIngress(c, o.id)));
       setText(cells[6], mbit(load.egressBps));
       const button = cells[7].querySelector('button');
       button.disabled = status !== 'active';
@@ -251,7 +272,7 @@
     const totals = okay ? c.totals || {} : {};
     history.t.push(t);
     history.viewers.push(okay ? totals.viewers ?? null : null);
-    history.ingress.push(okay ? mbps(totals.ingressBps) : null);
+    history.ingress.push(okay ? mbps(ingressOf(c)) : null);
     history.egress.push(okay ? mbps(totals.egressBps) : null);
     let seriesChanged = false;
     const seen = new Set();
@@ -276,9 +297,16 @@
     return seriesChanged;
   }
 
+  /** One-line time labels (uPlot's default adds a date line that collides on a phone). */
+  function timeLabels(u, splits) {
+    const span = u.scales.x.max - u.scales.x.min;
+    const fmt = span <= 300 ? { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false } : { hour: '2-digit', minute: '2-digit', hour12: false };
+    return splits.map((s) => new Date(s * 1000).toLocaleTimeString([], fmt));
+  }
+
   function axisOpts() {
     const grid = { stroke: '#eceef2', width: 1 };
-    return [{ stroke: '#5b6475', grid, ticks: grid }, { stroke: '#5b6475', grid, ticks: grid, size: 42 }];
+    return [{ stroke: '#5b6475', grid, ticks: grid, values: timeLabels, space: 70, size: 32 }, { stroke: '#5b6475', grid, ticks: grid, size: 42 }];
   }
 
   function makeChart(key, series, data, yRange) {
