@@ -364,10 +364,16 @@
   let inFlight = null;
   let again = false;
 
-  function setStatus(text, cls) {
+  /** The header pill: the poll decides "unreachable"; otherwise the event stream's state. */
+  const link = { pollOk: false, events: 'connecting' };
+
+  function showStatus() {
     const s = $('status');
-    setText(s, text);
-    setClass(s, 'pill ' + (cls || ''));
+    const [text, cls] = !link.pollOk && exposed.failures > 0 ? ['unreachable', 'down']
+      : link.events === 'open' ? ['live', 'live']
+        : link.events === 'closed' ? ['events: retrying', ''] : ['reconnecting…', ''];
+    setText(s, exposed.polls === 0 && exposed.failures === 0 ? 'connecting…' : text);
+    setClass(s, 'pill ' + cls);
   }
 
   async function refresh() {
@@ -383,6 +389,8 @@
         cluster = c;
         lastOkAt = Date.now();
         exposed.polls++;
+        link.pollOk = true;
+        showStatus();
         $('banner').hidden = true;
         document.body.classList.remove('stale');
         renderTotals(c);
@@ -396,7 +404,8 @@
         banner.hidden = false;
         setText(banner, 'Discovery unreachable (' + (err && err.name === 'TimeoutError' ? 'timeout' : err && err.message ? err.message : 'network error') + '): retrying every ' + POLL_MS / 1000 + ' s' + (lastOkAt ? '; figures below are from ' + clock(lastOkAt) : '') + '.');
         document.body.classList.add('stale');
-        setStatus('unreachable', 'down');
+        link.pollOk = false;
+        showStatus();
         renderCharts(pushHistory(null, false));
       }
     })();
@@ -449,13 +458,17 @@
   function listen() {
     if (source) source.close();
     source = new EventSource('/v1/events');
-    source.onopen = () => setStatus('live', 'live');
+    source.onopen = () => {
+      link.events = 'open';
+      showStatus();
+    };
     source.onerror = () => {
       if (source.readyState === EventSource.CLOSED) {
         // Refused (e.g. 503 at the stream cap): EventSource gives up; try again ourselves.
-        setStatus('events: retrying', '');
+        link.events = 'closed';
         setTimeout(listen, 5000);
-      } else setStatus('reconnecting…', '');
+      } else link.events = 'connecting';
+      showStatus();
     };
     for (const type of EVENT_TYPES) {
       source.addEventListener(type, (e) => {
@@ -600,7 +613,7 @@
   }
 
   async function drain(o, opener) {
-    const ok = await confirmAction('Drain ' + o.id + '?', o.id + ' stops taking publishers and sheds its streams one by one to the other origins. It stays draining until restarted.', 'Drain', opener);
+    const ok = await confirmAction('Drain ' + o.id + '?', o.id + ' stops taking publishers, sheds its streams one by one to the other origins, then exits (a supervisor restarts it).', 'Drain', opener);
     if (!ok) return showResult('', 'Drain ' + o.id + ': cancelled.');
     await runAction('Drain ' + o.id, '/v1/admin/origins/' + encodeURIComponent(o.id) + '/drain', opener);
   }
