@@ -167,9 +167,10 @@ test('the console shows origins, the edge, a live stream with codec, bitrate and
     await waitFor(async () => (await page.locator('#events li[data-type="origin.down"]').filter({ hasText: 'origin-2' }).count()) >= 1, 15_000, 'origin.down in the event log');
     await waitFor(async () => ['down', ''].includes(await text(page, '#origins tr[data-origin="origin-2"] td.state')), 15_000, 'origin-2 down (or gone) in the table');
 
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'console-actions-1280.png'), fullPage: true });
     expect(seen.refusals.length).toBeGreaterThanOrEqual(3);
     expect(seen.errors).toEqual([]);
-    console.log(`console screenshots: ${SCREENSHOTS}/console-1280.png, console-390.png`);
+    console.log(`console screenshots: ${SCREENSHOTS}/console-1280.png, console-390.png, console-actions-1280.png`);
   } finally {
     await page.close();
   }
