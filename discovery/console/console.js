@@ -159,9 +159,9 @@
     $('origins-empty').hidden = origins.length > 0;
     syncRows($('origins'), origins, (o) => o.id, () => {
       const tr = el('tr');
-      const util = el('td', { 'data-label': 'utilisation' }, [el('div', { class: 'util' }, [el('meter', { min: 0, max: 1, low: 0.7, high: 0.85, optimum: 0.3 }), el('span')])]);
+      const util = el('td', { 'data-label': 'utilisation', class: 'full' }, [el('div', { class: 'util' }, [el('meter', { min: 0, max: 1, low: 0.7, high: 0.85, optimum: 0.3 }), el('span')])]);
       const drain = el('button', { type: 'button', class: 'danger', 'data-action': 'drain' }, 'Drain');
-      tr.append(td('origin', 'id'), td('state', 'state'), util, td('publishers', 'num'), td('viewers', 'num'), td('in Mbit/s', 'num'), td('out Mbit/s', 'num'), el('td', { class: 'actions' }, el('div', { class: 'buttons' }, drain)));
+      tr.append(td('origin', 'id full'), td('state', 'state'), util, td('publishers', 'num'), td('viewers', 'num'), td('in Mbit/s', 'num'), td('out Mbit/s', 'num'), el('td', { class: 'actions full' }, el('div', { class: 'buttons' }, drain)));
       return tr;
     }, (tr, o) => {
       const load = o.load || {};
@@ -194,7 +194,7 @@
     $('edges-empty').hidden = edges.length > 0;
     syncRows($('edges'), edges, (e) => e.id, () => {
       const tr = el('tr');
-      tr.append(td('edge', 'id'), td('state', 'state'), td('viewers', 'num viewers'), td('streams', 'num'), td('out Mbit/s', 'num'), td('region'), td('heartbeat'));
+      tr.append(td('edge', 'id full'), td('state', 'state'), td('viewers', 'num viewers'), td('streams', 'num'), td('out Mbit/s', 'num'), td('region'), td('heartbeat'));
       return tr;
     }, (tr, e) => {
       const load = e.load || {};
