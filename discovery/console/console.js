@@ -364,6 +364,28 @@
   let inFlight = null;
   let again = false;
 
+  /**
+   * Reads are anonymous unless discovery runs with `protectReads`: after an anonymous 401, reads
+   * carry the token too (a read token is enough), and the event stream is read through fetch
+   * (EventSource cannot send an Authorization header).
+   */
+  let readsNeedToken = false;
+
+  function authHeaders() {
+    const token = readToken();
+    return token ? { authorization: 'Bearer ' + token } : {};
+  }
+
+  async function readCluster() {
+    const get = (headers) => fetch('/v1/cluster', { cache: 'no-store', headers, signal: AbortSignal.timeout(5000) });
+    if (readsNeedToken) return get(authHeaders());
+    const res = await get({});
+    if (res.status !== 401 || !readToken()) return res;
+    readsNeedToken = true;
+    listen();
+    return get(authHeaders());
+  }
+
   /** The header pill: the poll decides "unreachable"; otherwise the event stream's state. */
   const link = { pollOk: false, events: 'connecting' };
 
@@ -383,7 +405,8 @@
     }
     inFlight = (async () => {
       try {
-        const res = await fetch('/v1/cluster', { cache: 'no-store', signal: AbortSignal.timeout(5000) });
+        const res = await readCluster();
+        if (res.status === 401) throw new Error(readToken() ? 'HTTP 401: the token is refused' : 'HTTP 401: this discovery protects reads, enter a token under Actions');
         if (!res.ok) throw new Error('HTTP ' + res.status);
         const c = await res.json();
         cluster = c;
@@ -454,35 +477,83 @@
   }
 
   let source = null;
+  let streamReader = null;
+
+  function onEvent(type, raw) {
+    let data = {};
+    try {
+      data = JSON.parse(raw);
+    } catch {
+      data = { raw: String(raw) };
+    }
+    const [label, text, tone] = describe(type, data);
+    logEvent(type, label, text, tone);
+    void refresh();
+  }
+
+  /** `/v1/events` through fetch with the token (protectReads); reconnects like EventSource does. */
+  async function listenWithToken(ctrl) {
+    try {
+      const res = await fetch('/v1/events', { cache: 'no-store', headers: authHeaders(), signal: ctrl.signal });
+      if (!res.ok || !res.body) throw new Error('HTTP ' + res.status);
+      link.events = 'open';
+      showStatus();
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value.replace(/\r\n?/g, '\n');
+        for (let end = buf.indexOf('\n\n'); end >= 0; end = buf.indexOf('\n\n')) {
+          const frame = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          let type = 'message';
+          const data = [];
+          for (const line of frame.split('\n')) {
+            if (line.startsWith('event:')) type = line.slice(6).trim();
+            else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+          }
+          if (data.length > 0 && EVENT_TYPES.includes(type)) onEvent(type, data.join('\n'));
+        }
+      }
+    } catch {
+      // aborted, refused or cut: retried below unless aborted
+    }
+    if (ctrl.signal.aborted) return;
+    link.events = 'connecting';
+    showStatus();
+    setTimeout(() => {
+      if (!ctrl.signal.aborted) void listenWithToken(ctrl);
+    }, 3000);
+  }
 
   function listen() {
     if (source) source.close();
+    source = null;
+    if (streamReader) streamReader.abort();
+    streamReader = null;
+    if (readsNeedToken && readToken()) {
+      streamReader = new AbortController();
+      void listenWithToken(streamReader);
+      return;
+    }
     source = new EventSource('/v1/events');
     source.onopen = () => {
       link.events = 'open';
       showStatus();
     };
+    const mine = source;
     source.onerror = () => {
-      if (source.readyState === EventSource.CLOSED) {
-        // Refused (e.g. 503 at the stream cap): EventSource gives up; try again ourselves.
+      if (mine.readyState === EventSource.CLOSED) {
+        // Refused (503 at the stream cap, 401 under protectReads): EventSource gives up; try again ourselves.
         link.events = 'closed';
-        setTimeout(listen, 5000);
+        setTimeout(() => {
+          if (source === mine) listen();
+        }, 5000);
       } else link.events = 'connecting';
       showStatus();
     };
-    for (const type of EVENT_TYPES) {
-      source.addEventListener(type, (e) => {
-        let data = {};
-        try {
-          data = JSON.parse(e.data);
-        } catch {
-          data = { raw: String(e.data) };
-        }
-        const [label, text, tone] = describe(type, data);
-        logEvent(type, label, text, tone);
-        void refresh();
-      });
-    }
+    for (const type of EVENT_TYPES) source.addEventListener(type, (e) => onEvent(type, e.data));
   }
 
   // ---- player -------------------------------------------------------------------------------------
@@ -548,7 +619,7 @@
   function showTokenState() {
     setText($('token-state'), readToken()
       ? 'Admin token set for this tab (sessionStorage; never in the URL). Shed and drain send it as a bearer token.'
-      : 'No token: shed and drain will be refused. The token stays in this tab (sessionStorage), never in the URL.');
+      : 'No token: shed and drain will be refused (and a discovery with protectReads shows nothing). The token stays in this tab (sessionStorage), never in the URL.');
   }
 
   /** The outcome of an action, in a toast at the bottom of the window (seen wherever the page is scrolled). */
@@ -650,6 +721,8 @@
     }
     input.value = '';
     showTokenState();
+    if (readsNeedToken) listen();
+    void refresh();
   });
 
   $('toast-close').addEventListener('click', () => {

@@ -193,3 +193,25 @@ test('discovery unreachable: a retrying banner, and the page recovers', async ()
     await page.close();
   }
 });
+
+test('protectReads: the console asks for a token, then reads and follows events with it', async () => {
+  const readToken = randomBytes(24).toString('hex');
+  const guarded = await startCluster({ origins: 1, discoveryFlags: ['--protect-reads', '--read-tokens', readToken] });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  try {
+    await page.goto(`${guarded.discoveryUrl}/`);
+    await waitFor(async () => (await text(page, '#banner')).includes('protects reads'), 10_000, 'the protected-reads banner');
+    await page.locator('#token').fill(readToken);
+    await page.locator('#token-form button[type="submit"]').click();
+    await waitFor(async () => (await page.locator('#origins tr[data-origin="origin-1"]').count()) === 1, 10_000, 'the origin, read with the token');
+    expect(await page.locator('#banner').isVisible()).toBe(false);
+    await waitFor(async () => (await text(page, '#status')) === 'live', 10_000, 'the event stream open with the token');
+    await guarded.origins[0].proc.stop();
+    await waitFor(async () => (await page.locator('#events li[data-type="origin.down"]').filter({ hasText: 'origin-1' }).count()) >= 1, 20_000, 'origin.down through the token-authenticated event stream');
+    await guarded.restartOrigin(0);
+    await waitFor(async () => (await page.locator('#events li[data-type="origin.up"]').filter({ hasText: 'origin-1' }).count()) >= 1, 20_000, 'origin.up after the restart');
+  } finally {
+    await page.close();
+    await guarded.stop();
+  }
+});
