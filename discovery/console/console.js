@@ -100,7 +100,7 @@
   const clock = (ms) => new Date(ms).toLocaleTimeString();
 
   function ago(ms) {
-    if (typeof ms !== 'number' || ms < 0) return '–';
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return '–';
     if (ms < 1000) return 'now';
     if (ms < 60_000) return Math.round(ms / 1000) + ' s ago';
     return Math.round(ms / 60_000) + ' min ago';
@@ -108,7 +108,7 @@
 
   function videoText(v) {
     if (!v) return '–';
-    const parts = [v.codec + (v.profile ? ' ' + v.profile : '')];
+    const parts = [String(v.codec || '?') + (v.profile ? ' ' + v.profile : '')];
     if (v.width && v.height) parts.push(v.width + '×' + v.height);
     if (typeof v.fps === 'number' && v.fps > 0) parts.push((Math.round(v.fps * 10) / 10) + ' fps');
     return parts.join(' · ');
@@ -116,7 +116,7 @@
 
   function audioText(a) {
     if (!a) return '–';
-    const parts = [a.codec];
+    const parts = [String(a.codec || '?')];
     if (a.sampleRate) parts.push((a.sampleRate / 1000) + ' kHz');
     if (a.channels) parts.push(a.channels === 1 ? 'mono' : a.channels === 2 ? 'stereo' : a.channels + ' ch');
     return parts.join(' · ');
@@ -165,7 +165,7 @@
       return tr;
     }, (tr, o) => {
       const load = o.load || {};
-      const status = o.status || o.state;
+      const status = String(o.status || o.state || 'unknown');
       const cells = tr.children;
       tr.dataset.origin = o.id;
       setText(cells[0], o.id + (o.region ? ' (' + o.region + ')' : ''));
@@ -201,8 +201,8 @@
       const cells = tr.children;
       tr.dataset.edge = e.id;
       setText(cells[0], e.id);
-      setText(cells[1], e.state);
-      setClass(cells[1], 'state state-' + e.state);
+      setText(cells[1], String(e.state || 'unknown'));
+      setClass(cells[1], 'state state-' + String(e.state || 'unknown'));
       setText(cells[2], num(load.viewers));
       setText(cells[3], num(load.streams));
       setText(cells[4], mbit(load.egressBps));
@@ -386,6 +386,23 @@
     return get(authHeaders());
   }
 
+  /** The answer with the shape the renderers rely on (lists are lists, entries are objects). */
+  function normalise(c) {
+    if (!c || typeof c !== 'object' || Array.isArray(c)) throw new Error('unexpected answer from /v1/cluster');
+    const list = (x) => (Array.isArray(x) ? x.filter((e) => e && typeof e === 'object') : []);
+    const streams = list(c.streams).map((st) => {
+      const v = st.viewers && typeof st.viewers === 'object' ? st.viewers : {};
+      const count = (n) => (typeof n === 'number' && Number.isFinite(n) ? n : 0);
+      return Object.assign({}, st, { viewers: { total: count(v.total), atOrigins: count(v.atOrigins), byEdge: list(v.byEdge) } });
+    });
+    return Object.assign({}, c, {
+      origins: list(c.origins).filter((o) => typeof o.id === 'string'),
+      edges: list(c.edges).filter((e) => typeof e.id === 'string'),
+      streams: streams.filter((st) => typeof st.app === 'string' && typeof st.name === 'string'),
+      totals: c.totals && typeof c.totals === 'object' ? c.totals : {},
+    });
+  }
+
   /** The header pill: the poll decides "unreachable"; otherwise the event stream's state. */
   const link = { pollOk: false, events: 'connecting' };
 
@@ -408,7 +425,7 @@
         const res = await readCluster();
         if (res.status === 401) throw new Error(readToken() ? 'HTTP 401: the token is refused' : 'HTTP 401: this discovery protects reads, enter a token under Actions');
         if (!res.ok) throw new Error('HTTP ' + res.status);
-        const c = await res.json();
+        const c = normalise(await res.json());
         cluster = c;
         lastOkAt = Date.now();
         exposed.polls++;

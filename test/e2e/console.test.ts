@@ -194,6 +194,41 @@ test('discovery unreachable: a retrying banner, and the page recovers', async ()
   }
 });
 
+test('hostile or malformed cluster answers are shown as text, never run, and never break the page', async () => {
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  const seen = watchErrors(page);
+  const answers: unknown[] = [
+    {
+      generatedAt: Date.now(),
+      origins: [{ id: '<img src=x id=pwn1>', status: '<b id=pwn2>', utilisation: 'lots', load: null }, { nope: true }, null],
+      edges: [{ id: 'edge"><i id=pwn3>', state: 42, updatedAt: 'yesterday', load: { viewers: -1, egressBps: 1e300 } }],
+      streams: [
+        { app: 'live', name: '<svg onload=alert(1) id=pwn4>', owner: { id: '<u id=pwn5>' }, media: { video: { codec: '<script>x</script>', width: 'w', height: null, fps: 'fast' }, audio: {} }, viewers: { total: 'many', byEdge: [{ edge: '<i id=pwn6>', rtmp: 1 }, 7] } },
+        { app: 'live', name: 'x', owner: null, viewers: null },
+        { name: 'no app' },
+      ],
+      totals: 'none',
+    },
+    [],
+    null,
+  ];
+  let n = 0;
+  await page.route('**/v1/cluster', (route) => route.fulfill({ json: answers[Math.min(n++, answers.length - 1)] }));
+  try {
+    await page.goto(`${cluster.discoveryUrl}/`);
+    await waitFor(async () => (await page.locator('#streams tr').count()) === 2, 10_000, 'the hostile rows, as text');
+    expect(await text(page, '#streams tr:first-child td.stream')).toContain('<svg onload=alert(1) id=pwn4>');
+    expect(await text(page, '#origins tr:first-child td.id')).toBe('<img src=x id=pwn1>');
+    expect(await page.locator('[id^="pwn"]').count()).toBe(0);
+    // the next answers are not objects: the banner says so, the page keeps the last good figures
+    await waitFor(async () => (await text(page, '#banner')).includes('unexpected answer'), 10_000, 'the banner for a malformed answer');
+    expect(await page.locator('#streams tr').count()).toBe(2);
+    expect(seen.errors).toEqual([]);
+  } finally {
+    await page.close();
+  }
+});
+
 test('protectReads: the console asks for a token, then reads and follows events with it', async () => {
   const readToken = randomBytes(24).toString('hex');
   const guarded = await startCluster({ origins: 1, discoveryFlags: ['--protect-reads', '--read-tokens', readToken] });
