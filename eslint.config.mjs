@@ -17,7 +17,7 @@ export default tseslint.config(
     languageOptions: {
       sourceType: 'script',
       globals: Object.fromEntries(
-        ['window', 'document', 'fetch', 'sessionStorage', 'EventSource', 'AbortSignal', 'ResizeObserver', 'Node', 'AbortController', 'TextDecoderStream', 'setTimeout', 'console'].map((g) => [g, 'readonly']),
+        ['window', 'document', 'fetch', 'sessionStorage', 'EventSource', 'AbortSignal', 'ResizeObserver', 'Node', 'AbortController', 'TextDecoderStream', 'setTimeout', 'clearTimeout', 'console'].map((g) => [g, 'readonly']),
       ),
     },
     rules: { '@typescript-eslint/no-require-imports': 'off', strict: ['error', 'global'] },

@@ -640,11 +640,16 @@
   }
 
   /** The outcome of an action, in a toast at the bottom of the window (seen wherever the page is scrolled). */
+  let toastTimer = 0;
+
   function showResult(kind, text) {
     const toast = $('toast');
     setClass(toast, 'toast ' + kind);
     setText($('action-result'), text);
     toast.hidden = false;
+    // Successes and cancellations fade after a while (they are in the event log); errors stay until dismissed.
+    clearTimeout(toastTimer);
+    if (kind !== 'error' && kind !== 'pending') toastTimer = setTimeout(() => (toast.hidden = true), 10_000);
   }
 
   /** A modal confirmation (native <dialog>: focus moves into it, Escape cancels); focus returns to the opener. */
