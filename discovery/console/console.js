@@ -157,6 +157,7 @@
   function renderOrigins(c) {
     const origins = c.origins || [];
     $('origins-empty').hidden = origins.length > 0;
+    setText($('origins-empty'), 'No origin is registered.');
     syncRows($('origins'), origins, (o) => o.id, () => {
       const tr = el('tr');
       const util = el('td', { 'data-label': 'utilisation', class: 'full' }, [el('div', { class: 'util' }, [el('meter', { min: 0, max: 1, low: 0.7, high: 0.85, optimum: 0.3 }), el('span')])]);
@@ -266,6 +267,7 @@
   const PALETTE = ['#2f6fc9', '#c94f2f', '#2c8a3a', '#8a3ac9', '#c9a22f', '#2fa8c9', '#c92f86', '#5b6475'];
 
   function pushHistory(c, okay) {
+    if (!okay && history.t.length === 0) return false; // nothing to chart before the first answer
     const t = (okay && c.generatedAt ? c.generatedAt : Date.now()) / 1000;
     const last = history.t[history.t.length - 1];
     if (last !== undefined && t - last < (POLL_MS / 1000) * 0.75) return false; // an early, event-driven refresh
@@ -319,7 +321,7 @@
       series: [{}, ...series],
       axes: axisOpts(),
       // At least a minute wide, so a fresh page's axis reads in whole seconds and minutes.
-      scales: { x: { time: true, range: (_u, min, max) => [Math.min(min, max - 60), max] }, y: { range: yRange } },
+      scales: { x: { time: true, range: (_u, min, max) => (Number.isFinite(min) && Number.isFinite(max) ? [Math.min(min, max - 60), max] : [Date.now() / 1000 - 60, Date.now() / 1000]) }, y: { range: yRange } },
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
     };
