@@ -23,8 +23,17 @@ const RESET = '\x1b[0m';
 
 /** Fields shown in the prefix (or not at all) rather than as key=value. */
 const HIDDEN = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'service', 'v']);
-/** Identity fields, shown right after the level (the first present wins as the "who"). */
-const WHO = ['origin', 'edge', 'service'];
+/**
+ * The "who" right after the level: an origin's or edge's own id (its `service` names the role and
+ * its child loggers carry `origin` / `edge`), else the service. Discovery's lines about origin X keep
+ * `origin=X` as a field, so the column always names the process that wrote the line.
+ */
+function whoOf(obj: Record<string, unknown>): { key: string | undefined; who: string } {
+  const service = typeof obj.service === 'string' ? obj.service : '';
+  const own = service === 'origin' || service === 'edge' ? obj[service] : undefined;
+  if (typeof own === 'string' && own !== '') return { key: service, who: own };
+  return { key: undefined, who: service };
+}
 /** A long value is cut here in the key=value part. */
 const MAX_VALUE = 200;
 
@@ -60,8 +69,7 @@ function value(v: unknown): string {
 /** One parsed pino line → one human line (no trailing newline). Pure. */
 export function formatLogLine(obj: Record<string, unknown>, opts: { color: boolean }): string {
   const lvl = LEVELS[typeof obj.level === 'number' ? obj.level : 30] ?? { label: String(obj.level).toUpperCase().padEnd(5), color: '' };
-  const whoKey = WHO.find((k) => typeof obj[k] === 'string' && obj[k] !== '');
-  const who = whoKey ? String(obj[whoKey]) : '';
+  const { key: whoKey, who } = whoOf(obj);
   const msg = typeof obj.msg === 'string' ? obj.msg : '';
   const parts: string[] = [];
   let err: { stack?: unknown; message?: unknown } | undefined;

@@ -6,6 +6,7 @@ describe('formatLogLine', () => {
   it.each<[string, Record<string, unknown>, string]>([
     ['info of an origin with fields', { level: 30, time: T, service: 'origin', pid: 7, origin: 'origin-1', stream: 'live/demo', token: 17, msg: 'stream published' }, '07:01:02.345 INFO  origin-1  stream published  stream=live/demo token=17'],
     ['discovery: the service is the who', { level: 40, time: T, service: 'discovery', pid: 7, msg: 'sweep failed; retrying', err: { message: 'redis: down' } }, '07:01:02.345 WARN  discovery sweep failed; retrying  err="redis: down"'],
+    ['discovery about an origin: discovery is the who, the origin a field', { level: 30, time: T, service: 'discovery', origin: 'origin-2', msg: 'origin registered' }, '07:01:02.345 INFO  discovery origin registered  origin=origin-2'],
     ['an edge child logger', { level: 20, time: T, service: 'edge', edge: 'edge-1', component: 'edge-reporter', msg: 'x' }, '07:01:02.345 DEBUG edge-1    x  component=edge-reporter'],
     ['strings with spaces and objects are JSON', { level: 30, time: T, msg: 'm', reason: 'no viewers', load: { weight: 3 } }, '07:01:02.345 INFO  m  reason="no viewers" load={"weight":3}'],
     ['redacted values stay redacted', { level: 30, time: T, msg: 'm', authorization: '[redacted]' }, '07:01:02.345 INFO  m  authorization=[redacted]'],
