@@ -120,6 +120,11 @@ describe('edge registry', () => {
     expect(outcome(await call({ method: 'POST', url: '/v1/edges/edge-1/heartbeat', payload: 'x', headers: { ...E1, 'content-type': 'text/plain' } }))).toEqual({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
   });
 
+  it('GET /metrics counts live edges', async () => {
+    await heartbeat('edge-1', HB);
+    expect((await call({ method: 'GET', url: '/metrics' })).body).toContain('cascade_discovery_edges 1');
+  });
+
   it('maxEdges: a new edge beyond is 429 TOO_MANY_EDGES; known ones keep heartbeating', async () => {
     expect((await heartbeat('edge-1', HB, E1)).statusCode).toBe(200);
     expect((await heartbeat('edge-2', HB, E2)).statusCode).toBe(200);
