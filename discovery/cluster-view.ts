@@ -15,7 +15,7 @@ import type { ClusterEdgeViewers, ClusterMedia, ClusterOrigin, ClusterStream, Cl
 /** What the view knows about one stream from its owner's node API. */
 export interface OriginStreamInfo {
   media: ClusterMedia;
-  /** Players at the origin (edge pulls included; the view subtracts them). */
+  /** Players at the origin (SRS `clients` minus the publisher; edge pulls included, the view subtracts them). */
   viewers?: number;
 }
 
@@ -205,7 +205,10 @@ export function parseNodeStreams(body: unknown): Map<string, OriginStreamInfo> {
     }
     const kbps = num((s.kbps as Record<string, unknown> | undefined)?.recv_30s);
     if (kbps !== undefined) media.ingressBps = Math.round(kbps * 1000);
-    const viewers = num(s.viewers);
+    // SRS `clients` = players (edge pulls included) + the publisher when it publishes there.
+    const clients = num(s.clients);
+    const publishing = typeof (s.publish as { cid?: unknown } | undefined)?.cid === 'string';
+    const viewers = clients !== undefined ? Math.max(0, clients - (publishing ? 1 : 0)) : num(s.viewers);
     out.set(streamKey(app, name), { media, ...(viewers !== undefined ? { viewers } : {}) });
   }
   return out;

@@ -73,7 +73,10 @@ test('GET /v1/cluster shows the edge, the stream with its owner, H264 640 wide, 
   const s = v.streams.find((x) => x.name === name);
   expect(s?.media?.video).toMatchObject({ codec: 'H264', width: 640, height: 360 });
   expect(s?.media?.audio).toMatchObject({ codec: 'AAC' });
-  expect(s?.viewers.total).toBeGreaterThanOrEqual(2);
+  // The origin's only player is edge-1's pull: nobody watches at the origin itself.
+  expect(s?.viewers.atOrigins).toBe(0);
+  const byEdge = s?.viewers.byEdge[0];
+  expect(s?.viewers.total).toBe((byEdge?.rtmp ?? 0) + (byEdge?.flv ?? 0) + (byEdge?.hls ?? 0));
   expect(v.edges.map((e) => e.id)).toEqual(['edge-1']);
   const edge = v.edges[0];
   expect(edge).toMatchObject({ id: 'edge-1', rtmp: cluster.edge.rtmp, http: cluster.edge.http, state: 'active' });

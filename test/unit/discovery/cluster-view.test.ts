@@ -117,6 +117,7 @@ describe('parseNodeStreams', () => {
       { streams: [{ app: 'live', name: 'cam', viewers: 2, kbps: { recv_30s: 1500 }, video: { codec: 'H264', profile: 'Main', width: 1280, height: 720 }, audio: { codec: 'AAC', sample_rate: 48000, channel: 2 } }] },
       [['live/cam', { viewers: 2, media: { video: { codec: 'H264', profile: 'Main', width: 1280, height: 720 }, audio: { codec: 'AAC', sampleRate: 48000, channels: 2 }, ingressBps: 1_500_000 } }]],
     ],
+    ['players from SRS clients minus the publisher', { streams: [{ app: 'live', name: 'a', clients: 4, publish: { active: true, cid: 'c1' } }, { app: 'live', name: 'b', clients: 2, publish: { active: true } }] }, [['live/a', { media: {}, viewers: 3 }], ['live/b', { media: {}, viewers: 2 }]]],
     ['video and audio null until the sequence headers arrive', { streams: [{ app: 'live', name: 'x', video: null, audio: null }] }, [['live/x', { media: {} }]]],
     ['not an object', 'garbage', []],
     ['streams not an array', { streams: 5 }, []],

@@ -150,7 +150,7 @@ describe('GET /v1/cluster', () => {
             app: 'live',
             name: 'cam',
             clients: 3,
-            viewers: 2,
+            publish: { active: true, cid: 'pub1' },
             kbps: { recv_30s: 2100, send_30s: 4000 },
             video: { codec: 'H264', profile: 'High', level: '3.1', width: 640, height: 360 },
             audio: { codec: 'AAC', sample_rate: 44100, channel: 2, profile: 'LC' },
