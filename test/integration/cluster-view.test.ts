@@ -54,7 +54,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-test('GET /v1/cluster shows the edge, the stream with its owner, H264 640 wide, an ingest rate and the edge viewers by protocol (RTMP, HTTP-FLV, HLS)', async () => {
+test('GET /v1/cluster shows the edge, the stream with its owner, H264 640 wide, ~30 fps, an ingest rate and the edge viewers by protocol (RTMP, HTTP-FLV, HLS)', async () => {
   let view: ClusterView | undefined;
   await waitFor(
     async () => {
@@ -91,6 +91,19 @@ test('GET /v1/cluster shows the edge, the stream with its owner, H264 640 wide, 
   const text = JSON.stringify(v);
   expect(text).not.toMatch(/"token"|cascade_auth|[0-9a-f]{64}/);
   await waitFor(async () => (await clusterView()).edges[0]?.load.egressBps > 0, 10_000, 'the edge to report egress');
+  // The frame rate is estimated from two readings of the origin's frame counter a few seconds apart.
+  let fps: number | undefined;
+  await waitFor(
+    async () => {
+      fps = (await clusterView()).streams.find((x) => x.name === name)?.media?.video?.fps;
+      return fps !== undefined;
+    },
+    15_000,
+    'a frame rate estimate',
+    250,
+  );
+  expect(fps).toBeGreaterThanOrEqual(25);
+  expect(fps).toBeLessThanOrEqual(35);
 });
 
 describe('bad edge heartbeats against the real discovery', () => {

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { assembleClusterView, DownOrigins, DOWN_RETENTION_MS, OriginMediaCache, originApiBase, parseNodeStreams, type ClusterInput, type OriginStreamInfo } from '../../../discovery/cluster-view';
+import { assembleClusterView, DownOrigins, DOWN_RETENTION_MS, estimateFps, OriginMediaCache, originApiBase, parseNodeStreams, type ClusterInput, type OriginStreamInfo } from '../../../discovery/cluster-view';
 import type { EdgeRecord, Lease, OriginRecord } from '../../../discovery/store/types';
 import type { OriginView } from '../../../discovery/types';
 
@@ -128,6 +128,22 @@ describe('parseNodeStreams', () => {
   });
 });
 
+describe('estimateFps', () => {
+  const AAC44 = { codec: 'AAC', sampleRate: 44100, channels: 2 };
+  it.each<[string, { frames: number; at: number }, { frames: number; at: number }, OriginStreamInfo['media']['audio'], number | undefined]>([
+    // 30 video + 44100/1024 ≈ 43.07 audio messages per second, over 2 s.
+    ['30 fps with AAC 44.1 kHz', { frames: 1000, at: 0 }, { frames: 1000 + 60 + 86, at: 2000 }, AAC44, 30],
+    ['25 fps with AAC 48 kHz', { frames: 0, at: 0 }, { frames: 25 * 4 + 187, at: 4000 }, { codec: 'AAC', sampleRate: 48000, channels: 2 }, 25],
+    ['60 fps without audio', { frames: 0, at: 0 }, { frames: 90, at: 1500 }, undefined, 60],
+    ['less than a second apart', { frames: 0, at: 0 }, { frames: 70, at: 999 }, AAC44, undefined],
+    ['frames went back (the publisher reconnected)', { frames: 500, at: 0 }, { frames: 10, at: 2000 }, AAC44, undefined],
+    ['a stalled stream', { frames: 500, at: 0 }, { frames: 500, at: 2000 }, undefined, undefined],
+    ['MP3 audio: unknown frame size', { frames: 0, at: 0 }, { frames: 150, at: 2000 }, { codec: 'MP3', sampleRate: 44100, channels: 2 }, undefined],
+  ])('%s', (_what, prev, cur, audio, expected) => {
+    expect(estimateFps(prev, cur, audio)).toBe(expected);
+  });
+});
+
 describe('originApiBase', () => {
   it.each<[Pick<OriginView, 'api' | 'http'>, string]>([
     [{ http: 'http://10.0.0.1:8081' }, 'http://10.0.0.1:8081'],
@@ -173,6 +189,30 @@ describe('OriginMediaCache', () => {
     fail = false;
     expect((await cache.of([{ ...o1, incarnation: 'new' }])).has('o1')).toBe(true);
     expect(asked).toEqual(['o1', 'o1', 'o1']);
+  });
+});
+
+describe('OriginMediaCache frame rate', () => {
+  it('sets video.fps from the previous reading of the same process, a second or more apart', async () => {
+    let now = 0;
+    let frames = 0;
+    const cache = new OriginMediaCache({
+      timeoutMs: 100,
+      cacheMs: 0,
+      log: pino({ level: 'silent' }),
+      now: () => now,
+      fetch: async () => ({ streams: [{ app: 'live', name: 'cam', frames, video: { codec: 'H264', width: 640, height: 360 } }] }),
+    });
+    const fpsAt = async (t: number, f: number): Promise<number | undefined> => {
+      now = t;
+      frames = f;
+      return (await cache.of([origin('o1')])).get('o1')?.get('live/cam')?.media.video?.fps;
+    };
+    expect(await fpsAt(0, 0)).toBeUndefined();
+    expect(await fpsAt(500, 15)).toBeUndefined(); // too soon: the reading at 0 is kept
+    expect(await fpsAt(1000, 30)).toBe(30);
+    expect(await fpsAt(3000, 90)).toBe(30);
+    expect(await fpsAt(5000, 140)).toBe(25);
   });
 });
 
