@@ -15,7 +15,9 @@ import type { ClusterEdgeViewers, ClusterMedia, ClusterOrigin, ClusterStream, Cl
 /** What the view knows about one stream from its owner's node API. */
 export interface OriginStreamInfo {
   media: ClusterMedia;
-  /** Players at the origin (edge pulls included; the view subtracts them). */
+  /** Audio + video messages received so far (the node API's `frames`), for the frame rate estimate. */
+  frames?: number;
+  /** Players at the origin (SRS `clients` minus the publisher; edge pulls included, the view subtracts them). */
   viewers?: number;
 }
 
@@ -205,10 +207,30 @@ export function parseNodeStreams(body: unknown): Map<string, OriginStreamInfo> {
     }
     const kbps = num((s.kbps as Record<string, unknown> | undefined)?.recv_30s);
     if (kbps !== undefined) media.ingressBps = Math.round(kbps * 1000);
-    const viewers = num(s.viewers);
-    out.set(streamKey(app, name), { media, ...(viewers !== undefined ? { viewers } : {}) });
+    // SRS `clients` = players (edge pulls included) + the publisher when it publishes there.
+    const clients = num(s.clients);
+    const publishing = typeof (s.publish as { cid?: unknown } | undefined)?.cid === 'string';
+    const viewers = clients !== undefined ? Math.max(0, clients - (publishing ? 1 : 0)) : num(s.viewers);
+    const frames = num(s.frames);
+    out.set(streamKey(app, name), { media, ...(viewers !== undefined ? { viewers } : {}), ...(frames !== undefined ? { frames } : {}) });
   }
   return out;
+}
+
+/**
+ * Video frames per second from two readings of a stream's `frames` (audio + video messages the origin
+ * received, docs/origin-api.md) at least a second apart. Each FLV audio tag carries one AAC frame of
+ * 1024 samples (ISO/IEC 14496-3 1.6.2.1, frameLengthFlag 0; FLV spec v10 E.4.2.2), so AAC adds
+ * sampleRate / 1024 messages per second; without audio every message is video. Other audio codecs:
+ * unknown (no estimate). Rounded to a whole number; undefined when implausible (a restart, a stall).
+ */
+export function estimateFps(prev: { frames: number; at: number }, cur: { frames: number; at: number }, audio: ClusterMedia['audio']): number | undefined {
+  const dt = cur.at - prev.at;
+  if (dt < 1000 || cur.frames < prev.frames) return undefined;
+  if (audio && (audio.codec !== 'AAC' || audio.sampleRate <= 0)) return undefined;
+  const perSecond = ((cur.frames - prev.frames) * 1000) / dt - (audio ? audio.sampleRate / 1024 : 0);
+  const fps = Math.round(perSecond);
+  return fps >= 1 && fps <= 240 ? fps : undefined;
 }
 
 /** The node API base URL of an origin (`api` when registered, else its `http` host:port). */
@@ -260,6 +282,8 @@ export interface OriginMediaCacheOptions {
  */
 export class OriginMediaCache {
   private readonly cache = new Map<string, { at: number; key: string; value: Map<string, OriginStreamInfo> | null }>();
+  /** Per origin: the previous `frames` reading of each stream (frame rate estimate). */
+  private readonly frames = new Map<string, { key: string; at: number; byStream: Map<string, number> }>();
   private readonly inflight = new Map<string, Promise<Map<string, OriginStreamInfo> | null>>();
   private readonly fetch: NodeStreamsFetcher;
   private readonly now: () => number;
@@ -275,6 +299,7 @@ export class OriginMediaCache {
     const out = new Map<string, Map<string, OriginStreamInfo>>();
     const alive = new Set(origins.map((o) => o.id));
     for (const id of [...this.cache.keys()]) if (!alive.has(id)) this.cache.delete(id);
+    for (const id of [...this.frames.keys()]) if (!alive.has(id)) this.frames.delete(id);
     await Promise.all(
       origins.map(async (o) => {
         const info = await this.one(o);
@@ -299,13 +324,32 @@ export class OriginMediaCache {
           },
         )
         .then((value) => {
-          this.cache.set(o.id, { at: this.now(), key, value });
+          const at = this.now();
+          if (value) this.withFps(o.id, key, at, value);
+          this.cache.set(o.id, { at, key, value });
           return value;
         })
         .finally(() => this.inflight.delete(o.id));
       this.inflight.set(o.id, p);
     }
     return p;
+  }
+
+  /** Sets video.fps from the previous reading of the same origin process (kept until a later one is a second apart). */
+  private withFps(originId: string, key: string, at: number, value: Map<string, OriginStreamInfo>): void {
+    const prev = this.frames.get(originId);
+    const usable = prev && prev.key === key ? prev : undefined;
+    for (const [stream, info] of value) {
+      const before = usable?.byStream.get(stream);
+      if (before === undefined || info.frames === undefined || !info.media.video || !usable) continue;
+      const fps = estimateFps({ frames: before, at: usable.at }, { frames: info.frames, at }, info.media.audio);
+      if (fps !== undefined) info.media.video.fps = fps;
+    }
+    // A reading less than a second after the kept one would give a noisy rate: keep the older one.
+    if (usable && at - usable.at < 1000) return;
+    const byStream = new Map<string, number>();
+    for (const [stream, info] of value) if (info.frames !== undefined) byStream.set(stream, info.frames);
+    this.frames.set(originId, { key, at, byStream });
   }
 }
 

@@ -54,7 +54,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-test('GET /v1/cluster shows the edge, the stream with its owner, H264 640 wide, an ingest rate and the edge viewers by protocol (RTMP, HTTP-FLV, HLS)', async () => {
+test('GET /v1/cluster shows the edge, the stream with its owner, H264 640 wide, ~30 fps, an ingest rate and the edge viewers by protocol (RTMP, HTTP-FLV, HLS)', async () => {
   let view: ClusterView | undefined;
   await waitFor(
     async () => {
@@ -73,7 +73,10 @@ test('GET /v1/cluster shows the edge, the stream with its owner, H264 640 wide, 
   const s = v.streams.find((x) => x.name === name);
   expect(s?.media?.video).toMatchObject({ codec: 'H264', width: 640, height: 360 });
   expect(s?.media?.audio).toMatchObject({ codec: 'AAC' });
-  expect(s?.viewers.total).toBeGreaterThanOrEqual(2);
+  // The origin's only player is edge-1's pull: nobody watches at the origin itself.
+  expect(s?.viewers.atOrigins).toBe(0);
+  const byEdge = s?.viewers.byEdge[0];
+  expect(s?.viewers.total).toBe((byEdge?.rtmp ?? 0) + (byEdge?.flv ?? 0) + (byEdge?.hls ?? 0));
   expect(v.edges.map((e) => e.id)).toEqual(['edge-1']);
   const edge = v.edges[0];
   expect(edge).toMatchObject({ id: 'edge-1', rtmp: cluster.edge.rtmp, http: cluster.edge.http, state: 'active' });
@@ -88,6 +91,19 @@ test('GET /v1/cluster shows the edge, the stream with its owner, H264 640 wide, 
   const text = JSON.stringify(v);
   expect(text).not.toMatch(/"token"|cascade_auth|[0-9a-f]{64}/);
   await waitFor(async () => (await clusterView()).edges[0]?.load.egressBps > 0, 10_000, 'the edge to report egress');
+  // The frame rate is estimated from two readings of the origin's frame counter a few seconds apart.
+  let fps: number | undefined;
+  await waitFor(
+    async () => {
+      fps = (await clusterView()).streams.find((x) => x.name === name)?.media?.video?.fps;
+      return fps !== undefined;
+    },
+    15_000,
+    'a frame rate estimate',
+    250,
+  );
+  expect(fps).toBeGreaterThanOrEqual(25);
+  expect(fps).toBeLessThanOrEqual(35);
 });
 
 describe('bad edge heartbeats against the real discovery', () => {

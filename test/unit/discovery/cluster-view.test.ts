@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { assembleClusterView, DownOrigins, DOWN_RETENTION_MS, OriginMediaCache, originApiBase, parseNodeStreams, type ClusterInput, type OriginStreamInfo } from '../../../discovery/cluster-view';
+import { assembleClusterView, DownOrigins, DOWN_RETENTION_MS, estimateFps, OriginMediaCache, originApiBase, parseNodeStreams, type ClusterInput, type OriginStreamInfo } from '../../../discovery/cluster-view';
 import type { EdgeRecord, Lease, OriginRecord } from '../../../discovery/store/types';
 import type { OriginView } from '../../../discovery/types';
 
@@ -117,6 +117,7 @@ describe('parseNodeStreams', () => {
       { streams: [{ app: 'live', name: 'cam', viewers: 2, kbps: { recv_30s: 1500 }, video: { codec: 'H264', profile: 'Main', width: 1280, height: 720 }, audio: { codec: 'AAC', sample_rate: 48000, channel: 2 } }] },
       [['live/cam', { viewers: 2, media: { video: { codec: 'H264', profile: 'Main', width: 1280, height: 720 }, audio: { codec: 'AAC', sampleRate: 48000, channels: 2 }, ingressBps: 1_500_000 } }]],
     ],
+    ['players from SRS clients minus the publisher', { streams: [{ app: 'live', name: 'a', clients: 4, publish: { active: true, cid: 'c1' } }, { app: 'live', name: 'b', clients: 2, publish: { active: true } }] }, [['live/a', { media: {}, viewers: 3 }], ['live/b', { media: {}, viewers: 2 }]]],
     ['video and audio null until the sequence headers arrive', { streams: [{ app: 'live', name: 'x', video: null, audio: null }] }, [['live/x', { media: {} }]]],
     ['not an object', 'garbage', []],
     ['streams not an array', { streams: 5 }, []],
@@ -124,6 +125,22 @@ describe('parseNodeStreams', () => {
     ['an over-long codec name is dropped', { streams: [{ app: 'live', name: 'x', video: { codec: 'X'.repeat(100), width: 1, height: 1 } }] }, [['live/x', { media: {} }]]],
   ])('%s', (_what, body, expected) => {
     expect([...parseNodeStreams(body)]).toEqual(expected);
+  });
+});
+
+describe('estimateFps', () => {
+  const AAC44 = { codec: 'AAC', sampleRate: 44100, channels: 2 };
+  it.each<[string, { frames: number; at: number }, { frames: number; at: number }, OriginStreamInfo['media']['audio'], number | undefined]>([
+    // 30 video + 44100/1024 ≈ 43.07 audio messages per second, over 2 s.
+    ['30 fps with AAC 44.1 kHz', { frames: 1000, at: 0 }, { frames: 1000 + 60 + 86, at: 2000 }, AAC44, 30],
+    ['25 fps with AAC 48 kHz', { frames: 0, at: 0 }, { frames: 25 * 4 + 187, at: 4000 }, { codec: 'AAC', sampleRate: 48000, channels: 2 }, 25],
+    ['60 fps without audio', { frames: 0, at: 0 }, { frames: 90, at: 1500 }, undefined, 60],
+    ['less than a second apart', { frames: 0, at: 0 }, { frames: 70, at: 999 }, AAC44, undefined],
+    ['frames went back (the publisher reconnected)', { frames: 500, at: 0 }, { frames: 10, at: 2000 }, AAC44, undefined],
+    ['a stalled stream', { frames: 500, at: 0 }, { frames: 500, at: 2000 }, undefined, undefined],
+    ['MP3 audio: unknown frame size', { frames: 0, at: 0 }, { frames: 150, at: 2000 }, { codec: 'MP3', sampleRate: 44100, channels: 2 }, undefined],
+  ])('%s', (_what, prev, cur, audio, expected) => {
+    expect(estimateFps(prev, cur, audio)).toBe(expected);
   });
 });
 
@@ -172,6 +189,30 @@ describe('OriginMediaCache', () => {
     fail = false;
     expect((await cache.of([{ ...o1, incarnation: 'new' }])).has('o1')).toBe(true);
     expect(asked).toEqual(['o1', 'o1', 'o1']);
+  });
+});
+
+describe('OriginMediaCache frame rate', () => {
+  it('sets video.fps from the previous reading of the same process, a second or more apart', async () => {
+    let now = 0;
+    let frames = 0;
+    const cache = new OriginMediaCache({
+      timeoutMs: 100,
+      cacheMs: 0,
+      log: pino({ level: 'silent' }),
+      now: () => now,
+      fetch: async () => ({ streams: [{ app: 'live', name: 'cam', frames, video: { codec: 'H264', width: 640, height: 360 } }] }),
+    });
+    const fpsAt = async (t: number, f: number): Promise<number | undefined> => {
+      now = t;
+      frames = f;
+      return (await cache.of([origin('o1')])).get('o1')?.get('live/cam')?.media.video?.fps;
+    };
+    expect(await fpsAt(0, 0)).toBeUndefined();
+    expect(await fpsAt(500, 15)).toBeUndefined(); // too soon: the reading at 0 is kept
+    expect(await fpsAt(1000, 30)).toBe(30);
+    expect(await fpsAt(3000, 90)).toBe(30);
+    expect(await fpsAt(5000, 140)).toBe(25);
   });
 });
 

@@ -120,6 +120,11 @@ describe('edge registry', () => {
     expect(outcome(await call({ method: 'POST', url: '/v1/edges/edge-1/heartbeat', payload: 'x', headers: { ...E1, 'content-type': 'text/plain' } }))).toEqual({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
   });
 
+  it('GET /metrics counts live edges', async () => {
+    await heartbeat('edge-1', HB);
+    expect((await call({ method: 'GET', url: '/metrics' })).body).toContain('cascade_discovery_edges 1');
+  });
+
   it('maxEdges: a new edge beyond is 429 TOO_MANY_EDGES; known ones keep heartbeating', async () => {
     expect((await heartbeat('edge-1', HB, E1)).statusCode).toBe(200);
     expect((await heartbeat('edge-2', HB, E2)).statusCode).toBe(200);
@@ -145,7 +150,7 @@ describe('GET /v1/cluster', () => {
             app: 'live',
             name: 'cam',
             clients: 3,
-            viewers: 2,
+            publish: { active: true, cid: 'pub1' },
             kbps: { recv_30s: 2100, send_30s: 4000 },
             video: { codec: 'H264', profile: 'High', level: '3.1', width: 640, height: 360 },
             audio: { codec: 'AAC', sample_rate: 44100, channel: 2, profile: 'LC' },
