@@ -103,6 +103,7 @@ test('the console shows origins, the edge, a live stream with codec, bitrate and
     await waitFor(async () => Number(await text(page, `#edges tr[data-edge="${edgeId}"] td.viewers`)) >= 1, 15_000, "the edge's viewer count");
     await waitFor(async () => (await text(page, `tr[data-stream="live/${name}"] td.video`)).startsWith('H264'), 15_000, 'the codec');
     expect(await text(page, `tr[data-stream="live/${name}"] td.video`)).toMatch(/^H264 .*640×360/);
+    await waitFor(async () => / · \d+(\.\d)? fps$/.test(await text(page, `tr[data-stream="live/${name}"] td.video`)), 15_000, 'the frame rate');
     expect(await text(page, `tr[data-stream="live/${name}"] td.audio`)).toMatch(/^AAC/);
     await waitFor(async () => /^\d+(\.\d+)? (kbit|Mbit)\/s$/.test(await text(page, `tr[data-stream="live/${name}"] td.bitrate`)), 15_000, 'the bitrate in');
     expect(Number(await text(page, '#totals [data-total="viewers"] dd'))).toBeGreaterThanOrEqual(1);
