@@ -17,10 +17,12 @@ export const ERROR_CODES = {
   LEASE_LOST: { status: 409, summary: 'Renew or release with a fencing token that is no longer current.' },
   STALE_INCARNATION: { status: 409, summary: 'A heartbeat from an older process of this origin id: a later-started incarnation holds the registration, so this process must stop serving.' },
   PULL_RATE_LIMITED: { status: 429, summary: 'An edge refused to start a pull for a stream it is not serving: this client IP asked for too many such streams, or too many pulls are in progress (`pullBurstPerIp`, `maxConcurrentPulls`); retry after `Retry-After`.' },
+  TOO_MANY_EDGES: { status: 429, summary: 'Discovery already tracks `maxEdges` live edges: a new edge id is refused until one deregisters or expires (`edgeTtlMs`); edges already registered keep heartbeating.' },
   PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body is larger than the configured limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request body is not JSON.' },
   CODEC_NOT_SERVED_AS_HLS: { status: 415, summary: 'The stream plays over RTMP and HTTP-FLV, but its codec (AV1, VP9, Opus, ... from Enhanced RTMP) is not served as HLS (MPEG-TS carries H.264, HEVC and AAC here); logged once per stream.' },
   INTERNAL: { status: 500, summary: 'A bug: the server logged the details.' },
+  BAD_GATEWAY: { status: 502, summary: 'Discovery forwarded an admin action (shed, drain) to an origin that did not answer, refused it or failed; `origin` names it and `status` is its HTTP status when it answered.' },
   TOO_MANY_CONNECTIONS: { status: 503, summary: 'The listener is at `maxConnections`, or this client IP at `maxConnectionsPerIp` (HTTP-FLV, HLS and API at origins and edges; discovery event streams at `maxEventStreams`); retry after `Retry-After`.' },
   HLS_BLOCKING_TIMEOUT: { status: 503, summary: 'A blocking HLS playlist or part request waited three target durations and what it asked for did not appear (the stream stalled); retry.' },
   HLS_TOO_MANY_BLOCKED: { status: 503, summary: 'Too many HLS requests are waiting on this stream or on this process (`hlsMaxBlockedPerStream`, `hlsMaxBlocked`); retry after `Retry-After`.' },
@@ -87,6 +89,22 @@ export class BadRequestError extends CascadeError {
   constructor(message: string) {
     super('BAD_REQUEST', message);
     this.name = 'BadRequestError';
+  }
+}
+
+/** `maxEdges` live edges are registered: a new edge id is refused (429). */
+export class TooManyEdgesError extends CascadeError {
+  constructor(edgeId: string, max: number) {
+    super('TOO_MANY_EDGES', `discovery already tracks ${max} live edges (maxEdges): edge ${edgeId} is not registered`, { max });
+    this.name = 'TooManyEdgesError';
+  }
+}
+
+/** An origin did not carry out an admin action discovery forwarded (unreachable, timeout, or an error answer). */
+export class BadGatewayError extends CascadeError {
+  constructor(originId: string, message: string, status?: number) {
+    super('BAD_GATEWAY', message, { origin: originId, ...(status !== undefined ? { status } : {}) });
+    this.name = 'BadGatewayError';
   }
 }
 

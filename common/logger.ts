@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { logFormatFor, prettyDestination, useColor } from './log-format';
 
 export type Logger = pino.Logger;
 
@@ -39,18 +40,22 @@ export const REDACT_PATHS: readonly string[] = [
 ];
 
 /**
- * One JSON logger per process. Services derive child loggers that carry
- * `origin`, `stream` and `session` so one grep follows a stream across the cluster.
+ * One logger per process: JSON lines, or human-readable lines when stdout is a TTY
+ * (`CASCADE_LOG_FORMAT=json|pretty` overrides; common/log-format.ts). Services derive child loggers
+ * that carry `origin`, `stream` and `session` so one grep follows a stream across the cluster.
  * Secrets never go into log fields: pass URLs through `redactUrl` first (pino also censors the
- * field names in REDACT_PATHS).
+ * field names in REDACT_PATHS, before either format sees them).
  */
 export function createLogger(service: string, level = process.env.CASCADE_LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+  const options: pino.LoggerOptions = {
     level,
     base: { service, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: [...REDACT_PATHS], censor: CENSOR },
-  });
+  };
+  const tty = process.stdout.isTTY === true;
+  if (logFormatFor(process.env, tty) === 'json') return pino(options);
+  return pino(options, prettyDestination(process.stdout, { color: useColor(process.env, tty) }));
 }
 
 /**

@@ -184,6 +184,8 @@ export function buildDiscoveryApp(store: DiscoveryStore, partialConfig: Partial<
       tags: [
         { name: 'origins', description: 'Origin registration and heartbeats' },
         { name: 'streams', description: 'Stream leases with fencing tokens, lookup and listing' },
+        { name: 'edges', description: 'Edge registry: heartbeats with viewers per stream and protocol' },
+        { name: 'cluster', description: 'The whole cluster in one read, and admin actions forwarded to origins' },
         { name: 'placement', description: 'Where a new publisher should go' },
         { name: 'events', description: 'Server-Sent Events of every change' },
         { name: 'operations', description: 'Health and metrics' },

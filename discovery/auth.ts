@@ -9,7 +9,8 @@ import { CascadeError } from '../common/errors';
  * - `admin`: an `apiTokens` token or an `admin:` member credential. Everything.
  * - `origin X`: the member credential of origin X (derived from the cluster secret). May register,
  *   heartbeat, deregister, claim, renew, release and avoid **as X only**, and read.
- * - `edge X`: an edge credential. Reads (with fencing tokens); no writes.
+ * - `edge X`: an edge credential. Reads (with fencing tokens); its own edge registry entry
+ *   (heartbeat, deregister: `edgeWrite` + `actAsEdge`); no other writes.
  * - `reader`: a `readTokens` token. Reads (with fencing tokens); no writes.
  * - `anonymous`: no Authorization header. Reads unless `protectReads`; fencing tokens are left out.
  *

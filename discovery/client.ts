@@ -13,6 +13,8 @@ import {
 import { SseParser } from '../protocol/sse';
 import {
   DISCOVERY_EVENT_TYPES,
+  type EdgeHeartbeatRequest,
+  type EdgeHeartbeatResult,
   type DiscoveryEvent,
   type DiscoveryEventType,
   type HealthView,
@@ -126,6 +128,15 @@ export class HttpDiscoveryClient {
       timeoutMs,
     );
     return res.body as HeartbeatResult;
+  }
+
+  /** Edge registry: this edge's URLs, load and streams (its own credential, or admin). */
+  async edgeHeartbeat(id: string, req: EdgeHeartbeatRequest): Promise<EdgeHeartbeatResult> {
+    return (await this.call('POST', `/v1/edges/${seg(id)}/heartbeat`, req, true)).body as EdgeHeartbeatResult;
+  }
+
+  async deregisterEdge(id: string): Promise<void> {
+    await this.call('DELETE', `/v1/edges/${seg(id)}`, undefined, true);
   }
 
   async deregisterOrigin(id: string): Promise<void> {

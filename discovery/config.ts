@@ -93,6 +93,30 @@ export const DiscoveryConfigSchema = Type.Object({
     maximum: 100000,
     description: 'Open GET /v1/events streams at most (each holds a socket and up to 1 MiB of unsent output). Beyond: 503 TOO_MANY_CONNECTIONS with Retry-After. Every edge holds one.',
   }),
+  edgeTtlMs: Type.Integer({
+    default: 15000,
+    minimum: 100,
+    maximum: 3600000,
+    description: 'An edge (POST /v1/edges/:id/heartbeat) is gone this long after its last heartbeat: left out of GET /v1/edges and /v1/cluster, edge.down announced.',
+  }),
+  maxEdges: Type.Integer({ default: 1000, minimum: 1, maximum: 100000, description: 'Live edges discovery tracks at most; a heartbeat of a new edge id beyond is 429 TOO_MANY_EDGES.' }),
+  edgeHosts: Type.Array(Type.String({ minLength: 1 }), {
+    default: ['loopback', 'private'],
+    description: 'Hosts an edge may advertise in its heartbeat\'s rtmp/http URLs (400 otherwise): the console links players there. Same entries as originHosts.',
+  }),
+  clusterMediaTimeoutMs: Type.Integer({
+    default: 800,
+    minimum: 50,
+    maximum: 10000,
+    description: 'GET /v1/cluster asks each owner origin\'s node API (/api/v1/streams) for codecs and bitrates; an origin slower than this is left without media.',
+  }),
+  clusterMediaCacheMs: Type.Integer({ default: 2000, minimum: 0, maximum: 60000, description: 'Each origin\'s media answer is reused this long by GET /v1/cluster.' }),
+  adminActionTimeoutMs: Type.Integer({
+    default: 5000,
+    minimum: 100,
+    maximum: 60000,
+    description: 'Admin actions (POST /v1/admin/...) forwarded to an origin fail with 502 BAD_GATEWAY when it does not answer within this long.',
+  }),
   sseHeartbeatMs: Type.Integer({ default: 15000, minimum: 100, maximum: 300000, description: 'A comment line on every /v1/events stream this often (keeps proxies from closing idle streams).' }),
 });
 

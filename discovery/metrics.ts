@@ -90,6 +90,15 @@ export class DiscoveryMetrics {
       },
     });
     new Gauge({
+      name: 'cascade_discovery_edges',
+      help: 'Live edges in the edge registry (POST /v1/edges/:id/heartbeat within edgeTtlMs).',
+      registers,
+      async collect() {
+        const edges = await store.listEdges().catch(() => null);
+        if (edges) this.set(edges.length);
+      },
+    });
+    new Gauge({
       name: 'cascade_discovery_store_up',
       help: '1 when the store answers a ping, else 0.',
       labelNames: ['store'],

@@ -4,6 +4,7 @@ import { OriginNotFoundError } from '../common/errors';
 import { HostAllowlist } from '../common/host-allowlist';
 import { DEFAULT_WEIGHT_MODEL } from '../common/weight-model';
 import { DiscoveryAuth } from './auth';
+import { DownOrigins } from './cluster-view';
 import type { DiscoveryConfig } from './config';
 import { markStale } from './http';
 import type { LivenessChecker } from './liveness';
@@ -33,6 +34,10 @@ type OnRequest = { onRequest: DiscoveryAuth['read'] };
 export interface RouteContext extends DiscoveryRoutesOptions {
   auth: DiscoveryAuth;
   allowlist: HostAllowlist;
+  /** Origins that went down recently (fed by store events; the cluster view shows them as `down`). */
+  downOrigins: DownOrigins;
+  /** Hosts edges may advertise (`edgeHosts`). */
+  edgeAllowlist: HostAllowlist;
   /** Route options of writes and reads (the auth hooks). */
   write: OnRequest;
   read: OnRequest;
@@ -75,6 +80,8 @@ export function routeContext(opts: DiscoveryRoutesOptions): RouteContext {
     ...opts,
     auth,
     allowlist: new HostAllowlist(config.originHosts),
+    edgeAllowlist: new HostAllowlist(config.edgeHosts),
+    downOrigins: new DownOrigins(),
     write: { onRequest: auth.write },
     read: { onRequest: auth.read },
     writeDoc: auth.enabled ? bearerDoc : {},

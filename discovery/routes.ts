@@ -1,4 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { adminRoutes } from './admin-routes';
+import { clusterRoutes } from './cluster-routes';
+import { edgeRoutes } from './edge-routes';
 import { operationsRoutes } from './operations-routes';
 import { originRoutes } from './origin-routes';
 import { placementRoutes } from './placement-routes';
@@ -16,7 +19,10 @@ export type { DiscoveryRoutesOptions } from './route-context';
 export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async (app, opts) => {
   const ctx = routeContext(opts);
   // Events of every replica (Redis pub/sub or the in-process emitter) go to the SSE clients.
-  const unsubscribe = await opts.store.subscribe((event) => opts.hub.broadcast(event));
+  const unsubscribe = await opts.store.subscribe((event) => {
+    ctx.downOrigins.onEvent(event);
+    opts.hub.broadcast(event);
+  });
   app.addHook('preClose', async () => opts.hub.closeAll());
   app.addHook('onClose', async () => unsubscribe());
   await app.register(originRoutes, { ctx });
@@ -24,4 +30,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
   await app.register(placementRoutes, { ctx });
   await app.register(operationsRoutes, { ctx });
   await app.register(srsRoutes, { ctx });
+  await app.register(edgeRoutes, { ctx });
+  await app.register(clusterRoutes, { ctx });
+  await app.register(adminRoutes, { ctx });
 };

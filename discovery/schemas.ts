@@ -217,7 +217,7 @@ export const EventsQuery = Type.Object(
   {
     types: Type.Optional(
       Type.String({
-        pattern: '^(stream\\.(claimed|released|moved)|origin\\.(up|draining|down))(,(stream\\.(claimed|released|moved)|origin\\.(up|draining|down)))*$',
+        pattern: '^(stream\\.(claimed|released|moved)|origin\\.(up|draining|down)|edge\\.(up|down))(,(stream\\.(claimed|released|moved)|origin\\.(up|draining|down)|edge\\.(up|down)))*$',
         maxLength: 200,
         description: 'Comma-separated event types (default: all).',
       }),
@@ -225,6 +225,127 @@ export const EventsQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+// ---- edges, cluster view, admin actions --------------------------------------------------------
+
+/** Streams one edge heartbeat may list. */
+export const MAX_EDGE_STREAMS = 2000;
+
+export const EdgeParams = Type.Object({ id: OriginId });
+const Count = Type.Integer({ minimum: 0, maximum: 10_000_000 });
+const Bps = Type.Number({ minimum: 0, maximum: 1e12 });
+export const EdgeStateSchema = Type.Union([Type.Literal('active'), Type.Literal('draining')]);
+export const EdgeStreamStateSchema = Type.Union([Type.Literal('pulling'), Type.Literal('live'), Type.Literal('reconnecting'), Type.Literal('idle')]);
+export const ProtocolViewersSchema = Type.Object({ rtmp: Count, flv: Count, hls: Count }, { additionalProperties: false });
+
+export const EdgeStreamReportSchema = Type.Object(
+  {
+    app: StreamPart,
+    name: StreamPart,
+    viewers: ProtocolViewersSchema,
+    egressBps: Bps,
+    upstream: Type.Optional(OriginId),
+    state: EdgeStreamStateSchema,
+  },
+  { additionalProperties: false },
+);
+
+export const EdgeHeartbeatBody = Type.Object(
+  {
+    rtmp: Type.Optional(Type.String({ pattern: RTMP_URL_PATTERN, maxLength: 256, description: 'rtmp://host:port players use (host in edgeHosts)' })),
+    http: Type.Optional(Type.String({ pattern: HTTP_URL_PATTERN, maxLength: 256, description: 'http://host:port of HTTP-FLV/HLS (host in edgeHosts)' })),
+    region: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]*$', maxLength: 64 })),
+    state: Type.Optional(EdgeStateSchema),
+    incarnation: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$' })),
+    load: Type.Object({ viewers: Count, egressBps: Bps, cpu: Type.Optional(Type.Number({ minimum: 0, maximum: 100_000 })) }, { additionalProperties: false }),
+    streams: Type.Array(EdgeStreamReportSchema, { maxItems: MAX_EDGE_STREAMS, description: `At most ${MAX_EDGE_STREAMS}.` }),
+  },
+  { additionalProperties: false },
+);
+
+export const EdgeViewSchema = Type.Object({
+  id: Type.String(),
+  rtmp: Type.Optional(Type.String()),
+  http: Type.Optional(Type.String()),
+  region: Type.Optional(Type.String()),
+  state: EdgeStateSchema,
+  updatedAt: Type.Number(),
+  load: Type.Object({ viewers: Type.Number(), egressBps: Type.Number(), cpu: Type.Optional(Type.Number()), streams: Type.Number() }),
+  streams: Type.Array(
+    Type.Object({
+      app: Type.String(),
+      name: Type.String(),
+      viewers: Type.Object({ rtmp: Type.Number(), flv: Type.Number(), hls: Type.Number() }),
+      egressBps: Type.Number(),
+      upstream: Type.Optional(Type.String()),
+      state: EdgeStreamStateSchema,
+    }),
+  ),
+});
+
+export const EdgeHeartbeatResultSchema = Type.Object({ edge: EdgeViewSchema, ttlMs: Type.Integer() });
+export const EdgeListSchema = Type.Object({ edges: Type.Array(EdgeViewSchema) });
+
+export const ClusterOriginSchema = Type.Object({
+  id: Type.String(),
+  rtmp: Type.String(),
+  http: Type.String(),
+  api: Type.Optional(Type.String()),
+  region: Type.Optional(Type.String()),
+  capacity: Type.Optional(Type.Number()),
+  state: OriginStateSchema,
+  load: OriginLoadSchema,
+  updatedAt: Type.Number(),
+  incarnation: Type.Optional(Type.String()),
+  startedAt: Type.Optional(Type.Number()),
+  status: Type.Union([Type.Literal('active'), Type.Literal('draining'), Type.Literal('down')]),
+  utilisation: Type.Number({ description: 'load.weight / capacity (0..n).' }),
+});
+
+export const ClusterStreamSchema = Type.Object({
+  app: Type.String(),
+  name: Type.String(),
+  owner: Type.Union([OriginRefSchema, Type.Null()]),
+  since: Type.Optional(Type.Number()),
+  media: Type.Optional(
+    Type.Object({
+      video: Type.Optional(
+        Type.Object({
+          codec: Type.String(),
+          profile: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+          width: Type.Number(),
+          height: Type.Number(),
+          fps: Type.Optional(Type.Number()),
+        }),
+      ),
+      audio: Type.Optional(Type.Object({ codec: Type.String(), sampleRate: Type.Number(), channels: Type.Number() })),
+      ingressBps: Type.Optional(Type.Number()),
+    }),
+  ),
+  viewers: Type.Object({
+    total: Type.Number(),
+    atOrigins: Type.Number(),
+    byEdge: Type.Array(Type.Object({ edge: Type.String(), rtmp: Type.Number(), flv: Type.Number(), hls: Type.Number(), egressBps: Type.Number() })),
+  }),
+});
+
+export const ClusterViewSchema = Type.Object({
+  generatedAt: Type.Number(),
+  origins: Type.Array(ClusterOriginSchema),
+  edges: Type.Array(EdgeViewSchema),
+  streams: Type.Array(ClusterStreamSchema),
+  totals: Type.Object({
+    origins: Type.Number(),
+    edges: Type.Number(),
+    streams: Type.Number(),
+    publishers: Type.Number(),
+    viewers: Type.Number(),
+    ingressBps: Type.Number(),
+    egressBps: Type.Number(),
+  }),
+});
+
+export const AdminActionResultSchema = Type.Object({ ok: Type.Literal(true), origin: Type.String(), result: Type.Unknown() });
 
 export const ErrorSchema = Type.Object(
   { code: Type.String({ pattern: '^[A-Z][A-Z0-9_]*$' }), message: Type.String() },
@@ -276,3 +397,10 @@ assertSame<typeof PlacementResultSchema, T.PlacementResult>(true);
 assertSame<typeof PlacementExplainEntrySchema, T.PlacementExplainEntry>(true);
 assertSame<typeof AvoidBody, T.AvoidRequest>(true);
 assertSame<typeof HealthSchema, T.HealthView>(true);
+assertSame<typeof EdgeHeartbeatBody, T.EdgeHeartbeatRequest>(true);
+assertSame<typeof EdgeViewSchema, T.EdgeView>(true);
+assertSame<typeof EdgeHeartbeatResultSchema, T.EdgeHeartbeatResult>(true);
+assertSame<typeof ClusterOriginSchema, T.ClusterOrigin>(true);
+assertSame<typeof ClusterStreamSchema, T.ClusterStream>(true);
+assertSame<typeof ClusterViewSchema, T.ClusterView>(true);
+assertSame<typeof AdminActionResultSchema, T.AdminActionResult>(true);

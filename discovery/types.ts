@@ -223,6 +223,151 @@ export interface HeartbeatResult {
   restarted: boolean;
 }
 
+// ---- edges and the cluster view (docs/discovery.md "Edge registry", "Cluster view") ----------
+
+/** Edge ids: same rule as edge/config.ts `id`. */
+export const EDGE_ID_PATTERN = ORIGIN_ID_PATTERN;
+
+export type EdgeState = 'active' | 'draining';
+export type EdgeStreamState = 'pulling' | 'live' | 'reconnecting' | 'idle';
+
+/** Viewers of one stream at one edge, by protocol. */
+export interface ProtocolViewers {
+  rtmp: number;
+  flv: number;
+  /** Distinct HLS clients seen polling in the last ~10 s. */
+  hls: number;
+}
+
+/** One stream an edge serves, in its heartbeat. */
+export interface EdgeStreamReport {
+  app: string;
+  name: string;
+  viewers: ProtocolViewers;
+  egressBps: number;
+  /** Origin id the edge pulls from (when known). */
+  upstream?: string;
+  state: EdgeStreamState;
+}
+
+/** Body of `POST /v1/edges/:id/heartbeat`. */
+export interface EdgeHeartbeatRequest {
+  rtmp?: string;
+  http?: string;
+  region?: string;
+  state?: EdgeState;
+  /** Boot id of the edge process. */
+  incarnation?: string;
+  load: { viewers: number; egressBps: number; cpu?: number };
+  streams: EdgeStreamReport[];
+}
+
+export interface EdgeLoad {
+  viewers: number;
+  egressBps: number;
+  cpu?: number;
+  /** Streams reported. */
+  streams: number;
+}
+
+/** An edge as listed by `GET /v1/edges` and `GET /v1/cluster`. */
+export interface EdgeView {
+  id: string;
+  rtmp?: string;
+  http?: string;
+  region?: string;
+  state: EdgeState;
+  /** ms epoch of the last heartbeat. */
+  updatedAt: number;
+  load: EdgeLoad;
+  streams: EdgeStreamReport[];
+}
+
+/** `200` of `POST /v1/edges/:id/heartbeat`. */
+export interface EdgeHeartbeatResult {
+  edge: EdgeView;
+  /** The edge is gone (`edge.down`) this long after its last heartbeat. */
+  ttlMs: number;
+}
+
+export interface EdgeList {
+  edges: EdgeView[];
+}
+
+/** An origin in the cluster view: its registration plus a status and its weight utilisation. */
+export interface ClusterOrigin extends OriginView {
+  status: 'active' | 'draining' | 'down';
+  /** load.weight / capacity (0..n; above 1 is overloaded). */
+  utilisation: number;
+}
+
+export interface ClusterVideo {
+  codec: string;
+  profile?: string | null;
+  width: number;
+  height: number;
+  fps?: number;
+}
+
+export interface ClusterAudio {
+  codec: string;
+  sampleRate: number;
+  channels: number;
+}
+
+/** Codec and ingest rate from the owner origin's node API (absent when it did not answer). */
+export interface ClusterMedia {
+  video?: ClusterVideo;
+  audio?: ClusterAudio;
+  ingressBps?: number;
+}
+
+export interface ClusterEdgeViewers extends ProtocolViewers {
+  edge: string;
+  egressBps: number;
+}
+
+export interface ClusterStream {
+  app: string;
+  name: string;
+  owner: OriginRef | null;
+  since?: number;
+  media?: ClusterMedia;
+  viewers: { total: number; atOrigins: number; byEdge: ClusterEdgeViewers[] };
+}
+
+export interface ClusterTotals {
+  origins: number;
+  edges: number;
+  streams: number;
+  publishers: number;
+  viewers: number;
+  ingressBps: number;
+  egressBps: number;
+}
+
+/** `200` of `GET /v1/cluster`: everything the console shows, no fencing tokens. */
+export interface ClusterView {
+  generatedAt: number;
+  origins: ClusterOrigin[];
+  edges: EdgeView[];
+  streams: ClusterStream[];
+  totals: ClusterTotals;
+}
+
+/** `200` of the admin actions (`POST /v1/admin/...`). */
+export interface AdminActionResult {
+  ok: true;
+  /** The origin that carried it out. */
+  origin: string;
+  /** The origin's JSON answer. */
+  result: unknown;
+}
+
+export interface EdgeEventData {
+  id: string;
+}
+
 // ---- events (GET /v1/events, Server-Sent Events) ---------------------------------------------
 
 /**
@@ -262,7 +407,9 @@ export type DiscoveryEvent =
   | { type: 'stream.moved'; data: StreamMovedData }
   | { type: 'origin.up'; data: OriginView }
   | { type: 'origin.draining'; data: OriginView }
-  | { type: 'origin.down'; data: OriginDownData };
+  | { type: 'origin.down'; data: OriginDownData }
+  | { type: 'edge.up'; data: EdgeEventData }
+  | { type: 'edge.down'; data: EdgeEventData };
 
 export type DiscoveryEventType = DiscoveryEvent['type'];
 
@@ -273,6 +420,8 @@ export const DISCOVERY_EVENT_TYPES: readonly DiscoveryEventType[] = [
   'origin.up',
   'origin.draining',
   'origin.down',
+  'edge.up',
+  'edge.down',
 ];
 
 // ---- health ----------------------------------------------------------------------------------

@@ -16,7 +16,20 @@ export const EdgeConfigSchema = Type.Object({
     minItems: 1,
     description: 'Origin RTMP base URLs, pulled round-robin (comma-separated or a JSON array in env/flags).',
   }),
-  discoveryUrl: Type.String({ default: 'http://127.0.0.1:8090', description: 'Base URL of the discovery service (lookups, events).' }),
+  discoveryUrl: Type.String({ default: 'http://127.0.0.1:8090', description: 'Base URL of the discovery service (lookups, events, edge reports).' }),
+  publicHost: Type.String({
+    default: '',
+    pattern: '^[A-Za-z0-9.:_\\[\\]-]*$',
+    maxLength: 253,
+    description: 'Host name players use to reach this edge, reported to discovery (the console links players there; discovery checks it against its edgeHosts). Empty: `host`, or 127.0.0.1 when `host` is a wildcard.',
+  }),
+  region: Type.String({ default: '', pattern: '^[A-Za-z0-9_.-]*$', maxLength: 64, description: 'Region reported to discovery (shown in the cluster view). Empty: none.' }),
+  reportIntervalMs: Type.Integer({
+    default: 5000,
+    minimum: 0,
+    maximum: 60000,
+    description: 'How often the edge reports its viewers per stream and protocol, egress and upstreams to discovery (POST /v1/edges/:id/heartbeat; keep it well under discovery\'s edgeTtlMs). 0: never (the edge stays out of GET /v1/cluster).',
+  }),
   clusterSecret: clusterSecretField('The edge derives its credential from it: reads discovery with it and pulls from origins with it instead of a viewer\'s query.'),
   originHosts: originHostsField('Hosts an RTMP 302 (pull or publish gateway) may lead to; the hosts of `origins` are always allowed. A 302 elsewhere is refused and logged.'),
   playSecret: Type.String({

@@ -17,6 +17,7 @@ import { socketHost } from '../protocol/rtmp/url';
 import type { RtmpServerSession, StreamRequest } from '../protocol/rtmp/server-session';
 import { HttpDiscoveryClient, type EventSubscription } from '../discovery/client';
 import { OwnershipWatch } from './ownership-watch';
+import { EdgeReporter, reportedUrls } from './edge-reporter';
 import { EdgeStream } from './edge-stream';
 import { RtmpServer } from './rtmp-server';
 import { flvViewer, rtmpViewer } from './viewers';
@@ -50,6 +51,7 @@ export class EdgeService implements Service {
   private readonly discovery: HttpDiscoveryClient;
   private readonly watch = new OwnershipWatch((key) => this.streams.get(key));
   private events?: EventSubscription;
+  private readonly reporter: EdgeReporter;
   private stopped = false;
   /** Viewers' signed play URLs (playSecret), checked here: the origins see only our credential. */
   private readonly playAuth: PlayAuth;
@@ -67,6 +69,7 @@ export class EdgeService implements Service {
     const credential = config.clusterSecret ? memberCredential(config.clusterSecret, 'edge', config.id) : undefined;
     this.upstreamQuery = credential ? `?${CREDENTIAL_QUERY_PARAM}=${encodeURIComponent(credential)}` : '';
     this.discovery = new HttpDiscoveryClient(config.discoveryUrl, { timeoutMs: 500, logger: this.log, ...(credential ? { token: credential } : {}) });
+    this.reporter = new EdgeReporter({ id: config.id, discovery: this.discovery, streams: () => this.streams.values(), urls: reportedUrls(config), intervalMs: config.reportIntervalMs, log: this.log });
     this.rtmp = new RtmpServer({ maxMessageSize: 1024 * 1024, maxBufferedBytes: 2 * 1024 * 1024 }, (s) => this.onSession(s), config, this.log);
     this.pulls = new PullAdmission({ perIpBurst: config.pullBurstPerIp, perIpPerSec: config.pullRatePerIpPerSec, maxConcurrent: config.maxConcurrentPulls }, this.log);
     this.http = createHttpApp(this.log, (handler) => {
@@ -106,7 +109,7 @@ export class EdgeService implements Service {
       resolve: (app, name, _query, ip) => this.resolvePlay(app, name, ip),
       playlistWaitMs: config.hlsPlaylistWaitMs,
       cdnSecret: config.cdnSecret,
-      authorize: (path, query, ip) => this.playAuth.check(path, query, { ip, via: 'hls' }),
+      authorize: (path, query, ip) => this.reporter.hlsPoll(path, ip, this.playAuth.check(path, query, { ip, via: 'hls' })),
     });
   }
 
@@ -128,6 +131,7 @@ export class EdgeService implements Service {
         },
       },
     );
+    this.reporter.start();
     this.log.info(
       {
         rtmp: `rtmp://${this.config.host}:${this.config.rtmpPort}`,
@@ -143,7 +147,9 @@ export class EdgeService implements Service {
     }
   }
 
-  async drain(_deadlineMs: number): Promise<void> {}
+  async drain(_deadlineMs: number): Promise<void> {
+    await this.reporter.stop();
+  }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -151,6 +157,7 @@ export class EdgeService implements Service {
     for (const s of [...this.streams.values()]) s.close('edge stopping');
     for (const g of [...this.gateways]) g.close('edge stopping');
     await this.events?.close();
+    await this.reporter.stop();
     await this.rtmp.close();
     await this.http.close();
     await this.discovery.close();
@@ -287,7 +294,7 @@ export class EdgeService implements Service {
     if (!stream) return session.reject('NetStream.Play.StreamNotFound', `${req.app}/${req.name} is not live`);
     if (session.isClosed) return stream.removeViewer();
     session.acceptPlay();
-    const viewer = rtmpViewer(session);
+    const viewer = this.reporter.counted(req.app, req.name, rtmpViewer(session));
     stream.hub.add(viewer);
     session.once('close', () => {
       stream.hub.remove(viewer);
@@ -311,7 +318,7 @@ export class EdgeService implements Service {
       res.end();
       return stream.removeViewer();
     }
-    const viewer = flvViewer(req, res);
+    const viewer = this.reporter.counted(app, name, flvViewer(req, res));
     stream.hub.add(viewer);
     res.once('close', () => {
       stream.hub.remove(viewer);

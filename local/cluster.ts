@@ -4,6 +4,7 @@ import path from 'node:path';
 import { clusterSecretProblem, memberCredential } from '../common/cluster-credentials';
 import { Type } from '@sinclair/typebox';
 import { ConfigError, loadConfig, parseFlags } from '../common/config';
+import { bannerLines } from './banner';
 import { DEFAULT_PORTS, PortPlan, canListen } from './ports';
 import { StartError, Supervisor } from './supervisor';
 
@@ -146,26 +147,13 @@ export async function mainLocal(argv: string[]): Promise<void> {
   }
   if (supervisor.stopping) return;
 
-  const o = planned.filter((p) => p.role === 'origin');
-  const lines = [
-    '',
-    'Cascade local cluster is up.',
-    `  discovery  ${discoveryUrl}  (store: ${cfg.redis ? 'redis' : 'memory'})   ${discoveryUrl}/v1/streams`,
-    ...o.map((p, i) => `  ${p.name.padEnd(9)}  ${originRtmp[i]}  ${p.health.replace('/healthz', '')}`),
-    ...edgeUrls.map((e, i) => `  edge-${i + 1}     ${e.rtmp}  ${e.http}`),
-    '',
-    'Publish (to any origin):',
-    `  ffmpeg -re -f lavfi -i testsrc2=size=640x360:rate=30 -f lavfi -i sine=frequency=440 -c:v libx264 -preset ultrafast -tune zerolatency -g 30 -c:a aac -f flv ${originRtmp[originRtmp.length - 1]}/live/demo`,
-    'Play (through the edge):',
-    `  ffplay ${edgeUrls[0].rtmp}/live/demo`,
-    `  ffplay ${edgeUrls[0].http}/live/demo.flv`,
-    'Admin API (drain, deregister, kick; discovery, origins and edges):',
-    `  curl -H "Authorization: Bearer $(cat ${credentials.adminTokenFile})" -X POST ${o[0].health.replace('/healthz', '')}/api/v1/drain`,
-    `  (${credentials.adminTokenFile} is readable by you only; the cluster secret of this run is in the members' environment, never printed)`,
-    '',
-    'A member that exits is restarted (with backoff; one that keeps crashing is given up). Ctrl-C stops everything.',
-    '',
-  ];
+  const lines = bannerLines({
+    discoveryUrl,
+    store: cfg.redis ? 'redis' : 'memory',
+    origins: planned.filter((p) => p.role === 'origin').map((p, i) => ({ name: p.name, rtmp: originRtmp[i], http: p.health.replace('/healthz', '') })),
+    edges: edgeUrls.map((e, i) => ({ name: `edge-${i + 1}`, ...e })),
+    adminTokenFile: credentials.adminTokenFile,
+  });
   process.stdout.write(lines.join('\n'));
 }
 

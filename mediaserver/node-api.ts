@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { bearerToken, TokenSet } from '../common/bearer';
+import { verifyMemberCredential } from '../common/cluster-credentials';
 import { CascadeError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { audioInfo, videoInfo } from '../protocol/codec-info';
@@ -63,16 +64,24 @@ function cachedHeaders(broadcast: unknown): { video: Buffer | null; audio: Buffe
   return { video: tagBody(h?.flvVideoHeader), audio: tagBody(h?.flvAudioHeader) };
 }
 
-/** preHandler for write routes: 403 when the node has no API tokens, 401 without a valid one. */
-export function writeAuth(tokens: readonly string[] | undefined): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
+/**
+ * preHandler for write routes: 401 without a valid credential, 403 when the node accepts none (no
+ * API tokens and no cluster secret). Accepted: one of `tokens`, or, when the node has the cluster
+ * secret, an `admin` member credential (discovery's admin actions forward with one; docs/discovery.md).
+ */
+export function writeAuth(tokens: readonly string[] | undefined, clusterSecret = ''): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
   const accepted = new TokenSet(tokens);
   return async (req, reply) => {
-    if (accepted.size === 0) {
+    if (accepted.size === 0 && clusterSecret === '') {
       throw new CascadeError('FORBIDDEN', 'API writes are disabled on this node: set apiTokens (CASCADE_API_TOKENS) to enable them');
     }
-    if (accepted.has(bearerToken(req.headers.authorization))) return;
+    const given = bearerToken(req.headers.authorization);
+    if (accepted.has(given)) return;
+    const member = given === null ? null : verifyMemberCredential(clusterSecret, given);
+    if (member?.role === 'admin') return;
+    if (member) throw new CascadeError('FORBIDDEN', `a ${member.role} credential may not use this route`);
     void reply.header('www-authenticate', 'Bearer');
-    throw new CascadeError('UNAUTHORIZED', 'this route needs Authorization: Bearer <token> (one of apiTokens)');
+    throw new CascadeError('UNAUTHORIZED', 'this route needs Authorization: Bearer <token> (one of apiTokens, or an admin credential)');
   };
 }
 

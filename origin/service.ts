@@ -170,7 +170,7 @@ export class OriginService implements Service {
       shed: () => this.metrics.sheds.inc(),
       log: this.log,
     });
-    this.shedding.registerRoutes(this.http, writeAuth(config.apiTokens), () => process.kill(process.pid, 'SIGTERM'));
+    this.shedding.registerRoutes(this.http, writeAuth(config.apiTokens, config.clusterSecret), () => process.kill(process.pid, 'SIGTERM'));
     registerHlsRoutes(this.http, {
       hub: this.hls,
       resolve: async (app, name) => {

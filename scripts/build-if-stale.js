@@ -1,4 +1,5 @@
-// `npm start` runs this first: compile TypeScript when dist/ is missing or older than any source file.
+// `npm start` runs this first: compile TypeScript when dist/ is missing or older than any source file
+// (the console's static files count as sources too), then copy the static files (cheap, always).
 const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
@@ -12,7 +13,7 @@ function newest(dir) {
   if (!fs.existsSync(dir)) return t;
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? fs.statSync(p).mtimeMs : 0);
+    t = Math.max(t, e.isDirectory() ? newest(p) : /\.(ts|html|css|js)$/.test(e.name) ? fs.statSync(p).mtimeMs : 0);
   }
   return t;
 }
@@ -23,3 +24,4 @@ if (source > built) {
   process.stdout.write('building (dist/ is older than the sources)...\n');
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
 }
+require('./copy-assets.js');

@@ -1,4 +1,4 @@
-import { CascadeError, OriginNotFoundError, StaleIncarnationError } from '../../common/errors';
+import { CascadeError, OriginNotFoundError, StaleIncarnationError, TooManyEdgesError } from '../../common/errors';
 import type { DiscoveryEvent, HeartbeatLease, HeartbeatLeaseResult, StreamMoveReason, StreamReleaseReason } from '../types';
 import { originView, ownerView, originFields } from '../views';
 import { EventFanout } from './fanout';
@@ -12,6 +12,8 @@ import {
   type ClaimResult,
   type Clock,
   type DiscoveryStore,
+  type EdgeRecord,
+  type EdgeRecordInput,
   type HeartbeatInput,
   type HeartbeatOutcome,
   type Lease,
@@ -57,6 +59,7 @@ export class MemoryStore implements DiscoveryStore {
   private readonly avoidsByOrigin = new Map<string, Map<string, true>>();
   private readonly maxAvoidsPerOrigin: number;
   private readonly maxAvoids: number;
+  private readonly edges = new Map<string, EdgeRecord>();
   private readonly fanout: EventFanout;
   private closed = false;
 
@@ -301,7 +304,7 @@ export class MemoryStore implements DiscoveryStore {
   async sweep(): Promise<number> {
     const now = this.now();
     if (this.closed) throw new CascadeError('STORE_UNAVAILABLE', 'the memory store is closed');
-    let removed = this.expireOrigins(now);
+    let removed = this.expireOrigins(now) + this.expireEdges(now);
     for (const key of [...this.leases.keys()]) {
       const lease = this.leases.get(key);
       if (lease && lease.expiresAt <= now) {
@@ -313,6 +316,28 @@ export class MemoryStore implements DiscoveryStore {
       for (const [id, until] of [...entries]) if (until <= now) this.dropAvoid(id, key);
     }
     return removed;
+  }
+
+  async upsertEdge(input: EdgeRecordInput, ttlMs: number, maxEdges: number): Promise<EdgeRecord> {
+    const now = this.begin();
+    const known = this.edges.has(input.id);
+    if (!known && this.edges.size >= maxEdges) throw new TooManyEdgesError(input.id, maxEdges);
+    const record = cloneEdge({ ...input, updatedAt: now, expiresAt: now + ttlMs });
+    this.edges.set(input.id, record);
+    if (!known) this.emit({ type: 'edge.up', data: { id: input.id } });
+    return cloneEdge(record);
+  }
+
+  async removeEdge(id: string): Promise<boolean> {
+    this.begin();
+    const existed = this.edges.delete(id);
+    if (existed) this.emit({ type: 'edge.down', data: { id } });
+    return existed;
+  }
+
+  async listEdges(): Promise<EdgeRecord[]> {
+    this.begin();
+    return [...this.edges.values()].map(cloneEdge);
   }
 
   async subscribe(listener: (event: DiscoveryEvent) => void): Promise<() => void> {
@@ -331,6 +356,7 @@ export class MemoryStore implements DiscoveryStore {
     this.avoids.clear();
     this.avoidOrder.clear();
     this.avoidsByOrigin.clear();
+    this.edges.clear();
     this.fanout.clear();
   }
 
@@ -339,7 +365,19 @@ export class MemoryStore implements DiscoveryStore {
     if (this.closed) throw new CascadeError('STORE_UNAVAILABLE', 'the memory store is closed');
     const now = this.now();
     this.expireOrigins(now);
+    this.expireEdges(now);
     return now;
+  }
+
+  private expireEdges(now: number): number {
+    let removed = 0;
+    for (const [id, edge] of this.edges) {
+      if (edge.expiresAt > now) continue;
+      this.edges.delete(id);
+      this.emit({ type: 'edge.down', data: { id } });
+      removed++;
+    }
+    return removed;
   }
 
   private expireOrigins(now: number): number {
@@ -414,6 +452,10 @@ export function startedBefore(a: { incarnation: string; startedAt: number }, b: 
 
 function byteOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function cloneEdge(e: EdgeRecord): EdgeRecord {
+  return { ...e, load: { ...e.load }, streams: e.streams.map((s) => ({ ...s, viewers: { ...s.viewers } })) };
 }
 
 function cloneOrigin(o: OriginRecord): OriginRecord {

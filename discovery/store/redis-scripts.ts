@@ -19,7 +19,9 @@
  * | `P avoid:M` | zset | origin id → until (placement must not pick it), `PEXPIRE` to the last until |
  * | `P avoid-by:<id>` | zset | M → until of every running avoid mark of origin id (at most maxAvoidsPerOrigin; the soonest-ending evicted), `PEXPIRE` to the last until |
  * | `P avoid-all` | zset | `<id>\nM` → until of every running avoid mark (at most maxAvoids; the soonest-ending evicted) |
- * | `P events` | pub/sub channel | `{"type","data"}` JSON of every change |
+ * | `P edge:<id>` | string | an edge's last heartbeat as JSON (`EdgeRecord`), `PX` = edge TTL |
+| `P edges` | zset | edge id → expiresAt (at most maxEdges live ones; the sweep finds expired ones and announces edge.down) |
+| `P events` | pub/sub channel | `{"type","data"}` JSON of every change |
  *
  * Scripts build keys from the prefix (ARGV[1]) instead of declaring them in KEYS, because some keys
  * (a previous owner's set, an origin's leases) are only known inside the script. Each is called with
@@ -518,6 +520,66 @@ return n
 `,
 );
 
+/**
+ * ARGV: P, id, view JSON (without updatedAt/expiresAt), ttl, maxEdges. A known live id refreshes; a
+ * new one (or one expired and not swept yet: edge.down first) needs room under maxEdges and announces
+ * edge.up. Returns {'ok', record JSON} or {'full', live count}.
+ */
+export const UPSERT_EDGE = script(
+  'upsert_edge',
+  `
+local id = ARGV[2]
+local ttl = tonumber(ARGV[4])
+local max = tonumber(ARGV[5])
+local now = nowms()
+local prev = redis.call('ZSCORE', P .. 'edges', id)
+local live = prev and tonumber(prev) > now and redis.call('EXISTS', P .. 'edge:' .. id) == 1
+if not live then
+  local n = redis.call('ZCOUNT', P .. 'edges', '(' .. int(now), '+inf')
+  if n >= max then return {'full', n} end
+  if prev then
+    redis.call('ZREM', P .. 'edges', id)
+    publish('edge.down', '{"id":' .. js(id) .. '}')
+  end
+end
+local rec = string.sub(ARGV[3], 1, -2) .. ',"updatedAt":' .. int(now) .. ',"expiresAt":' .. int(now + ttl) .. '}'
+redis.call('SET', P .. 'edge:' .. id, rec, 'PX', ttl)
+redis.call('ZADD', P .. 'edges', int(now + ttl), id)
+if not live then publish('edge.up', '{"id":' .. js(id) .. '}') end
+return {'ok', rec}
+`,
+);
+
+/** ARGV: P, id. 1 if it was registered (edge.down announced). */
+export const REMOVE_EDGE = script(
+  'remove_edge',
+  `
+local id = ARGV[2]
+redis.call('DEL', P .. 'edge:' .. id)
+if redis.call('ZREM', P .. 'edges', id) == 1 then
+  publish('edge.down', '{"id":' .. js(id) .. '}')
+  return 1
+end
+return 0
+`,
+);
+
+/** ARGV: P, batch. Deletes expired edges (edge.down each); returns how many. */
+export const SWEEP_EDGES = script(
+  'sweep_edges',
+  `
+local now = nowms()
+local n = 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'edges', '-inf', int(now), 'LIMIT', 0, tonumber(ARGV[2]))) do
+  redis.call('DEL', P .. 'edge:' .. id)
+  redis.call('ZREM', P .. 'edges', id)
+  publish('edge.down', '{"id":' .. js(id) .. '}')
+  n = n + 1
+end
+return n
+`,
+);
+
 export const ALL_SCRIPTS: readonly ScriptDef[] = [
   UPSERT_ORIGIN,
   HEARTBEAT,
@@ -530,4 +592,7 @@ export const ALL_SCRIPTS: readonly ScriptDef[] = [
   AVOID,
   GET_AVOIDS,
   SWEEP,
+  UPSERT_EDGE,
+  REMOVE_EDGE,
+  SWEEP_EDGES,
 ];

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CascadeError, OriginNotFoundError, StaleIncarnationError } from '../../common/errors';
+import { CascadeError, OriginNotFoundError, StaleIncarnationError, TooManyEdgesError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { DISCOVERY_EVENT_TYPES, type DiscoveryEvent, type HeartbeatLeaseResult, type HeartbeatLeaseStatus, type StreamMoveReason } from '../types';
 import { originFields } from '../views';
@@ -23,6 +23,8 @@ import {
   type ClaimOptions,
   type ClaimResult,
   type DiscoveryStore,
+  type EdgeRecord,
+  type EdgeRecordInput,
   type HeartbeatInput,
   type HeartbeatOutcome,
   type Lease,
@@ -302,7 +304,32 @@ export class RedisStore implements DiscoveryStore {
       total += n;
       if (n < SWEEP_BATCH) break;
     }
+    for (let round = 0; round < 20; round++) {
+      const n = Number(await this.script(L.SWEEP_EDGES, SWEEP_BATCH));
+      total += n;
+      if (n < SWEEP_BATCH) break;
+    }
     return total;
+  }
+
+  async upsertEdge(input: EdgeRecordInput, ttlMs: number, maxEdges: number): Promise<EdgeRecord> {
+    const r = (await this.script(L.UPSERT_EDGE, input.id, JSON.stringify(input), Math.max(1, Math.round(ttlMs)), Math.max(0, Math.floor(maxEdges)))) as Array<string | number>;
+    if (r[0] === 'full') throw new TooManyEdgesError(input.id, maxEdges);
+    return parseEdge(String(r[1]));
+  }
+
+  async removeEdge(id: string): Promise<boolean> {
+    return Number(await this.script(L.REMOVE_EDGE, id)) === 1;
+  }
+
+  async listEdges(): Promise<EdgeRecord[]> {
+    return this.run(async () => {
+      const ids = await this.redis.zrange(this.key('edges'), 0, -1);
+      if (ids.length === 0) return [];
+      // Keys expire by PX: an expired edge not swept yet reads as null and is left out.
+      const texts = await this.redis.mget(ids.map((id) => this.key(`edge:${id}`)));
+      return texts.filter((t): t is string => t !== null).map(parseEdge);
+    });
   }
 
   async subscribe(listener: (event: DiscoveryEvent) => void): Promise<() => void> {
@@ -393,7 +420,7 @@ export class RedisStore implements DiscoveryStore {
 
   /** Runs a script with KEYS[1] = `P origins` (routes it to the prefix's slot) and ARGV = P, ...args. */
   private async script(def: L.ScriptDef, ...args: Array<string | number | string[]>): Promise<unknown> {
-    const conn = def === L.HEARTBEAT ? this.bulk : this.redis;
+    const conn = def === L.HEARTBEAT || def === L.UPSERT_EDGE ? this.bulk : this.redis;
     const fn = (conn as unknown as Record<string, ScriptFn>)[def.name];
     return this.run(() => fn.call(conn, this.key('origins'), this.prefix, ...args));
   }
@@ -459,6 +486,11 @@ function leaseOf(r: string[], i: number): Lease {
 function parseOrigin(text: string): OriginRecord {
   const o = JSON.parse(text) as OriginRecord;
   return { ...o, load: { ...(o.load ?? {}) } };
+}
+
+function parseEdge(text: string): EdgeRecord {
+  const e = JSON.parse(text) as EdgeRecord;
+  return { ...e, load: { ...e.load }, streams: Array.isArray(e.streams) ? e.streams : [] };
 }
 
 const EVENT_TYPES = new Set<string>(DISCOVERY_EVENT_TYPES);

@@ -1,4 +1,4 @@
-import type { DiscoveryEvent, HeartbeatLease, HeartbeatLeaseResult, OriginRegistration, OriginView, StreamMoveReason } from '../types';
+import type { DiscoveryEvent, EdgeView, HeartbeatLease, HeartbeatLeaseResult, OriginRegistration, OriginView, StreamMoveReason } from '../types';
 
 /**
  * The storage behind discovery. `MemoryStore` (one process, local runs and tests) and `RedisStore`
@@ -70,9 +70,29 @@ export interface DiscoveryStore {
    * unreachable; the subscription is made whenever Redis comes back).
    */
   subscribe(listener: (event: DiscoveryEvent) => void): Promise<() => void>;
+  /**
+   * Edge registry (docs/discovery.md "Edge registry"): stores the edge's report for `ttlMs`. A new id
+   * (or one whose registration expired) announces `edge.up`; when `maxEdges` live edges are registered
+   * already, a new id throws `TooManyEdgesError` (known ids always refresh). An expired edge is left out
+   * of `listEdges` at once and deleted, with `edge.down`, by `sweep()` (or `removeEdge`).
+   */
+  upsertEdge(input: EdgeRecordInput, ttlMs: number, maxEdges: number): Promise<EdgeRecord>;
+  /** true if it was registered (announces `edge.down`). */
+  removeEdge(id: string): Promise<boolean>;
+  /** Every live edge (unordered). */
+  listEdges(): Promise<EdgeRecord[]>;
   /** Resolves if the backend answers (used by /healthz). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What `upsertEdge` stores: an edge heartbeat body (URLs checked) plus the id from the path. */
+export type EdgeRecordInput = Omit<EdgeView, 'updatedAt'>;
+
+/** An edge as stored: its wire view plus when it expires. */
+export interface EdgeRecord extends EdgeView {
+  /** ms epoch when the registration expires. */
+  expiresAt: number;
 }
 
 export interface ClaimOptions {

@@ -103,6 +103,13 @@ export class StreamHub {
     return this.viewers.size;
   }
 
+  /** Viewers by kind (the edge's discovery reports). */
+  countByKind(): { rtmp: number; flv: number } {
+    const out = { rtmp: 0, flv: 0 };
+    for (const v of this.viewers.keys()) out[v.kind]++;
+    return out;
+  }
+
   push(msg: RtmpMessage): void {
     if (this.ended) return;
     const meta = msg.type === MediaType.Data && isMetadata(msg);

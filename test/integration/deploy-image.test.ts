@@ -254,6 +254,11 @@ describe('deploy/Dockerfile replayed without Docker', () => {
       if (!discovery.running) throw new Error(`discovery exited:\n${discovery.text}`);
       return healthy('discovery', [], { CASCADE_PORT: String(dport) });
     }, 30_000, 'discovery healthy by the image HEALTHCHECK');
+    // The web console's static files ship in dist/ (copied by the build), its libraries in node_modules.
+    for (const [route, type] of [['/', 'text/html'], ['/console/console.js', 'text/javascript'], ['/console/console.css', 'text/css'], ['/console/uplot.min.js', 'text/javascript'], ['/console/hls.min.js', 'text/javascript']]) {
+      const res = await fetch(`http://127.0.0.1:${dport}${route}`);
+      expect({ route, status: res.status, type: res.headers.get('content-type')?.split(';')[0] }).toEqual({ route, status: 200, type });
+    }
 
     const [orp, ohp, erp, ehp] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const origin = start('origin', ['origin', '--id', 'origin-img', '--http-port', String(ohp), '--rtmp-port', String(orp), '--discovery-url', `http://127.0.0.1:${dport}`, '--heartbeat-ms', '500']);

@@ -130,6 +130,26 @@ describe('two discovery replicas on one Redis', () => {
     await sub.close();
   });
 
+  it('edge registry: a heartbeat on A is listed by B and in its cluster view; deregistering on B announces edge.down once', async () => {
+    const edgeTtl = loadDiscoveryConfig().edgeTtlMs;
+    const seen: DiscoveryEvent[] = [];
+    const sub = cb.subscribeEvents((e) => seen.push(e), { types: ['edge.up', 'edge.down'] });
+    await sub.ready;
+    const report = { http: 'http://127.0.0.1:18080', load: { viewers: 2, egressBps: 1000 }, streams: [{ app: 'live', name: 'r1', viewers: { rtmp: 1, flv: 0, hls: 1 }, egressBps: 1000, upstream: 'o1', state: 'live' as const }] };
+    expect((await ca.edgeHeartbeat('edge-r', report)).ttlMs).toBe(edgeTtl);
+    const view = await until('the edge in B\'s cluster view', async () => {
+      const v = (await (await fetch(`${b.url}/v1/cluster`)).json()) as { edges: Array<{ id: string }>; streams: Array<{ name: string; viewers: { byEdge: Array<{ edge: string; hls: number }> } }> };
+      return v.edges.some((e) => e.id === 'edge-r') ? v : undefined;
+    });
+    expect(view.streams.find((x) => x.name === 'r1')?.viewers.byEdge).toEqual([{ edge: 'edge-r', rtmp: 1, flv: 0, hls: 1, egressBps: 1000 }]);
+    await cb.deregisterEdge('edge-r');
+    await until('edge.down on B', () => (seen.some((e) => e.type === 'edge.down') ? true : undefined));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen.map((e) => `${e.type}:${(e.data as { id: string }).id}`)).toEqual(['edge.up:edge-r', 'edge.down:edge-r']);
+    expect((await (await fetch(`${a.url}/v1/edges`)).json()) as unknown).toEqual({ edges: [] });
+    await sub.close();
+  });
+
   it('a SIGKILLed owner: its stream is claimable on the other replica within 1 s', async () => {
     // The owner is a real process: it serves /healthz, registers through A every 200 ms, claims a stream.
     const script = `

@@ -100,6 +100,8 @@ test('`cascade local --port-offset N` starts discovery, two origins and an edge,
     await waitFor(() => launcher.text.includes('Cascade local cluster is up'), 60_000, 'the banner');
     expect(launcher.text).toContain(`rtmp://127.0.0.1:${1935 + offset}/live/demo`);
     expect(launcher.text).toContain(`http://127.0.0.1:${8080 + offset}/live/demo.flv`);
+    expect(launcher.text).toContain(`http://127.0.0.1:${8080 + offset}/live/demo.m3u8`);
+    expect(launcher.text).toContain(`console    http://127.0.0.1:${8090 + offset}/ `);
     expect(launcher.text).toContain(`rtmp://127.0.0.1:${1937 + offset}/live/demo`);
     for (const port of [8080, 8081, 8082, 8090]) {
       const res = await fetch(`http://127.0.0.1:${port + offset}/healthz`);

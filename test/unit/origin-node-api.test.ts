@@ -1,5 +1,6 @@
 import http from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { memberCredential } from '../../common/cluster-credentials';
 import pino from 'pino';
 import { createHttpApp } from '../../mediaserver/http-app';
 import { audioInfo, videoInfo } from '../../protocol/codec-info';
@@ -317,4 +318,30 @@ test('helpers: client address, stable stream ids', () => {
   expect(streamId('live', 'a')).not.toBe(streamId('live', 'b'));
   expect(streamId('live', 'a')).toMatch(/^str-[0-9a-f]{10}$/);
   expect(typeof writeAuth(['x'])).toBe('function');
+});
+
+describe('writeAuth: API tokens, and the admin member credential when the node has the cluster secret', () => {
+  const SECRET = 'c'.repeat(64);
+  const run = async (tokens: string[], secret: string, authorization?: string): Promise<{ status: number; code?: string }> => {
+    const app = Fastify();
+    app.setErrorHandler((err: { status?: number; code?: string }, _req, reply) => reply.code(err.status ?? 500).send({ code: err.code }));
+    app.post('/w', { preHandler: writeAuth(tokens, secret) }, async () => ({ ok: true }));
+    const res = await app.inject({ method: 'POST', url: '/w', headers: authorization ? { authorization } : {} });
+    await app.close();
+    return res.statusCode === 200 ? { status: 200 } : { status: res.statusCode, code: res.json<{ code: string }>().code };
+  };
+  const admin = `Bearer ${memberCredential(SECRET, 'admin', 'discovery')}`;
+  test.each<[string, string[], string, string | undefined, { status: number; code?: string }]>([
+    ['an API token', ['t'.repeat(20)], '', `Bearer ${'t'.repeat(20)}`, { status: 200 }],
+    ['the admin credential with the secret', [], SECRET, admin, { status: 200 }],
+    ['the admin credential besides API tokens', ['t'.repeat(20)], SECRET, admin, { status: 200 }],
+    ['the admin credential without the secret (writes off)', [], '', admin, { status: 403, code: 'FORBIDDEN' }],
+    ['the admin credential of another secret', [], SECRET, `Bearer ${memberCredential('d'.repeat(64), 'admin', 'discovery')}`, { status: 401, code: 'UNAUTHORIZED' }],
+    ['an edge credential', [], SECRET, `Bearer ${memberCredential(SECRET, 'edge', 'edge-1')}`, { status: 403, code: 'FORBIDDEN' }],
+    ['an origin credential', ['t'.repeat(20)], SECRET, `Bearer ${memberCredential(SECRET, 'origin', 'origin-1')}`, { status: 403, code: 'FORBIDDEN' }],
+    ['nothing', [], SECRET, undefined, { status: 401, code: 'UNAUTHORIZED' }],
+    ['garbage', [], SECRET, 'Bearer ::::', { status: 401, code: 'UNAUTHORIZED' }],
+  ])('%s', async (_what, tokens, secret, authorization, expected) => {
+    expect(await run(tokens, secret, authorization)).toEqual(expected);
+  });
 });

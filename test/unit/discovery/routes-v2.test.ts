@@ -373,6 +373,12 @@ describe('operations: /healthz, /metrics, /docs', () => {
         '/api/v1/clusters',
         '/healthz',
         '/metrics',
+        '/v1/admin/origins/{id}/drain',
+        '/v1/admin/streams/{app}/{name}/shed',
+        '/v1/cluster',
+        '/v1/edges',
+        '/v1/edges/{id}',
+        '/v1/edges/{id}/heartbeat',
         '/v1/events',
         '/v1/origins',
         '/v1/origins/{id}',
@@ -389,6 +395,11 @@ describe('operations: /healthz, /metrics, /docs', () => {
     );
     expect(doc.paths['/v1/placement'].post.requestBody).toBeDefined();
     expect(doc.paths['/v1/streams/{app}/{name}/claim'].post.responses).toHaveProperty('409');
+    expect(doc.paths['/v1/edges/{id}/heartbeat'].post.requestBody).toBeDefined();
+    expect(doc.paths['/v1/edges/{id}/heartbeat'].post.responses).toHaveProperty('429');
+    expect(doc.paths['/v1/cluster'].get.responses).toHaveProperty('200');
+    expect(doc.paths['/v1/admin/streams/{app}/{name}/shed'].post.responses).toHaveProperty('502');
+    expect(doc.paths['/v1/admin/origins/{id}/drain'].post.security).toEqual([{ bearer: [] }]);
     expect(doc.components).toHaveProperty('securitySchemes.bearer');
     const ui = await call({ method: 'GET', url: '/docs' });
     expect(ui.statusCode).toBeLessThan(400);

@@ -1,5 +1,5 @@
-import { CascadeError, StaleIncarnationError } from '../../../common/errors';
-import type { DiscoveryStore, HeartbeatOutcome, Lease, OriginRecordInput } from '../../../discovery/store/types';
+import { CascadeError, StaleIncarnationError, TooManyEdgesError } from '../../../common/errors';
+import type { DiscoveryStore, EdgeRecordInput, HeartbeatOutcome, Lease, OriginRecordInput } from '../../../discovery/store/types';
 import type { DiscoveryEvent, HeartbeatLease } from '../../../discovery/types';
 import { until } from '../../helpers/wait';
 
@@ -49,6 +49,18 @@ export interface StoreContractOptions {
 
 function reg(id: string, extra: Partial<OriginRecordInput> = {}): OriginRecordInput {
   return { id, rtmp: `rtmp://10.0.0.1:${1900 + id.length}`, http: `http://10.0.0.1:${8000 + id.length}`, ...extra };
+}
+
+function edge(id: string, extra: Partial<EdgeRecordInput> = {}): EdgeRecordInput {
+  return {
+    id,
+    rtmp: 'rtmp://10.0.1.1:1935',
+    http: 'http://10.0.1.1:8080',
+    state: 'active',
+    load: { viewers: 3, egressBps: 3_000_000, streams: 1 },
+    streams: [{ app: 'live', name: 's1', viewers: { rtmp: 1, flv: 1, hls: 1 }, egressBps: 3_000_000, upstream: 'o1', state: 'live' }],
+    ...extra,
+  };
 }
 
 function isLease(r: { lease: Lease } | { conflict: Lease }): r is { lease: Lease } {
@@ -672,6 +684,79 @@ export function runStoreContract(name: string, makeStore: MakeStore, opts: Store
         expect(first.events).toEqual([]);
         expect(second.events.map((e) => e.type)).toEqual(['stream.claimed']);
         second.stop();
+      });
+    });
+
+    describe('edge registry', () => {
+      const MAX = 3;
+      it('upserts and lists edges with their streams; a refresh keeps one entry', async () => {
+        const t0 = clock.now();
+        const e = await store.upsertEdge(edge('e1'), TTL, MAX);
+        expect(e).toMatchObject({ ...edge('e1') });
+        expect(e.updatedAt).toEqual(near(t0));
+        expect(e.expiresAt).toBe(e.updatedAt + TTL);
+        await store.upsertEdge(edge('e1', { state: 'draining', streams: [] }), TTL, MAX);
+        await store.upsertEdge(edge('e2', { region: 'eu' }), TTL, MAX);
+        const list = (await store.listEdges()).sort((a, b) => a.id.localeCompare(b.id));
+        expect(list.map((x) => [x.id, x.state, x.streams.length, x.region])).toEqual([
+          ['e1', 'draining', 0, undefined],
+          ['e2', 'active', 1, 'eu'],
+        ]);
+        expect(list[1].streams[0]).toEqual(edge('e2').streams[0]);
+      });
+
+      it.each([
+        ['a known id refreshes at the cap', ['e1', 'e2', 'e3', 'e1'], ['e1', 'e2', 'e3']],
+        ['a new id beyond the cap is refused', ['e1', 'e2', 'e3', 'e4'], ['e1', 'e2', 'e3']],
+      ])('maxEdges: %s', async (_what, ids, expected) => {
+        const refused: string[] = [];
+        for (const id of ids) {
+          try {
+            await store.upsertEdge(edge(id), TTL, MAX);
+          } catch (err) {
+            expect(err).toBeInstanceOf(TooManyEdgesError);
+            expect((err as CascadeError).code).toBe('TOO_MANY_EDGES');
+            refused.push(id);
+          }
+        }
+        expect((await store.listEdges()).map((x) => x.id).sort()).toEqual(expected);
+        expect(refused).toEqual(ids.filter((id) => !expected.includes(id)));
+      });
+
+      it('an expired edge is no longer listed, frees its slot, and the sweep announces edge.down once', async () => {
+        const rec = await recordEvents();
+        await store.upsertEdge(edge('e1'), TTL, 1);
+        await rec.waitFor(1);
+        await justBefore(TTL);
+        await store.upsertEdge(edge('e1'), TTL, 1);
+        await justBefore(TTL);
+        expect((await store.listEdges()).map((x) => x.id)).toEqual(['e1']);
+        await past(TTL);
+        expect(await store.listEdges()).toEqual([]);
+        await store.sweep();
+        await store.sweep();
+        await rec.waitFor(2);
+        await clock.advance(clock.slack);
+        expect(rec.events).toEqual([
+          { type: 'edge.up', data: { id: 'e1' } },
+          { type: 'edge.down', data: { id: 'e1' } },
+        ]);
+        await store.upsertEdge(edge('e2'), TTL, 1);
+        expect((await store.listEdges()).map((x) => x.id)).toEqual(['e2']);
+        rec.stop();
+      });
+
+      it('removeEdge deregisters once (edge.down), and a later heartbeat is a new edge.up', async () => {
+        const rec = await recordEvents();
+        await store.upsertEdge(edge('e1'), TTL, MAX);
+        expect(await store.removeEdge('e1')).toBe(true);
+        expect(await store.removeEdge('e1')).toBe(false);
+        expect(await store.listEdges()).toEqual([]);
+        await store.upsertEdge(edge('e1'), TTL, MAX);
+        await rec.waitFor(3);
+        await clock.advance(clock.slack);
+        expect(rec.events.map((e) => `${e.type}:${(e.data as { id: string }).id}`)).toEqual(['edge.up:e1', 'edge.down:e1', 'edge.up:e1']);
+        rec.stop();
       });
     });
 
