@@ -170,6 +170,8 @@ export interface EdgeReporterOptions {
   urls: { rtmp?: string; http?: string; region?: string };
   intervalMs: number;
   log: Logger;
+  /** Injectable clock (ms epoch) for tests. */
+  now?: () => number;
 }
 
 export class EdgeReporter {
@@ -217,7 +219,7 @@ export class EdgeReporter {
 
   /** Passes an HLS play verdict through, counting the client of an admitted request as watching. */
   hlsPoll<V extends { ok: boolean }>(path: { app: string; name: string }, ip: string, verdict: V): V {
-    if (verdict.ok && ip) this.hls.seen(`${path.app}/${path.name}`, ip);
+    if (verdict.ok && ip) this.hls.seen(`${path.app}/${path.name}`, ip, (this.opts.now ?? Date.now)());
     return verdict;
   }
 
@@ -246,7 +248,7 @@ export class EdgeReporter {
   /** One heartbeat; failures are logged (throttled), never thrown. */
   async report(): Promise<void> {
     try {
-      const now = Date.now();
+      const now = (this.opts.now ?? Date.now)();
       const samples = this.sample(now);
       await this.refreshOrigins(samples, now);
       const body = buildEdgeReport({

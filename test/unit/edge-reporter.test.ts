@@ -97,7 +97,8 @@ describe('EdgeReporter', () => {
       deregisterEdge: async (id: string) => void calls.push(`del ${id}`),
       listOrigins: async () => [{ id: 'origin-1', rtmp: 'rtmp://127.0.0.1:1936', http: 'http://127.0.0.1:8081', state: 'active' as const, load: {}, updatedAt: 0 }],
     };
-    const r = new EdgeReporter({ id: 'edge-1', discovery, streams: () => [stream], urls: { rtmp: 'rtmp://127.0.0.1:1935' }, intervalMs: 0, log: pino({ level: 'silent' }) });
+    let now = 1_000_000;
+    const r = new EdgeReporter({ id: 'edge-1', discovery, streams: () => [stream], urls: { rtmp: 'rtmp://127.0.0.1:1935' }, intervalMs: 0, log: pino({ level: 'silent' }), now: () => now });
     const written: number[] = [];
     const v = r.counted('live', 'cam', { kind: 'rtmp', backlog: 7, write: (b) => written.push(b.length), end: () => undefined, kick: () => undefined });
     expect(v.backlog).toBe(7);
@@ -105,10 +106,11 @@ describe('EdgeReporter', () => {
     v.write(Buffer.alloc(1000));
     expect(r.hlsPoll({ app: 'live', name: 'cam' }, '10.0.0.5', { ok: true })).toEqual({ ok: true });
     r.hlsPoll({ app: 'live', name: 'cam' }, '10.0.0.6', { ok: false });
+    now += 1000;
     await r.report();
     expect(written).toEqual([1000]);
-    expect(sent[1].streams).toEqual([{ app: 'live', name: 'cam', viewers: { rtmp: 1, flv: 0, hls: 1 }, egressBps: expect.any(Number), upstream: 'origin-1', state: 'live' }]);
-    expect(sent[1].streams[0].egressBps).toBeGreaterThan(1_000_000);
+    // 1000 bytes in 1 s to the RTMP viewer + one HLS client at the 1000 kbit/s ingest rate.
+    expect(sent[1].streams).toEqual([{ app: 'live', name: 'cam', viewers: { rtmp: 1, flv: 0, hls: 1 }, egressBps: 8000 + 1_000_000, upstream: 'origin-1', state: 'live' }]);
     await r.stop();
     await r.stop();
     expect(calls).toEqual(['hb edge-1', 'hb edge-1', 'del edge-1']);
