@@ -39,4 +39,16 @@ export class ApiFeeds {
       return { app: s.app, name: s.name, ingestKbps: st.recvKbps, kbpsIn: st.recvKbps, viewers: st.viewers };
     });
   }
+
+  /** Bits per second in (publishers) and out (players at this origin, edges' pulls included), over the last 30 s: the heartbeat's load figures. */
+  rates(): { ingressBps: number; egressBps: number } {
+    let inKbps = 0;
+    let outKbps = 0;
+    for (const s of this.streamSources()) {
+      const st = this.opts.streamStats(s);
+      inKbps += st.recvKbps;
+      outKbps += st.sendKbps;
+    }
+    return { ingressBps: inKbps * 1000, egressBps: outKbps * 1000 };
+  }
 }

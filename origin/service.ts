@@ -82,7 +82,14 @@ export class OriginService implements Service {
         ...(config.region ? { region: config.region } : {}),
         state: this.overload.draining ? 'draining' : 'active',
         capacity: this.capacity,
-        load: { weight: this.overload.snapshot().weight, publishers: this.leases.size, viewers: countViewers(this.nms) },
+        load: {
+          weight: this.overload.snapshot().weight,
+          publishers: this.leases.size,
+          viewers: countViewers(this.nms),
+          // Shown by the cluster view and the console (docs/console.md); cpu in percent of one core.
+          cpu: Math.round(this.api.stats.cpuUsage().self * 1000) / 10,
+          ...this.feeds.rates(),
+        },
       }),
       onFenced: (app, name, holder, owner) => {
         this.metrics.leaseRenewFailures.inc();

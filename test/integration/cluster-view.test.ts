@@ -91,6 +91,16 @@ test('GET /v1/cluster shows the edge, the stream with its owner, H264 640 wide, 
   const text = JSON.stringify(v);
   expect(text).not.toMatch(/"token"|cascade_auth|[0-9a-f]{64}/);
   await waitFor(async () => (await clusterView()).edges[0]?.load.egressBps > 0, 10_000, 'the edge to report egress');
+  // The owner reports its 30 s ingest and egress (the edge's pull) in its heartbeat, so the totals carry them.
+  await waitFor(
+    async () => {
+      const o = (await clusterView()).origins.find((x) => x.id === 'origin-1');
+      return (o?.load.ingressBps ?? 0) > 0 && (o?.load.egressBps ?? 0) > 0;
+    },
+    20_000,
+    'origin-1 to report its ingress and egress',
+  );
+  expect((await clusterView()).totals.ingressBps).toBeGreaterThan(0);
   // The frame rate is estimated from two readings of the origin's frame counter a few seconds apart.
   let fps: number | undefined;
   await waitFor(
