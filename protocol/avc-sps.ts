@@ -3,6 +3,8 @@
  * level and picture size (with frame cropping) in the node API. Pure, no I/O.
  */
 
+import { BitReader, BitsEnd, nalToRbsp } from './bits';
+
 export class SpsError extends Error {
   readonly code = 'AVC_SPS_INVALID';
   constructor(message: string) {
@@ -28,57 +30,6 @@ export interface AvcSps {
 /** Profiles whose SPS carries chroma_format_idc, bit depths and scaling matrices (7.3.2.1.1). */
 const HIGH_PROFILES = new Set([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135]);
 
-/** Removes emulation_prevention_three_byte (7.4.1: 0x000003 → 0x0000) to get the RBSP. */
-export function nalToRbsp(nal: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(nal.length);
-  let n = 0;
-  let zeros = 0;
-  for (const b of nal) {
-    if (zeros >= 2 && b === 3) {
-      zeros = 0;
-      continue;
-    }
-    zeros = b === 0 ? zeros + 1 : 0;
-    out[n++] = b;
-  }
-  return out.subarray(0, n);
-}
-
-/** MSB-first bit reader with Exp-Golomb codes (9.1). Reading past the end throws. */
-class BitReader {
-  private pos = 0;
-  constructor(private readonly buf: Buffer) {}
-
-  bit(): number {
-    const byte = this.pos >> 3;
-    if (byte >= this.buf.length) throw new SpsError('truncated');
-    const v = (this.buf[byte] >> (7 - (this.pos & 7))) & 1;
-    this.pos++;
-    return v;
-  }
-
-  bits(n: number): number {
-    let v = 0;
-    for (let i = 0; i < n; i++) v = v * 2 + this.bit();
-    return v;
-  }
-
-  /** ue(v): leadingZeroBits, then 2^lz - 1 + read(lz). */
-  ue(): number {
-    let zeros = 0;
-    while (this.bit() === 0) {
-      if (++zeros > 31) throw new SpsError('Exp-Golomb code longer than 32 bits');
-    }
-    return 2 ** zeros - 1 + this.bits(zeros);
-  }
-
-  /** se(v): ue mapped 1, -1, 2, -2, ... (9.1.1). */
-  se(): number {
-    const k = this.ue();
-    return k % 2 === 1 ? (k + 1) / 2 : -(k / 2);
-  }
-}
-
 /** scaling_list() (7.3.2.1.1.1): only parsed to skip it. */
 function skipScalingList(r: BitReader, size: number): void {
   let last = 8;
@@ -95,6 +46,15 @@ function skipScalingList(r: BitReader, size: number): void {
 
 /** Parses an SPS NAL unit (with its one-byte NAL header, nal_unit_type 7). */
 export function parseSps(nal: Buffer): AvcSps {
+  try {
+    return parseSpsNal(nal);
+  } catch (err) {
+    if (err instanceof BitsEnd) throw new SpsError(err.message);
+    throw err;
+  }
+}
+
+function parseSpsNal(nal: Buffer): AvcSps {
   if (nal.length < 4) throw new SpsError(`${nal.length} bytes`);
   if ((nal[0] & 0x1f) !== 7) throw new SpsError(`nal_unit_type ${nal[0] & 0x1f}, expected 7`);
   const r = new BitReader(nalToRbsp(nal.subarray(1)));

@@ -4,6 +4,7 @@
  * VP9 and Opus by name (Opus channel count from its ID header, RFC 7845 5.1). Pure and total:
  * unparsable input gives the codec name with null / zero details, never an exception.
  */
+import { BitReader, BitsEnd, nalToRbsp } from './bits';
 import { classifyTag, type MediaCodec } from './media-tag';
 import { MediaType } from './media';
 
@@ -39,55 +40,6 @@ export const CODEC_DISPLAY_NAMES: Readonly<Record<MediaCodec, string>> = {
   other: 'Other',
 };
 
-class BitsEnd extends Error {}
-
-/** MSB-first bit reader with Exp-Golomb (H.265 9.2) and leb128 / uvlc (AV1 4.10) codes; throws BitsEnd past the end. */
-class Bits {
-  private pos = 0;
-  constructor(private readonly buf: Buffer) {}
-  bit(): number {
-    const byte = this.pos >> 3;
-    if (byte >= this.buf.length) throw new BitsEnd();
-    const v = (this.buf[byte] >> (7 - (this.pos & 7))) & 1;
-    this.pos++;
-    return v;
-  }
-  bits(n: number): number {
-    let v = 0;
-    for (let i = 0; i < n; i++) v = v * 2 + this.bit();
-    return v;
-  }
-  skip(n: number): void {
-    for (let i = 0; i < n; i++) this.bit();
-  }
-  ue(): number {
-    let zeros = 0;
-    while (this.bit() === 0) if (++zeros > 31) throw new BitsEnd();
-    return 2 ** zeros - 1 + this.bits(zeros);
-  }
-  uvlc(): number {
-    let zeros = 0;
-    while (this.bit() === 0) if (++zeros >= 32) return 2 ** 32 - 1;
-    return this.bits(zeros) + 2 ** zeros - 1;
-  }
-}
-
-/** emulation_prevention_three_byte removed (H.265 7.4.2): 0x000003 → 0x0000. */
-function rbsp(nal: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(nal.length);
-  let n = 0;
-  let zeros = 0;
-  for (const b of nal) {
-    if (zeros >= 2 && b === 3) {
-      zeros = 0;
-      continue;
-    }
-    zeros = b === 0 ? zeros + 1 : 0;
-    out[n++] = b;
-  }
-  return out.subarray(0, n);
-}
-
 const HEVC_PROFILES: Record<number, string> = { 1: 'Main', 2: 'Main10', 3: 'MainStillPicture', 4: 'RExt', 9: 'SCC' };
 
 export interface HevcSps {
@@ -101,7 +53,7 @@ export interface HevcSps {
 
 /** seq_parameter_set_rbsp (H.265 7.3.2.2) up to the conformance window; `nal` includes its 2-byte header. */
 export function parseHevcSps(nal: Buffer): HevcSps {
-  const r = new Bits(rbsp(nal.subarray(2)));
+  const r = new BitReader(nalToRbsp(nal.subarray(2)));
   r.skip(4); // sps_video_parameter_set_id
   const maxSubLayersMinus1 = r.bits(3);
   r.skip(1); // sps_temporal_id_nesting_flag
@@ -149,7 +101,7 @@ export interface Av1SequenceHeader {
 
 /** sequence_header_obu (AV1 spec 5.5.1) up to max_frame_height_minus_1; `obu` is the OBU payload. */
 export function parseAv1SequenceHeader(obu: Buffer): Av1SequenceHeader {
-  const r = new Bits(obu);
+  const r = new BitReader(obu);
   const seqProfile = r.bits(3);
   r.skip(1); // still_picture
   const reduced = r.bit();

@@ -6,6 +6,7 @@
  * with our RTMP client at real-time pace, looping, until stopped. Media is generated at test time
  * into a temporary directory and never committed.
  */
+import { nalToRbsp } from '../../protocol/bits';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,26 +103,12 @@ function splitAnnexB(data: Buffer): Buffer[] {
   return nals;
 }
 
-function rbsp(nal: Buffer): Buffer {
-  const out: number[] = [];
-  let zeros = 0;
-  for (const b of nal) {
-    if (zeros >= 2 && b === 3) {
-      zeros = 0;
-      continue;
-    }
-    zeros = b === 0 ? zeros + 1 : 0;
-    out.push(b);
-  }
-  return Buffer.from(out);
-}
-
 const nalType = (n: Buffer): number => (n[0] >> 1) & 0x3f;
 
 /** HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3.1) from one VPS, SPS and PPS (4:2:0, 8 bit). */
 function buildHvcC(vps: Buffer, sps: Buffer, pps: Buffer): Buffer {
   // profile_tier_level's general part (12 bytes) follows the SPS's first RBSP byte (7.3.2.2).
-  const ptl = rbsp(sps).subarray(3, 15);
+  const ptl = nalToRbsp(sps).subarray(3, 15);
   const head = Buffer.concat([
     Buffer.from([1]),
     ptl.subarray(0, 11), // profile space/tier/idc, compatibility flags, constraint flags

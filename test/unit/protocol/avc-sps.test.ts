@@ -1,4 +1,5 @@
-import { avcLevelName, avcProfileName, nalToRbsp, parseSps, SpsError } from '../../../protocol/avc-sps';
+import { avcLevelName, avcProfileName, parseSps, SpsError } from '../../../protocol/avc-sps';
+import { nalToRbsp } from '../../../protocol/bits';
 
 /** SPS NAL units written by libx264 (ffmpeg 5, `-f h264`, first NAL of type 7). */
 const X264: Array<[string, string, { profileIdc: number; levelIdc: number; width: number; height: number; chromaFormatIdc: number; frameMbsOnly: boolean }]> = [
