@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../common/process-metrics';
 import type { DiscoveryStore } from './store/types';
 
 export type ClaimOutcome = 'won' | 'conflict' | 'owner_dead_broken' | 'origin_not_found' | 'error';
@@ -103,7 +104,7 @@ export class DiscoveryMetrics {
     });
     for (const r of ['won', 'conflict', 'owner_dead_broken', 'origin_not_found', 'error']) this.claims.inc({ result: r }, 0);
     for (const r of ['lease_lost', 'store_unavailable', 'error']) this.renewFailures.inc({ reason: r }, 0);
-    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cascade_discovery_' });
+    if (opts.processMetrics) collectProcessMetrics(this.registry, 'cascade_discovery_');
   }
 
   /** The exposition text; a store that fails keeps its gauges' last values, never fails the scrape. */

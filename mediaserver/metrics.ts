@@ -7,7 +7,8 @@
  * by the services (`redirects`, `rejections`, `leaseRenewFailures`, edge `streamEvent`, ...).
  */
 import type { FastifyInstance } from 'fastify';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../common/process-metrics';
 import type { NodeMedia } from './node-api';
 
 /** Reasons an origin refuses a publisher or a player (label of cascade_origin_rejections_total). */
@@ -103,7 +104,7 @@ abstract class NodeMetrics {
         for (const r of opts.connectionsRefused?.() ?? []) this.inc({ listener: r.listener, reason: r.reason }, r.count);
       },
     });
-    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (opts.processMetrics !== false) collectProcessMetrics(this.registry);
   }
 
   /** The exposition text (Prometheus text format 0.0.4). */
