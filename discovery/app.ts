@@ -10,6 +10,8 @@ import { registerConsole } from './console';
 import { HttpLiveness, type LivenessChecker } from './liveness';
 import { DiscoveryMetrics } from './metrics';
 import { ReadCache } from './read-cache';
+import { OwnerCache } from './owner-cache';
+import { InvalidatingStore } from './owner-cache-store';
 import { discoveryRoutes } from './routes';
 import { SseHub } from './sse';
 import { LogThrottle } from '../common/limits';
@@ -192,7 +194,23 @@ export function buildDiscoveryApp(store: DiscoveryStore, partialConfig: Partial<
     },
   });
   void app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
-  void app.register(discoveryRoutes, { store, config, metrics, ...(liveness ? { liveness } : {}), random: deps.random ?? Math.random, cache, hub });
+  // The owner cache needs store events it can trust (`eventEpoch`: the Redis store); the memory
+  // store answers from memory anyway.
+  const owners =
+    config.ownerCacheMs > 0 && store.eventEpoch
+      ? new OwnerCache({ maxAgeMs: config.ownerCacheMs, eventEpoch: () => store.eventEpoch?.() ?? null, counters: metrics.ownerCache })
+      : undefined;
+  const routeStore = owners ? new InvalidatingStore(store, owners) : store;
+  void app.register(discoveryRoutes, {
+    store: routeStore,
+    config,
+    metrics,
+    ...(liveness ? { liveness } : {}),
+    random: deps.random ?? Math.random,
+    cache,
+    hub,
+    ...(owners ? { owners } : {}),
+  });
   registerConsole(app);
   return app;
 }

@@ -8,6 +8,7 @@ import { markStale } from './http';
 import type { LivenessChecker } from './liveness';
 import type { DiscoveryMetrics } from './metrics';
 import type { PlacementOptions } from './placement/place';
+import type { OwnerCache, OwnerEntry } from './owner-cache';
 import type { ReadCache } from './read-cache';
 import * as S from './schemas';
 import type { SseHub } from './sse';
@@ -24,6 +25,8 @@ export interface DiscoveryRoutesOptions {
   random: () => number;
   cache: ReadCache;
   hub: SseHub;
+  /** The owner cache of stream lookups (Redis store; `store` is then its `InvalidatingStore`). */
+  owners?: OwnerCache;
 }
 
 type OnRequest = { onRequest: DiscoveryAuth['read'] };
@@ -46,7 +49,8 @@ export interface RouteContext extends DiscoveryRoutesOptions {
   leaseView(lease: Lease): Promise<LeaseView>;
   /** A read through the stale cache: fresh from the store, or marked stale while the store is down. */
   cachedRead<T>(reply: FastifyReply, key: string, fn: () => Promise<T>): Promise<{ value: T; stale: boolean }>;
-  lookupStream(reply: FastifyReply, app: string, name: string): Promise<{ value: StreamOwnerView | null; stale: boolean }>;
+  /** The owner of a stream; `entry` when the answer is (now) in the owner cache (its JSON is kept there). */
+  lookupStream(reply: FastifyReply, app: string, name: string): Promise<{ value: StreamOwnerView | null; stale: boolean; entry?: OwnerEntry }>;
   placementOptions: PlacementOptions;
 }
 
@@ -91,11 +95,23 @@ export function routeContext(opts: DiscoveryRoutesOptions): RouteContext {
       return { ...owner, token: lease.token, ttlMs: config.leaseTtlMs };
     },
     cachedRead,
-    lookupStream: (reply, app, name) =>
-      cachedRead(reply, `stream:${streamKey(app, name)}`, async () => {
+    lookupStream: async (reply, app, name) => {
+      const key = streamKey(app, name);
+      const { owners } = opts;
+      const hit = owners?.get(key);
+      if (hit) return { value: hit.view, stale: false, entry: hit };
+      const started = owners?.begin() ?? 0;
+      let entry: OwnerEntry | undefined;
+      const r = await cachedRead(reply, `stream:${key}`, async () => {
         const lease = await store.getStream(app, name);
-        return lease ? lookupOwner(lease) : null;
-      }),
+        const origin = lease ? await store.getOrigin(lease.originId) : null;
+        const view = lease && origin ? ownerView(lease, origin) : null;
+        // Never served past the lease's or the registration's expiry (a lease not swept yet).
+        entry = owners?.fill(key, started, view, lease && origin ? Math.min(lease.expiresAt, origin.expiresAt) : null);
+        return view;
+      });
+      return r.stale || !entry ? r : { ...r, entry };
+    },
     placementOptions: {
       highWater: config.highWater,
       strategy: config.placementStrategy,

@@ -95,6 +95,8 @@ export class RedisStore implements DiscoveryStore {
   private readonly bulk: RedisClient;
   private readonly heartbeatTimeoutMs: number;
   private subscribed = false;
+  /** Counts (re)subscriptions of the event connection (`eventEpoch`). */
+  private subscriptions = 0;
   private readonly fanout = new EventFanout();
   private readonly log?: Logger;
   private readonly readyTimeoutMs: number;
@@ -316,6 +318,7 @@ export class RedisStore implements DiscoveryStore {
       sub.on('ready', () => {
         sub.subscribe(this.channel).then(
           () => {
+            this.subscriptions++;
             this.subscribed = true;
             sub.emit('cascade:subscribed');
           },
@@ -341,6 +344,10 @@ export class RedisStore implements DiscoveryStore {
       await this.syncEvents(this.sub);
     }
     return this.fanout.add(listener);
+  }
+
+  eventEpoch(): number | null {
+    return this.subscribed && !this.closed ? this.subscriptions : null;
   }
 
   /**

@@ -70,6 +70,13 @@ export interface DiscoveryStore {
    * unreachable; the subscription is made whenever Redis comes back).
    */
   subscribe(listener: (event: DiscoveryEvent) => void): Promise<() => void>;
+  /**
+   * Whether events reach `subscribe` listeners now: null while they may be lost (Redis: the subscriber
+   * connection is not subscribed), else a number that changes after every (re)subscription (events
+   * published in between were lost). Discovery's owner cache is used only while this is not null and
+   * drops everything when it changes. A store without it has no owner cache.
+   */
+  eventEpoch?(): number | null;
   /** Resolves if the backend answers (used by /healthz). */
   ping(): Promise<void>;
   close(): Promise<void>;
