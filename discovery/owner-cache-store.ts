@@ -97,6 +97,14 @@ export class InvalidatingStore implements DiscoveryStore {
     return this.store.getStream(app, name);
   }
 
+  getStreamOwner(app: string, name: string): Promise<{ lease: Lease; origin: OriginRecord } | null> {
+    if (this.store.getStreamOwner) return this.store.getStreamOwner(app, name);
+    return this.store.getStream(app, name).then(async (lease) => {
+      const origin = lease ? await this.store.getOrigin(lease.originId) : null;
+      return lease && origin ? { lease, origin } : null;
+    });
+  }
+
   listStreams(): Promise<Lease[]> {
     return this.store.listStreams();
   }

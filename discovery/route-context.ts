@@ -12,7 +12,7 @@ import type { OwnerCache, OwnerEntry } from './owner-cache';
 import type { ReadCache } from './read-cache';
 import * as S from './schemas';
 import type { SseHub } from './sse';
-import { streamKey, type DiscoveryStore, type Lease } from './store/types';
+import { streamKey, type DiscoveryStore, type Lease, type OriginRecord } from './store/types';
 import type { LeaseView, StreamOwnerView } from './types';
 import { ownerView } from './views';
 
@@ -103,8 +103,16 @@ export function routeContext(opts: DiscoveryRoutesOptions): RouteContext {
       const started = owners?.begin() ?? 0;
       let entry: OwnerEntry | undefined;
       const r = await cachedRead(reply, `stream:${key}`, async () => {
-        const lease = await store.getStream(app, name);
-        const origin = lease ? await store.getOrigin(lease.originId) : null;
+        let lease: Lease | null;
+        let origin: OriginRecord | null;
+        if (store.getStreamOwner) {
+          const found = await store.getStreamOwner(app, name); // one round trip on Redis
+          lease = found?.lease ?? null;
+          origin = found?.origin ?? null;
+        } else {
+          lease = await store.getStream(app, name);
+          origin = lease ? await store.getOrigin(lease.originId) : null;
+        }
         const view = lease && origin ? ownerView(lease, origin) : null;
         // Never served past the lease's or the registration's expiry (a lease not swept yet).
         entry = owners?.fill(key, started, view, lease && origin ? Math.min(lease.expiresAt, origin.expiresAt) : null);

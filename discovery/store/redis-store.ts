@@ -256,6 +256,11 @@ export class RedisStore implements DiscoveryStore {
     return r ? leaseOf(r, 0) : null;
   }
 
+  async getStreamOwner(app: string, name: string): Promise<{ lease: Lease; origin: OriginRecord } | null> {
+    const r = (await this.script(L.GET_STREAM_OWNER, streamKey(app, name))) as string[] | null;
+    return r ? { lease: leaseOf(r, 0), origin: parseOrigin(r[6]) } : null;
+  }
+
   async listStreams(): Promise<Lease[]> {
     const out: Lease[] = [];
     let after: string | undefined;

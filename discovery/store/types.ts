@@ -49,6 +49,8 @@ export interface DiscoveryStore {
   /** true if released; false if the lease was not held with this origin and token. */
   releaseStream(app: string, name: string, originId: string, token: number): Promise<boolean>;
   getStream(app: string, name: string): Promise<Lease | null>;
+  /** `getStream` and its owner's registration in one read (optional: else getStream + getOrigin). */
+  getStreamOwner?(app: string, name: string): Promise<{ lease: Lease; origin: OriginRecord } | null>;
   /** Every live lease (unordered). */
   listStreams(): Promise<Lease[]>;
   /** One page of live leases in `app/name` byte order (see `StreamPageQuery`). */
