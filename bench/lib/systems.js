@@ -18,6 +18,13 @@ const NMS_SCRIPT = path.join(__dirname, '..', 'peers', 'nms.js');
 const NGINX_RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 
 /**
+ * Every player of the bench connects from 127.0.0.1: the per-IP connection cap (default 200, meant for
+ * real clients) would refuse players beyond 200 of one N, as it would behind a NAT. Raised to the
+ * total cap for origins and edges.
+ */
+const LOOPBACK_CLIENTS = ['--max-connections-per-ip', '5000'];
+
+/**
  * @typedef {import('./load').Ctx & { tmp: string }} SysCtx
  * @typedef {{ id: string, proc: import('./procs').Proc, rtmp: string, http: string }} Node
  */
@@ -62,7 +69,7 @@ async function startCascade(ctx, opts = {}) {
     for (let i = 1; i <= (opts.origins ?? 1); i++) {
       const [rp, hp] = [await freePort(), await freePort()];
       const id = `origin-${i}`;
-      const flags = ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--discovery-url', discoveryUrl];
+      const flags = ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--discovery-url', discoveryUrl, ...LOOPBACK_CLIENTS];
       if (opts.heartbeatMs) flags.push('--heartbeat-ms', String(opts.heartbeatMs)); // default: the product's
       const proc = await startCascadeProcess(ctx, id, 'origin', flags, `http://127.0.0.1:${hp}/healthz`);
       procs.push(proc);
@@ -84,7 +91,7 @@ async function startCascade(ctx, opts = {}) {
       const [rp, hp] = [await freePort(), await freePort()];
       const id = `edge-${i}`;
       const list = (opts.edgeOrigins ? opts.edgeOrigins(i - 1, origins) : origins).map((o) => o.rtmp).join(',');
-      const flags = ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--origins', list, '--discovery-url', discoveryUrl, ...(opts.edgeFlags ?? [])];
+      const flags = ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--origins', list, '--discovery-url', discoveryUrl, ...LOOPBACK_CLIENTS, ...(opts.edgeFlags ?? [])];
       const proc = await startCascadeProcess(ctx, id, 'edge', flags, `http://127.0.0.1:${hp}/healthz`);
       procs.push(proc);
       edges.push({ id, proc, rtmp: `rtmp://127.0.0.1:${rp}`, http: `http://127.0.0.1:${hp}` });
