@@ -209,6 +209,57 @@ rtmp {
   };
 }
 
+/**
+ * SRS 6 built from source (bench/README.md "SRS 6"): the binary at BENCH_SRS_BIN or
+ * bench/.cache/srs/srs; null (skipped with a note) when there is none.
+ */
+function srsBinary() {
+  const bin = process.env.BENCH_SRS_BIN ?? path.join(__dirname, '..', '.cache', 'srs', 'srs');
+  return fs.existsSync(bin) ? bin : null;
+}
+
+/**
+ * SRS with a generated config: RTMP and HTTP-FLV on loopback free ports, in the foreground, logs to a
+ * file at warn, default play settings (GOP cache on, merged writes: mw_latency 350 ms).
+ * @param {SysCtx} ctx
+ */
+async function startSrs(ctx, name = 'srs') {
+  const bin = srsBinary();
+  if (!bin) return null;
+  const [rp, hp] = [await freePort(), await freePort()];
+  const dir = fs.mkdtempSync(path.join(ctx.tmp, 'srs-'));
+  const conf = `listen 127.0.0.1:${rp};
+max_connections 5000;
+daemon off;
+pid ${dir}/srs.pid;
+srs_log_tank file;
+srs_log_file ${dir}/srs.log;
+srs_log_level warn;
+http_api { enabled off; }
+http_server { enabled on; listen 127.0.0.1:${hp}; dir ${dir}; }
+vhost __defaultVhost__ {
+  http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
+}
+`;
+  fs.writeFileSync(path.join(dir, 'srs.conf'), conf);
+  const proc = ctx.reg.spawn(name, bin, ['-c', path.join(dir, 'srs.conf')], { cwd: dir });
+  await waitFor(async () => {
+    if (!proc.running) throw new Error(`${name} exited during start:\n${proc.output}\n${safeRead(path.join(dir, 'srs.log'))}`);
+    return (await canConnect('127.0.0.1', rp)) && (await canConnect('127.0.0.1', hp));
+  }, 10000, `${name} listening`);
+  ctx.sampler.watch(name, proc.pid, 'server');
+  return {
+    proc,
+    rtmp: `rtmp://127.0.0.1:${rp}`,
+    http: `http://127.0.0.1:${hp}`,
+    serverNames: [name],
+    stop: async () => {
+      ctx.sampler.unwatch(name);
+      await ctx.reg.stop(proc);
+    },
+  };
+}
+
 function safeRead(file) {
   try {
     return fs.readFileSync(file, 'utf8');
@@ -269,4 +320,4 @@ function makeTmp() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'cascade-bench-'));
 }
 
-module.exports = { startCascade, startCascadeProcess, startNms, startNginx, startRedis, redisServerVersion, ensureNginx, nmsVersion, makeTmp };
+module.exports = { startCascade, startCascadeProcess, startNms, startNginx, startSrs, srsBinary, startRedis, redisServerVersion, ensureNginx, nmsVersion, makeTmp };

@@ -6,7 +6,7 @@
  * per delivered Gbit and latency p50 / p99 for each window.
  * `--n 200` changes N; BENCH_BATCH_MS=0,20 changes the windows.
  */
-const { startCascade, startNms, startNginx } = require('../lib/systems');
+const { startCascade, startNms, startNginx, startSrs, srsBinary } = require('../lib/systems');
 const { startPublisher, measure } = require('../lib/load');
 const { ratio } = require('../lib/stats');
 const { sleep, log } = require('../lib/util');
@@ -58,10 +58,25 @@ async function run(ctx) {
       return { ingest: s.rtmp, rtmp: s.rtmp, servers: s.serverNames, stop: s.stop };
     });
   } else notes.push(ctx.nginx.note);
+  if (srsBinary()) {
+    await runSystem('srs', async () => {
+      const s = await startSrs(ctx);
+      if (!s) throw new Error('srs did not start');
+      return { ingest: s.rtmp, rtmp: s.rtmp, servers: s.serverNames, stop: s.stop };
+    });
+  } else notes.push('SRS 6 skipped: no binary (BENCH_SRS_BIN or bench/.cache/srs/srs; bench/README.md "SRS 6" builds one).');
 
   const comparisons = [];
   const nms = rows.find((r) => r.system === 'nms');
+  const srs = rows.find((r) => r.system === 'srs');
   for (const r of rows.filter((x) => x.batchMs !== undefined)) {
+    if (srs) {
+      const c = `rtmp N=${n}, fanoutBatchMs ${r.batchMs}`;
+      comparisons.push(
+        { case: c, metric: 'edge-only CPU-s / delivered Gbit', cascade: r.edgeCpuPerGbit, peer: 'srs', peerValue: srs.cpuPerGbit, ratio: ratio(r.edgeCpuPerGbit, srs.cpuPerGbit), better: 'lower' },
+        { case: c, metric: 'latency p99 ms', cascade: r.latencyMs.p99, peer: 'srs', peerValue: srs.latencyMs.p99, ratio: ratio(r.latencyMs.p99, srs.latencyMs.p99), better: 'lower' },
+      );
+    }
     const c = `rtmp N=${n}, fanoutBatchMs ${r.batchMs}`;
     if (!nms) continue;
     comparisons.push(
