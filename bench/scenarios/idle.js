@@ -90,7 +90,7 @@ async function run(ctx) {
   const stateDir = fs.mkdtempSync(path.join(ctx.tmp, 'idle-state-'));
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const launcher = ctx.reg.spawn('launcher', process.execPath, [...nodeArgs, dist.ENTRY, 'local', '--port-offset', String(offset), '--state-dir', stateDir], {
-    env: { ...process.env, CASCADE_LOG_LEVEL: process.env.BENCH_CASCADE_LOG_LEVEL ?? 'info', NODE_OPTIONS: nodeArgs.join(' ') },
+    env: { ...process.env, CASCADE_LOG_LEVEL: process.env.BENCH_CASCADE_LOG_LEVEL ?? 'info' },
   });
   const health = [8090, 8081, 8082, 8080].map((p) => `http://127.0.0.1:${p + offset}/healthz`);
   const nms = await startNms(ctx, 'nms');
