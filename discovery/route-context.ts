@@ -99,7 +99,11 @@ export function routeContext(opts: DiscoveryRoutesOptions): RouteContext {
       const key = streamKey(app, name);
       const { owners } = opts;
       const hit = owners?.get(key);
-      if (hit) return { value: hit.view, stale: false, entry: hit };
+      if (hit) {
+        // Keep the degraded-mode copy as fresh as a store read would (docs/discovery.md "Degraded mode").
+        cache.put(`stream:${key}`, hit.view);
+        return { value: hit.view, stale: false, entry: hit };
+      }
       const started = owners?.begin() ?? 0;
       let entry: OwnerEntry | undefined;
       const r = await cachedRead(reply, `stream:${key}`, async () => {
