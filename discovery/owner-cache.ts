@@ -50,7 +50,7 @@ export class OwnerCache {
   misses = 0;
 
   constructor(private readonly opts: OwnerCacheOptions) {
-    this.maxEntries = opts.maxEntries ?? 100_000;
+    this.maxEntries = opts.maxEntries ?? 50_000;
     this.now = opts.now ?? Date.now;
   }
 

@@ -134,6 +134,19 @@ describe('owner cache on Redis: takeovers and releases invalidate it', () => {
     expect((await ca.lookup('live', 'own'))?.token).toBe(reclaimed.token);
   });
 
+  it('bad names are 400 (never cached); names probed at random are 404 until a claim of one of them is heard', async () => {
+    for (const bad of ['a%2Fb', 'x'.repeat(300), '%E0%A4%A', '..']) {
+      const res = await fetch(`${a.service.url}/v1/streams/live/${bad}`);
+      expect([400, 404]).toContain(res.status);
+      expect(((await res.json()) as { code: string }).code).toMatch(/BAD_REQUEST|NOT_FOUND|STREAM_NOT_FOUND/);
+    }
+    const names = Array.from({ length: 200 }, (_, i) => `probe${i}`);
+    for (const n of names) expect(await ca.lookup('live', n)).toBeNull();
+    await cb.claimStream('live', 'probe7', 'o1');
+    await afterHeard((e) => e.type === 'stream.claimed' && e.data.name === 'probe7', (v) => v?.origin.id === 'o1', 'live', 'probe7');
+    expect(await ca.lookup('live', 'probe8')).toBeNull();
+  });
+
   it('the Redis store reports its event subscription (the cache is used only while it is up)', () => {
     expect(a.store.eventEpoch()).toEqual(expect.any(Number));
   });
