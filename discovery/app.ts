@@ -10,6 +10,8 @@ import { registerConsole } from './console';
 import { HttpLiveness, type LivenessChecker } from './liveness';
 import { DiscoveryMetrics } from './metrics';
 import { ReadCache } from './read-cache';
+import { OwnerCache } from './owner-cache';
+import { InvalidatingStore } from './owner-cache-store';
 import { discoveryRoutes } from './routes';
 import { SseHub } from './sse';
 import { LogThrottle } from '../common/limits';
@@ -64,14 +66,23 @@ export function errorResponse(err: unknown): { status: number; body: { code: Err
 }
 
 /** Request lines at debug (heartbeats every 2 s per origin would drown the log); 4xx at info, 5xx at error. */
+const LEVEL_VALUES: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+
+/** Whether `log` writes lines of `level` (pino's numeric levels; `silent` writes none). */
+function levelEnabled(log: FastifyBaseLogger, level: 'debug' | 'info' | 'error'): boolean {
+  return LEVEL_VALUES[level] >= (LEVEL_VALUES[log.level] ?? Infinity);
+}
+
 class DiscoveryLogController extends LogController {
   override incomingRequest(request: FastifyRequest): void {
+    if (!levelEnabled(request.log, 'debug')) return; // the hot lookups: build nothing to drop it
     // Not fastify's `req` serializer: it logs the URL with its query string.
     request.log.debug({ method: request.method, url: redactUrl(request.url.slice(0, 300)), remoteAddress: request.ip }, 'incoming request');
   }
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const status = reply.statusCode;
     const level = error || status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
+    if (!levelEnabled(reply.log, level)) return;
     // Path only: query strings may carry credentials one day; headers (authorization) never logged.
     const path = request.url.split('?')[0].slice(0, 300);
     reply.log[level]({ method: request.method, path, res: reply, responseTime: reply.elapsedTime, ...(error ? { err: error } : {}) }, 'request completed');
@@ -164,10 +175,24 @@ export function buildDiscoveryApp(store: DiscoveryStore, partialConfig: Partial<
     reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0].slice(0, 200)}` }),
   );
 
+  // The labelled series of each method/route/status, looked up once (prom-client hashes the label
+  // object on every inc/observe otherwise; a lookup is a hot path).
+  const series = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    const status = reply.statusCode;
+    const key = `${request.method} ${status} ${route}`;
+    let s = series.get(key);
+    if (!s) {
+      s = {
+        requests: metrics.httpRequests.labels({ method: request.method, route, status: String(status) }),
+        duration: metrics.httpDuration.labels({ method: request.method, route }),
+      };
+      // Bounded: methods × statuses × routes (unmatched paths share one route label).
+      if (series.size < 10_000) series.set(key, s);
+    }
+    s.requests.inc();
+    s.duration.observe(reply.elapsedTime / 1000);
   });
 
   void app.register(fastifySwagger, {
@@ -194,7 +219,23 @@ export function buildDiscoveryApp(store: DiscoveryStore, partialConfig: Partial<
     },
   });
   void app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
-  void app.register(discoveryRoutes, { store, config, metrics, ...(liveness ? { liveness } : {}), random: deps.random ?? Math.random, cache, hub });
+  // The owner cache needs store events it can trust (`eventEpoch`: the Redis store); the memory
+  // store answers from memory anyway.
+  const owners =
+    config.ownerCacheMs > 0 && store.eventEpoch
+      ? new OwnerCache({ maxAgeMs: config.ownerCacheMs, eventEpoch: () => store.eventEpoch?.() ?? null, counters: metrics.ownerCache })
+      : undefined;
+  const routeStore = owners ? new InvalidatingStore(store, owners) : store;
+  void app.register(discoveryRoutes, {
+    store: routeStore,
+    config,
+    metrics,
+    ...(liveness ? { liveness } : {}),
+    random: deps.random ?? Math.random,
+    cache,
+    hub,
+    ...(owners ? { owners } : {}),
+  });
   registerConsole(app);
   return app;
 }

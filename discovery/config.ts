@@ -75,6 +75,13 @@ export const DiscoveryConfigSchema = Type.Object({
     default: 'prefer',
     description: 'A placement region: prefer (stay in it when an origin there can take the stream) or require (only that region).',
   }),
+  ownerCacheMs: Type.Integer({
+    default: 2000,
+    minimum: 0,
+    maximum: 60000,
+    description:
+      'Stream lookups (GET /v1/streams/:app/:name, the SRS coworker lookup) on the Redis store answer from a local cache for at most this long, invalidated by store events and by this replica\'s writes; not used while the event subscription is down. 0: off. docs/discovery.md "Owner cache".',
+  }),
   staleCacheMs: Type.Integer({
     default: 30000,
     minimum: 0,

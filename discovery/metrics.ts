@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../common/process-metrics';
 import type { DiscoveryStore } from './store/types';
 
 export type ClaimOutcome = 'won' | 'conflict' | 'owner_dead_broken' | 'origin_not_found' | 'error';
@@ -22,6 +23,8 @@ export class DiscoveryMetrics {
   readonly heartbeatLeases: Counter<'status'>;
   readonly sseClients: Gauge;
   readonly staleReads: Counter<'route'>;
+  /** Stream lookups answered from the owner cache (hit) or the store (miss). */
+  readonly ownerCache: { hit: Counter.Internal; miss: Counter.Internal };
 
   constructor(store: DiscoveryStore, opts: DiscoveryMetricsOptions = {}) {
     const registers = [this.registry];
@@ -57,6 +60,15 @@ export class DiscoveryMetrics {
       registers,
     });
     this.sseClients = new Gauge({ name: 'cascade_discovery_sse_clients', help: 'Open /v1/events streams.', registers });
+    const ownerCache = new Counter({
+      name: 'cascade_discovery_owner_cache_total',
+      help: 'Stream lookups answered from the local owner cache (hit) or read from the store (miss; only counted while the cache is in use).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.ownerCache = { hit: ownerCache.labels('hit'), miss: ownerCache.labels('miss') };
+    this.ownerCache.hit.inc(0);
+    this.ownerCache.miss.inc(0);
     this.staleReads = new Counter({
       name: 'cascade_discovery_stale_reads_total',
       help: 'Reads answered from the local cache while the store was unreachable.',
@@ -113,7 +125,7 @@ export class DiscoveryMetrics {
     });
     for (const r of ['won', 'conflict', 'owner_dead_broken', 'origin_not_found', 'error']) this.claims.inc({ result: r }, 0);
     for (const r of ['lease_lost', 'store_unavailable', 'error']) this.renewFailures.inc({ reason: r }, 0);
-    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cascade_discovery_' });
+    if (opts.processMetrics) collectProcessMetrics(this.registry, 'cascade_discovery_');
   }
 
   /** The exposition text; a store that fails keeps its gauges' last values, never fails the scrape. */

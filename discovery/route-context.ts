@@ -10,10 +10,11 @@ import { markStale } from './http';
 import type { LivenessChecker } from './liveness';
 import type { DiscoveryMetrics } from './metrics';
 import type { PlacementOptions } from './placement/place';
+import type { OwnerCache, OwnerEntry } from './owner-cache';
 import type { ReadCache } from './read-cache';
 import * as S from './schemas';
 import type { SseHub } from './sse';
-import { streamKey, type DiscoveryStore, type Lease } from './store/types';
+import { streamKey, type DiscoveryStore, type Lease, type OriginRecord } from './store/types';
 import type { LeaseView, StreamOwnerView } from './types';
 import { ownerView } from './views';
 
@@ -26,6 +27,8 @@ export interface DiscoveryRoutesOptions {
   random: () => number;
   cache: ReadCache;
   hub: SseHub;
+  /** The owner cache of stream lookups (Redis store; `store` is then its `InvalidatingStore`). */
+  owners?: OwnerCache;
 }
 
 type OnRequest = { onRequest: DiscoveryAuth['read'] };
@@ -52,7 +55,8 @@ export interface RouteContext extends DiscoveryRoutesOptions {
   leaseView(lease: Lease): Promise<LeaseView>;
   /** A read through the stale cache: fresh from the store, or marked stale while the store is down. */
   cachedRead<T>(reply: FastifyReply, key: string, fn: () => Promise<T>): Promise<{ value: T; stale: boolean }>;
-  lookupStream(reply: FastifyReply, app: string, name: string): Promise<{ value: StreamOwnerView | null; stale: boolean }>;
+  /** The owner of a stream; `entry` when the answer is (now) in the owner cache (its JSON is kept there). */
+  lookupStream(reply: FastifyReply, app: string, name: string): Promise<{ value: StreamOwnerView | null; stale: boolean; entry?: OwnerEntry }>;
   placementOptions: PlacementOptions;
 }
 
@@ -99,11 +103,35 @@ export function routeContext(opts: DiscoveryRoutesOptions): RouteContext {
       return { ...owner, token: lease.token, ttlMs: config.leaseTtlMs };
     },
     cachedRead,
-    lookupStream: (reply, app, name) =>
-      cachedRead(reply, `stream:${streamKey(app, name)}`, async () => {
-        const lease = await store.getStream(app, name);
-        return lease ? lookupOwner(lease) : null;
-      }),
+    lookupStream: async (reply, app, name) => {
+      const key = streamKey(app, name);
+      const { owners } = opts;
+      const hit = owners?.get(key);
+      if (hit) {
+        // Keep the degraded-mode copy as fresh as a store read would (docs/discovery.md "Degraded mode").
+        cache.put(`stream:${key}`, hit.view);
+        return { value: hit.view, stale: false, entry: hit };
+      }
+      const started = owners?.begin() ?? 0;
+      let entry: OwnerEntry | undefined;
+      const r = await cachedRead(reply, `stream:${key}`, async () => {
+        let lease: Lease | null;
+        let origin: OriginRecord | null;
+        if (store.getStreamOwner) {
+          const found = await store.getStreamOwner(app, name); // one round trip on Redis
+          lease = found?.lease ?? null;
+          origin = found?.origin ?? null;
+        } else {
+          lease = await store.getStream(app, name);
+          origin = lease ? await store.getOrigin(lease.originId) : null;
+        }
+        const view = lease && origin ? ownerView(lease, origin) : null;
+        // Never served past the lease's or the registration's expiry (a lease not swept yet).
+        entry = owners?.fill(key, started, view, lease && origin ? Math.min(lease.expiresAt, origin.expiresAt) : null);
+        return view;
+      });
+      return r.stale || !entry ? r : { ...r, entry };
+    },
     placementOptions: {
       highWater: config.highWater,
       strategy: config.placementStrategy,

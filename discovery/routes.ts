@@ -19,7 +19,9 @@ export type { DiscoveryRoutesOptions } from './route-context';
 export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async (app, opts) => {
   const ctx = routeContext(opts);
   // Events of every replica (Redis pub/sub or the in-process emitter) go to the SSE clients.
+  // The owner cache hears them first: an SSE client that reacts with a lookup gets the new owner.
   const unsubscribe = await opts.store.subscribe((event) => {
+    opts.owners?.onEvent(event);
     ctx.downOrigins.onEvent(event);
     opts.hub.broadcast(event);
   });

@@ -113,9 +113,21 @@ export const streamRoutes: FastifyPluginAsync<{ ctx: RouteContext }> = async (ap
     },
     async (request, reply) => {
       const { app: appName, name } = streamOf(request.params);
-      const { value: owner } = await lookupStream(reply, appName, name);
+      const { value: owner, entry } = await lookupStream(reply, appName, name);
       if (!owner) throw new StreamNotFoundError(appName, name);
-      return forCaller(request, owner);
+      if (!entry) return forCaller(request, owner);
+      // From the owner cache: both answers serialized once (with the route's schema), then sent as is.
+      const asText = (view: StreamOwnerView): string => {
+        const out = reply.serialize(view);
+        return typeof out === 'string' ? out : JSON.stringify(view);
+      };
+      const anonymous = (): StreamOwnerView => {
+        const view = { ...owner };
+        delete view.token;
+        return view;
+      };
+      const json = (entry.json ??= { full: asText(owner), anonymous: asText(anonymous()) });
+      return reply.type('application/json; charset=utf-8').send(auth.seesTokens(request) ? json.full : json.anonymous);
     },
   );
 

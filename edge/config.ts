@@ -50,7 +50,13 @@ export const EdgeConfigSchema = Type.Object({
     description: 'round-robin: SRS behaviour, pick origins index++ % n and follow 302; lookup: ask discovery for the owner first, round-robin when discovery is down.',
   }),
   failoverGraceMs: Type.Integer({ default: 10000, minimum: 0, description: 'After the upstream is lost, how long viewers are kept while the edge re-pulls before they get end-of-stream.' }),
-  fanoutBatchMs: Type.Integer({ default: 20, minimum: 0, maximum: 1000, description: 'Viewer writes are batched this long (one write of a shared buffer per viewer per batch); a keyframe always starts a new batch.' }),
+  fanoutBatchMs: Type.Integer({
+    default: 20,
+    minimum: 0,
+    maximum: 1000,
+    description:
+      'Viewer writes are batched this long (one write of a shared buffer per viewer per batch); a keyframe always starts a new batch. The trade-off: fewer socket writes (edge CPU per viewer) against added latency (up to this much); 0 writes each message at once. Measured at 0/10/20/40 ms: bench/README.md "Edge fan-out".',
+  }),
   viewerMaxBacklogBytes: Type.Integer({ default: 4194304, minimum: 65536, description: 'A viewer with more bytes queued than this skips whole GOPs until it catches up.' }),
   viewerMaxLagMs: Type.Integer({ default: 10000, minimum: 1000, description: 'A viewer behind for longer than this is disconnected.' }),
   publishGateway: Type.Boolean({ default: true, description: 'Accept RTMP publishes here and forward them to the origin placement picks, moving them without the encoder noticing.' }),

@@ -7,7 +7,8 @@
  * by the services (`redirects`, `rejections`, `leaseRenewFailures`, edge `streamEvent`, ...).
  */
 import type { FastifyInstance } from 'fastify';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../common/process-metrics';
 import type { HardeningStats } from './guarded-connection';
 import type { NodeMedia } from './node-api';
 
@@ -117,7 +118,7 @@ abstract class NodeMetrics {
         this.set(opts.hlsBlocked?.() ?? 0);
       },
     });
-    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (opts.processMetrics !== false) collectProcessMetrics(this.registry);
   }
 
   /** The exposition text (Prometheus text format 0.0.4). */

@@ -31,6 +31,8 @@ module.exports = {
   DIST,
   ENTRY,
   isBuilt,
+  /** Any compiled module of the product, e.g. load('common/cluster-credentials'). */
+  load,
   /** @returns {typeof import('../../protocol/rtmp/client')} */
   rtmpClient: () => load('protocol/rtmp/client'),
   /** @returns {typeof import('../../protocol/redirect')} */

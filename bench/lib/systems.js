@@ -18,6 +18,13 @@ const NMS_SCRIPT = path.join(__dirname, '..', 'peers', 'nms.js');
 const NGINX_RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 
 /**
+ * Every player of the bench connects from 127.0.0.1: the per-IP connection cap (default 200, meant for
+ * real clients) would refuse players beyond 200 of one N, as it would behind a NAT. Raised to the
+ * total cap for origins and edges.
+ */
+const LOOPBACK_CLIENTS = ['--max-connections-per-ip', '5000'];
+
+/**
  * @typedef {import('./load').Ctx & { tmp: string }} SysCtx
  * @typedef {{ id: string, proc: import('./procs').Proc, rtmp: string, http: string }} Node
  */
@@ -62,7 +69,7 @@ async function startCascade(ctx, opts = {}) {
     for (let i = 1; i <= (opts.origins ?? 1); i++) {
       const [rp, hp] = [await freePort(), await freePort()];
       const id = `origin-${i}`;
-      const flags = ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--discovery-url', discoveryUrl];
+      const flags = ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--discovery-url', discoveryUrl, ...LOOPBACK_CLIENTS];
       if (opts.heartbeatMs) flags.push('--heartbeat-ms', String(opts.heartbeatMs)); // default: the product's
       const proc = await startCascadeProcess(ctx, id, 'origin', flags, `http://127.0.0.1:${hp}/healthz`);
       procs.push(proc);
@@ -84,7 +91,7 @@ async function startCascade(ctx, opts = {}) {
       const [rp, hp] = [await freePort(), await freePort()];
       const id = `edge-${i}`;
       const list = (opts.edgeOrigins ? opts.edgeOrigins(i - 1, origins) : origins).map((o) => o.rtmp).join(',');
-      const flags = ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--origins', list, '--discovery-url', discoveryUrl, ...(opts.edgeFlags ?? [])];
+      const flags = ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--origins', list, '--discovery-url', discoveryUrl, ...LOOPBACK_CLIENTS, ...(opts.edgeFlags ?? [])];
       const proc = await startCascadeProcess(ctx, id, 'edge', flags, `http://127.0.0.1:${hp}/healthz`);
       procs.push(proc);
       edges.push({ id, proc, rtmp: `rtmp://127.0.0.1:${rp}`, http: `http://127.0.0.1:${hp}` });
@@ -202,6 +209,57 @@ rtmp {
   };
 }
 
+/**
+ * SRS 6 built from source (bench/README.md "SRS 6"): the binary at BENCH_SRS_BIN or
+ * bench/.cache/srs/srs; null (skipped with a note) when there is none.
+ */
+function srsBinary() {
+  const bin = process.env.BENCH_SRS_BIN ?? path.join(__dirname, '..', '.cache', 'srs', 'srs');
+  return fs.existsSync(bin) ? bin : null;
+}
+
+/**
+ * SRS with a generated config: RTMP and HTTP-FLV on loopback free ports, in the foreground, logs to a
+ * file at warn, default play settings (GOP cache on, merged writes: mw_latency 350 ms).
+ * @param {SysCtx} ctx
+ */
+async function startSrs(ctx, name = 'srs') {
+  const bin = srsBinary();
+  if (!bin) return null;
+  const [rp, hp] = [await freePort(), await freePort()];
+  const dir = fs.mkdtempSync(path.join(ctx.tmp, 'srs-'));
+  const conf = `listen 127.0.0.1:${rp};
+max_connections 5000;
+daemon off;
+pid ${dir}/srs.pid;
+srs_log_tank file;
+srs_log_file ${dir}/srs.log;
+srs_log_level warn;
+http_api { enabled off; }
+http_server { enabled on; listen 127.0.0.1:${hp}; dir ${dir}; }
+vhost __defaultVhost__ {
+  http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
+}
+`;
+  fs.writeFileSync(path.join(dir, 'srs.conf'), conf);
+  const proc = ctx.reg.spawn(name, bin, ['-c', path.join(dir, 'srs.conf')], { cwd: dir });
+  await waitFor(async () => {
+    if (!proc.running) throw new Error(`${name} exited during start:\n${proc.output}\n${safeRead(path.join(dir, 'srs.log'))}`);
+    return (await canConnect('127.0.0.1', rp)) && (await canConnect('127.0.0.1', hp));
+  }, 10000, `${name} listening`);
+  ctx.sampler.watch(name, proc.pid, 'server');
+  return {
+    proc,
+    rtmp: `rtmp://127.0.0.1:${rp}`,
+    http: `http://127.0.0.1:${hp}`,
+    serverNames: [name],
+    stop: async () => {
+      ctx.sampler.unwatch(name);
+      await ctx.reg.stop(proc);
+    },
+  };
+}
+
 function safeRead(file) {
   try {
     return fs.readFileSync(file, 'utf8');
@@ -262,4 +320,4 @@ function makeTmp() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'cascade-bench-'));
 }
 
-module.exports = { startCascade, startCascadeProcess, startNms, startNginx, startRedis, redisServerVersion, ensureNginx, nmsVersion, makeTmp };
+module.exports = { startCascade, startCascadeProcess, startNms, startNginx, startSrs, srsBinary, startRedis, redisServerVersion, ensureNginx, nmsVersion, makeTmp };

@@ -383,6 +383,23 @@ return l
 );
 
 /**
+ * ARGV: P, M. The live lease of M (as get_stream) and its owner's registration JSON in one call:
+ * {app, name, originId, token, since, expiresAt, originJson}, or false.
+ */
+export const GET_STREAM_OWNER = script(
+  'get_stream_owner',
+  `
+local now = nowms()
+local l = redis.call('HMGET', P .. 'lease:' .. ARGV[2], 'app', 'name', 'originId', 'token', 'since', 'expiresAt')
+if not l[3] or tonumber(l[6]) <= now then return false end
+local o = redis.call('GET', P .. 'origin:' .. l[3])
+if not o then return false end
+l[7] = o
+return l
+`,
+);
+
+/**
  * ARGV: P, min, max (ZRANGEBYLEX bounds), originId filter ('' for any), limit, offset, maxScan.
  * Returns {next or '', app1, name1, originId1, token1, since1, expiresAt1, app2, ...}. Scans at
  * most maxScan index entries, so a filtered page can be short and still carry a next cursor.
@@ -588,6 +605,7 @@ export const ALL_SCRIPTS: readonly ScriptDef[] = [
   RENEW,
   RELEASE,
   GET_STREAM,
+  GET_STREAM_OWNER,
   PAGE_STREAMS,
   AVOID,
   GET_AVOIDS,

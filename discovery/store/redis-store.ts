@@ -97,6 +97,8 @@ export class RedisStore implements DiscoveryStore {
   private readonly bulk: RedisClient;
   private readonly heartbeatTimeoutMs: number;
   private subscribed = false;
+  /** Counts (re)subscriptions of the event connection (`eventEpoch`). */
+  private subscriptions = 0;
   private readonly fanout: EventFanout;
   private readonly log?: Logger;
   private readonly readyTimeoutMs: number;
@@ -257,6 +259,11 @@ export class RedisStore implements DiscoveryStore {
     return r ? leaseOf(r, 0) : null;
   }
 
+  async getStreamOwner(app: string, name: string): Promise<{ lease: Lease; origin: OriginRecord } | null> {
+    const r = (await this.script(L.GET_STREAM_OWNER, streamKey(app, name))) as string[] | null;
+    return r ? { lease: leaseOf(r, 0), origin: parseOrigin(r[6]) } : null;
+  }
+
   async listStreams(): Promise<Lease[]> {
     const out: Lease[] = [];
     let after: string | undefined;
@@ -344,6 +351,7 @@ export class RedisStore implements DiscoveryStore {
       sub.on('ready', () => {
         sub.subscribe(this.channel).then(
           () => {
+            this.subscriptions++;
             this.subscribed = true;
             sub.emit('cascade:subscribed');
           },
@@ -369,6 +377,10 @@ export class RedisStore implements DiscoveryStore {
       await this.syncEvents(this.sub);
     }
     return this.fanout.add(listener);
+  }
+
+  eventEpoch(): number | null {
+    return this.subscribed && !this.closed ? this.subscriptions : null;
   }
 
   /**

@@ -49,6 +49,8 @@ export interface DiscoveryStore {
   /** true if released; false if the lease was not held with this origin and token. */
   releaseStream(app: string, name: string, originId: string, token: number): Promise<boolean>;
   getStream(app: string, name: string): Promise<Lease | null>;
+  /** `getStream` and its owner's registration in one read (optional: else getStream + getOrigin). */
+  getStreamOwner?(app: string, name: string): Promise<{ lease: Lease; origin: OriginRecord } | null>;
   /** Every live lease (unordered). */
   listStreams(): Promise<Lease[]>;
   /** One page of live leases in `app/name` byte order (see `StreamPageQuery`). */
@@ -81,6 +83,13 @@ export interface DiscoveryStore {
   removeEdge(id: string): Promise<boolean>;
   /** Every live edge (unordered). */
   listEdges(): Promise<EdgeRecord[]>;
+  /**
+   * Whether events reach `subscribe` listeners now: null while they may be lost (Redis: the subscriber
+   * connection is not subscribed), else a number that changes after every (re)subscription (events
+   * published in between were lost). Discovery's owner cache is used only while this is not null and
+   * drops everything when it changes. A store without it has no owner cache.
+   */
+  eventEpoch?(): number | null;
   /** Resolves if the backend answers (used by /healthz). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -22,6 +22,25 @@ afterEach(async () => {
 runStoreContract('RedisStore', () => openStore(), { makeClock: () => realClock() });
 
 describe('RedisStore specifics', () => {
+  it('getStreamOwner: the lease and its owner in one read, as getStream + getOrigin answer them', async () => {
+    const store = await openStore();
+    try {
+      expect(store.eventEpoch()).toBeNull(); // not subscribed yet
+      const stop = await store.subscribe(() => undefined);
+      expect(store.eventEpoch()).toEqual(expect.any(Number));
+      await store.upsertOrigin({ id: 'o1', rtmp: 'rtmp://h:1', http: 'http://h:2', region: 'eu' }, 60_000);
+      expect(await store.getStreamOwner('live', 's1')).toBeNull();
+      await store.claimStream('live', 's1', 'o1', 60_000);
+      expect(await store.getStreamOwner('live', 's1')).toEqual({ lease: await store.getStream('live', 's1'), origin: await store.getOrigin('o1') });
+      await store.removeOrigin('o1');
+      expect(await store.getStreamOwner('live', 's1')).toBeNull();
+      stop();
+    } finally {
+      await store.close();
+    }
+    expect(store.eventEpoch()).toBeNull();
+  });
+
   it('bounds avoid marks per origin and in total: the oldest are evicted (with their index entries)', async () => {
     const prefix = randomPrefix();
     prefixes.push(prefix);
