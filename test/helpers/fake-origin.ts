@@ -211,3 +211,57 @@ export class MediaOrigin extends ScriptedRtmpServer {
     socket.once('close', () => this.apps.delete(socket));
   }
 }
+
+/** One publish an origin took: the name it was published under and the media it received, in order. */
+export interface ReceivedPublish {
+  name: string;
+  media: RtmpMessage[];
+  socket: net.Socket;
+  closed: boolean;
+}
+
+/**
+ * An RTMP "origin" that accepts every publish (or refuses with Publish.BadName when `refuse` says
+ * so), records the media of each, and can ask its publishers to move (E-RTMP ReconnectRequest) or
+ * drop them (a shed or crash as the pusher sees it).
+ */
+export class PublishOrigin extends ScriptedRtmpServer {
+  readonly publishes: ReceivedPublish[] = [];
+  refuse = false;
+  private readonly bySocket = new Map<net.Socket, { writer: ChunkWriter; publish: ReceivedPublish }>();
+
+  /** Publishes whose connection is still open. */
+  get open(): ReceivedPublish[] {
+    return this.publishes.filter((p) => !p.closed);
+  }
+
+  /** Sends every open publisher `onStatus` NetConnection.Connect.ReconnectRequest (stream 0), with `tcUrl` when given. */
+  reconnect(tcUrl?: string): void {
+    const info = amfObject({ level: 'status', code: 'NetConnection.Connect.ReconnectRequest', description: 'move', ...(tcUrl ? { tcUrl } : {}) });
+    for (const [socket, { writer }] of this.bySocket) socket.write(writer.write(command('onStatus', 0, null, info)));
+  }
+
+  dropPublishers(): void {
+    for (const socket of this.bySocket.keys()) socket.destroy();
+  }
+
+  protected override onMessage(socket: net.Socket, msg: RtmpMessage): void {
+    if (msg.type === 8 || msg.type === 9 || msg.type === 18) this.bySocket.get(socket)?.publish.media.push(msg);
+  }
+
+  protected onCommand(socket: net.Socket, writer: ChunkWriter, cmd: ReturnType<typeof parseCommand>): void {
+    if (cmd.name !== 'publish') return;
+    const status = (level: string, code: string): void => {
+      socket.write(writer.write({ ...command('onStatus', 0, null, amfObject({ level, code, description: code })), streamId: 1, csid: 5 }));
+    };
+    if (this.refuse) return status('error', 'NetStream.Publish.BadName');
+    const publish: ReceivedPublish = { name: String(cmd.args[0]), media: [], socket, closed: false };
+    this.publishes.push(publish);
+    this.bySocket.set(socket, { writer, publish });
+    socket.once('close', () => {
+      publish.closed = true;
+      this.bySocket.delete(socket);
+    });
+    status('status', 'NetStream.Publish.Start');
+  }
+}
