@@ -196,3 +196,43 @@ test('no origin takes the publish back within repushGraceMs: the encoder is clos
   await waitFor(() => enc.closed, WAIT_MS, 'the encoder to be closed');
   expect(a.o.open).toHaveLength(0);
 });
+
+/**
+ * Regression: the old origin let go before the keyframe the prepared move waited for. The gateway
+ * used to place and push again, leaving the prepared push open and unfed at the new origin (holding
+ * the stream there); when a keyframe came during that placement, the media stopped until it ended.
+ */
+test('the origin asks to move, then drops the push before the next keyframe: the prepared push carries on with the cached GOP', async () => {
+  const a = await publishOrigin();
+  const b = await publishOrigin();
+  let placed = 0;
+  const gw = await gateway({
+    place: async (_app, _name, avoid = []) => {
+      placed++;
+      return avoid.includes(a.base) ? b.base : a.base;
+    },
+  });
+  const enc = await encoder(gw.url, 'cam?k=v', 300);
+  const first = a.o.publishes[0];
+  await waitFor(() => framesOf(first).length >= 5, WAIT_MS, 'frames at origin 1');
+  a.o.reconnect(b.base);
+  await waitFor(() => b.o.publishes.length === 1, WAIT_MS, 'the new push opened for the move');
+  a.o.dropPublishers(); // the old origin lets go before the next keyframe (its grace is shorter than the GOP)
+  await waitFor(() => b.o.open.some((p) => framesOf(p).length >= 20), WAIT_MS, 'media flowing to origin 2');
+  expect(placed).toBe(1);
+  expect(b.o.publishes).toHaveLength(1);
+  const live = b.o.publishes[0];
+  const frames = framesOf(live);
+  // Headers, then the cached GOP from its keyframe: nothing origin 1 did not get is lost.
+  expect(live.media.slice(0, 3).every(isHeader)).toBe(true);
+  expect(frames[0]).toMatchObject({ n: 0, key: true });
+  expect(frames.every((f, i) => i === 0 || f.n === frames[i - 1].n + 1)).toBe(true);
+  // Past the next keyframe and some: still that one push, keeping up with the encoder.
+  await waitFor(() => enc.n >= 330, WAIT_MS, 'the next keyframe and 30 frames more');
+  await waitFor(() => (framesOf(live).at(-1)?.n ?? 0) >= enc.n - 10, WAIT_MS, 'the push to keep up with the encoder');
+  expect(a.o.open).toHaveLength(0);
+  expect(b.o.open).toEqual([live]);
+  expect(gw.moves).toEqual([[a.base, b.base, 'origin closed the push']]);
+  expect(enc.closed).toBe(false);
+  expect(enc.statuses).toEqual(['NetStream.Publish.Start']);
+});
