@@ -351,3 +351,29 @@ test('repull() while live drops the upstream and pulls again; close() is idempot
   expect(v.ended).toBe('bye');
   await waitFor(() => a.o.players === 0, WAIT_MS, 'the origin to see the pull go');
 });
+
+test('HLS: enableHls() opens one feed; recent playlist requests hold the pull open; a switch marks a discontinuity; close ends the feed', async () => {
+  const a = await origin(1, { startTs: 1000 });
+  const b = await origin(2, { startTs: 900_000 });
+  const hls = new HlsHub({ targetDurationMs: 2000, windowSize: 3 });
+  const { s } = stream(() => [a.url, b.url], { hls, closeAfterMs: 150 });
+  await s.ready;
+  s.enableHls();
+  const feed = hls.get('live', 'cam');
+  expect(feed).toBeDefined();
+  if (!feed) return;
+  s.enableHls(); // idempotent: the same feed
+  expect(hls.get('live', 'cam')).toBe(feed);
+  const discontinuities = jest.spyOn(feed, 'discontinuity');
+  // An HLS player holds no connection: its requests count as a viewer.
+  const poll = setInterval(() => (feed.lastRequestAt = Date.now()), 20);
+  cleanups.push(() => clearInterval(poll));
+  const t0 = Date.now();
+  await a.o.close();
+  await waitFor(() => s.state === 'live' && (s.upstream ?? '').includes(b.url) && Date.now() - t0 > 600, WAIT_MS, 'the switch to origin 2 and 4 × closeAfterMs');
+  expect(discontinuities).toHaveBeenCalledTimes(1);
+  clearInterval(poll);
+  await waitFor(() => s.state === 'closed', WAIT_MS, 'the pull to close once HLS requests stop');
+  expect(hls.get('live', 'cam')).toBeUndefined();
+  expect(feed.segmenter.isEnded).toBe(true);
+});
