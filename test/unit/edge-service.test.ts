@@ -218,3 +218,24 @@ test('the publish gateway: a publish at the edge goes to the origin discovery pl
   expect(p.publishes[0].name).toBe('show?k=v');
   expect(frameId(p.publishes[0].media[2])).toMatchObject({ origin: 9, n: 0, key: true });
 });
+
+test('pull admission: past the per-IP burst a new pull is refused (429, RTMP StreamNotFound), a stream already pulled is not; HEAD plays nothing', async () => {
+  const c = await cluster();
+  const e = await edge(c, { pullBurstPerIp: 1, pullRatePerIpPerSec: 0.001 });
+  const v = await flvViewer(`${e.http}/live/cam.flv`); // spends the one token
+  expect(v.res.statusCode).toBe(200);
+  const refused = await fetch(`${e.http}/live/other.flv`);
+  expect(refused.status).toBe(429);
+  expect(refused.headers.get('retry-after')).not.toBeNull();
+  expect(await refused.json()).toMatchObject({ code: 'PULL_RATE_LIMITED' });
+  await expect(rtmpViewer(e.rtmp, 'other')).rejects.toBeInstanceOf(StreamNotFoundRtmpError);
+  expect([...c.a.plays, ...c.b.plays]).toEqual(['live/cam']);
+  // Already pulled here: admitted without a token.
+  const r = await rtmpViewer(e.rtmp, 'cam');
+  await waitFor(() => framesOf(r.media).length >= 3, WAIT_MS, 'frames at the RTMP viewer of the pulled stream');
+  const head = await fetch(`${e.http}/live/cam.flv`, { method: 'HEAD' });
+  expect(head.status).toBe(200);
+  expect(head.headers.get('content-type')).toBe('video/x-flv');
+  const view = (await (await fetch(`${e.http}/api/v1/streams`)).json()) as unknown;
+  expect(JSON.stringify(view)).toContain('"viewers":2');
+});
