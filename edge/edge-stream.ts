@@ -168,7 +168,15 @@ export class EdgeStream {
   /** Tries every upstream once (in the order given) within `budgetMs`; true when media flows. */
   private async connect(budgetMs: number): Promise<boolean> {
     const deadline = Date.now() + budgetMs;
-    for (const base of await this.deps.upstreams()) {
+    let bases: string[];
+    try {
+      bases = await this.deps.upstreams();
+    } catch (err) {
+      // Counts as a failed attempt: never a rejected `ready` on an open stream, nor an unhandled rejection on a re-pull.
+      this.log.warn({ err: redactUrl(String(err)) }, 'no upstream list for this pull attempt');
+      return false;
+    }
+    for (const base of bases) {
       const remaining = deadline - Date.now();
       if (remaining <= 0 || this.isClosed()) break;
       this.pulls++;

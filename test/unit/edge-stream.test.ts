@@ -377,3 +377,12 @@ test('HLS: enableHls() opens one feed; recent playlist requests hold the pull op
   expect(hls.get('live', 'cam')).toBeUndefined();
   expect(feed.segmenter.isEnded).toBe(true);
 });
+
+test('an upstream list that cannot be had (a failing lookup) counts as no origin: ready rejects and the stream closes', async () => {
+  const { s, closed } = stream(() => {
+    throw new Error('lookup exploded');
+  });
+  await expect(s.ready).rejects.toThrow('no origin has live/cam');
+  expect(s.state).toBe('closed');
+  expect(closed).toEqual([s]);
+});
