@@ -236,3 +236,31 @@ test('the origin asks to move, then drops the push before the next keyframe: the
   expect(enc.closed).toBe(false);
   expect(enc.statuses).toEqual(['NetStream.Publish.Start']);
 });
+
+test('a ReconnectRequest to an origin that refuses: the gateway lets go of the old one and re-pushes where placement says', async () => {
+  const a = await publishOrigin();
+  const b = await publishOrigin();
+  const c = await publishOrigin();
+  b.o.refuse = true; // e.g. the old lease is not released yet
+  const gw = await gateway({ place: async (_app, _name, avoid = []) => (avoid.includes(a.base) ? c.base : a.base) });
+  const enc = await encoder(gw.url);
+  await waitFor(() => framesOf(a.o.publishes[0]).length >= 5, WAIT_MS, 'frames at origin 1');
+  a.o.reconnect(b.base);
+  await waitFor(() => c.o.publishes.length === 1 && framesOf(c.o.publishes[0]).length >= 10, WAIT_MS, 'the re-push to origin 3');
+  expect(b.o.publishes).toHaveLength(0);
+  await waitFor(() => a.o.open.length === 0, WAIT_MS, 'the old push to close');
+  const frames = framesOf(c.o.publishes[0]);
+  expect(frames[0].key).toBe(true);
+  expect(gw.moves).toEqual([[a.base, c.base, 'reconnect request']]);
+  expect(enc.closed).toBe(false);
+});
+
+test('the encoder leaves: the push to the origin is closed', async () => {
+  const a = await publishOrigin();
+  const gw = await gateway({ place: async () => a.base });
+  const enc = await encoder(gw.url);
+  await waitFor(() => a.o.open.length === 1 && framesOf(a.o.open[0]).length >= 3, WAIT_MS, 'the push');
+  enc.stop();
+  await waitFor(() => a.o.open.length === 0, WAIT_MS, 'the push to close');
+  expect(gw.gateways[0].moves).toBe(0);
+});
