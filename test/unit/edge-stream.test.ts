@@ -11,7 +11,9 @@ import type { DiscoveryEvent } from '../../discovery/types';
 import { HlsHub } from '../../mediaserver/hls-hub';
 import { flvHeader, isAacSequenceHeader, isAvcSequenceHeader, readFlvTags } from '../../protocol/flv';
 import type { RtmpMessage } from '../../protocol/rtmp/message';
-import { frameId, MediaOrigin, RedirectingOrigin } from '../helpers/fake-origin';
+import type { ChunkWriter } from '../../protocol/rtmp/chunk-writer';
+import type { parseCommand } from '../../protocol/rtmp/message';
+import { frameId, MediaOrigin, RedirectingOrigin, ScriptedRtmpServer } from '../helpers/fake-origin';
 import { silentLog } from '../helpers/origin-fakes';
 import { waitFor } from '../helpers/processes';
 
@@ -385,4 +387,25 @@ test('an upstream list that cannot be had (a failing lookup) counts as no origin
   await expect(s.ready).rejects.toThrow('no origin has live/cam');
   expect(s.state).toBe('closed');
   expect(closed).toEqual([s]);
+});
+
+/** Answers connect and createStream, never play: a pull that waits for media until its deadline. */
+class SilentOrigin extends ScriptedRtmpServer {
+  get open(): number {
+    return this.sockets.size;
+  }
+
+  protected onCommand(_socket: net.Socket, _writer: ChunkWriter, _cmd: ReturnType<typeof parseCommand>): void {}
+}
+
+test('close() while a pull waits for media ends that upstream connection at once, not at pullTimeoutMs', async () => {
+  const silent = new SilentOrigin();
+  const url = await silent.listen();
+  cleanups.push(() => silent.close());
+  const { s } = stream(() => [url], { pullTimeoutMs: 45_000 });
+  await waitFor(() => silent.open === 1, WAIT_MS, 'the pull to connect');
+  s.close('edge stopping');
+  // Before: the attempt held its connection (and the edge's `ready`) until pullTimeoutMs.
+  await waitFor(() => silent.open === 0, WAIT_MS, 'the upstream connection to close');
+  await expect(s.ready).rejects.toThrow('no origin has live/cam');
 });
