@@ -12,7 +12,9 @@ import { appParts, buildDiscoveryApp } from '../../discovery/app';
 import { loadDiscoveryConfig } from '../../discovery/config';
 import { MemoryStore } from '../../discovery/store/memory-store';
 import { FLV_HEADER_SIZE, FLV_TAG_HEADER_SIZE, isAvcSequenceHeader } from '../../protocol/flv';
-import { StreamNotFoundRtmpError } from '../../protocol/rtmp/errors';
+import { RtmpStatusError, StreamNotFoundRtmpError } from '../../protocol/rtmp/errors';
+import { signedQuery } from '../../common/signed-url';
+import { CREDENTIAL_QUERY_PARAM, memberCredential } from '../../common/cluster-credentials';
 import { RtmpClient } from '../../protocol/rtmp/client';
 import type { RtmpMessage } from '../../protocol/rtmp/message';
 import { frameId, MediaOrigin, PublishOrigin, synth } from '../helpers/fake-origin';
@@ -238,4 +240,28 @@ test('pull admission: past the per-IP burst a new pull is refused (429, RTMP Str
   expect(head.headers.get('content-type')).toBe('video/x-flv');
   const view = (await (await fetch(`${e.http}/api/v1/streams`)).json()) as unknown;
   expect(JSON.stringify(view)).toContain('"viewers":2');
+});
+
+test('with clusterSecret and playSecret: viewers are checked at the edge, the pull carries the edge credential only; publishGateway off refuses publishes', async () => {
+  const c = await cluster();
+  const clusterSecret = 'k'.repeat(20) + 'cluster-secret-for-tests';
+  const playSecret = 'play-secret-for-edge-tests';
+  const e = await edge(c, { clusterSecret, playSecret, publishGateway: false, id: 'edge-t' });
+  // Unsigned: refused here, no pull started.
+  await expect(rtmpViewer(e.rtmp, 'cam')).rejects.toThrow(/Unauthorized/);
+  const forbidden = await fetch(`${e.http}/live/cam.flv`);
+  expect(forbidden.status).toBe(403);
+  expect(await forbidden.json()).toMatchObject({ code: 'FORBIDDEN' });
+  expect(c.a.plays.length + c.b.plays.length).toBe(0);
+  // Signed: played; the origin sees the edge's credential, not the viewer's signature.
+  const q = signedQuery(playSecret, 'live', 'cam', 60);
+  const v = await rtmpViewer(e.rtmp, `cam?${q}`);
+  await waitFor(() => framesOf(v.media).length >= 3, WAIT_MS, 'frames for the signed viewer');
+  const plays = [...c.a.plays, ...c.b.plays];
+  expect(plays).toEqual([`live/cam?${CREDENTIAL_QUERY_PARAM}=${encodeURIComponent(memberCredential(clusterSecret, 'edge', 'edge-t'))}`]);
+  expect(plays[0]).not.toContain('sign=');
+  // Publishing at this edge is off.
+  const enc = await RtmpClient.connect(e.rtmp, { timeoutMs: WAIT_MS });
+  cleanups.push(() => enc.close());
+  await expect(enc.publish('show')).rejects.toBeInstanceOf(RtmpStatusError);
 });
