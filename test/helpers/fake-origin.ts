@@ -265,3 +265,13 @@ export class PublishOrigin extends ScriptedRtmpServer {
     status('status', 'NetStream.Publish.Start');
   }
 }
+
+/** Answers connect and createStream, never play: a pull that waits for media until its deadline. */
+export class SilentOrigin extends ScriptedRtmpServer {
+  /** Connections open now. */
+  get open(): number {
+    return this.sockets.size;
+  }
+
+  protected onCommand(): void {}
+}

@@ -17,7 +17,7 @@ import { signedQuery } from '../../common/signed-url';
 import { CREDENTIAL_QUERY_PARAM, memberCredential } from '../../common/cluster-credentials';
 import { RtmpClient } from '../../protocol/rtmp/client';
 import type { RtmpMessage } from '../../protocol/rtmp/message';
-import { frameId, MediaOrigin, PublishOrigin, synth } from '../helpers/fake-origin';
+import { frameId, MediaOrigin, PublishOrigin, SilentOrigin, synth } from '../helpers/fake-origin';
 import { silentLog } from '../helpers/origin-fakes';
 import { waitFor } from '../helpers/processes';
 
@@ -264,4 +264,21 @@ test('with clusterSecret and playSecret: viewers are checked at the edge, the pu
   const enc = await RtmpClient.connect(e.rtmp, { timeoutMs: WAIT_MS });
   cleanups.push(() => enc.close());
   await expect(enc.publish('show')).rejects.toBeInstanceOf(RtmpStatusError);
+});
+
+test('stop() while a pull still waits for media: the waiting viewer is closed and the upstream connection goes at once', async () => {
+  const c = await cluster();
+  const silent = new SilentOrigin();
+  const silentUrl = await silent.listen();
+  cleanups.push(() => silent.close());
+  const e = await edge(c, { origins: [silentUrl], pullTimeoutMs: 45_000 });
+  const client = await RtmpClient.connect(e.rtmp, { timeoutMs: WAIT_MS });
+  cleanups.push(() => client.close());
+  let closed = false;
+  client.on('close', () => (closed = true));
+  client.play('cam').catch(() => undefined); // never starts: the edge waits for its upstream
+  await waitFor(() => silent.open === 1, WAIT_MS, 'the pull to reach the origin');
+  await e.service.stop();
+  await waitFor(() => closed, WAIT_MS, 'the waiting viewer to be closed');
+  await waitFor(() => silent.open === 0, WAIT_MS, 'the upstream connection to close (not at pullTimeoutMs)');
 });

@@ -11,9 +11,7 @@ import type { DiscoveryEvent } from '../../discovery/types';
 import { HlsHub } from '../../mediaserver/hls-hub';
 import { flvHeader, isAacSequenceHeader, isAvcSequenceHeader, readFlvTags } from '../../protocol/flv';
 import type { RtmpMessage } from '../../protocol/rtmp/message';
-import type { ChunkWriter } from '../../protocol/rtmp/chunk-writer';
-import type { parseCommand } from '../../protocol/rtmp/message';
-import { frameId, MediaOrigin, RedirectingOrigin, ScriptedRtmpServer } from '../helpers/fake-origin';
+import { frameId, MediaOrigin, RedirectingOrigin, SilentOrigin } from '../helpers/fake-origin';
 import { silentLog } from '../helpers/origin-fakes';
 import { waitFor } from '../helpers/processes';
 
@@ -388,15 +386,6 @@ test('an upstream list that cannot be had (a failing lookup) counts as no origin
   expect(s.state).toBe('closed');
   expect(closed).toEqual([s]);
 });
-
-/** Answers connect and createStream, never play: a pull that waits for media until its deadline. */
-class SilentOrigin extends ScriptedRtmpServer {
-  get open(): number {
-    return this.sockets.size;
-  }
-
-  protected onCommand(_socket: net.Socket, _writer: ChunkWriter, _cmd: ReturnType<typeof parseCommand>): void {}
-}
 
 test('close() while a pull waits for media ends that upstream connection at once, not at pullTimeoutMs', async () => {
   const silent = new SilentOrigin();
