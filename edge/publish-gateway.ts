@@ -136,6 +136,11 @@ export class GatewayPublish {
     const next = this.next;
     if (!next) return;
     this.next = undefined;
+    if (!next.client.connected) {
+      // The new origin dropped the prepared push: stay where we are (a later drop re-pushes).
+      this.log.info({ to: redactUrl(next.base) }, 'the push prepared for a move closed before the keyframe; staying on the current origin');
+      return;
+    }
     const old = this.current;
     const from = this.currentBase;
     for (const m of this.primer(false)) next.client.sendMedia(m);

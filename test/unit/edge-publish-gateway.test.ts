@@ -264,3 +264,25 @@ test('the encoder leaves: the push to the origin is closed', async () => {
   await waitFor(() => a.o.open.length === 0, WAIT_MS, 'the push to close');
   expect(gw.gateways[0].moves).toBe(0);
 });
+
+/** Regression: the gateway switched to the dead push at the keyframe and closed the live one (a silent stall). */
+test('the push prepared for a move dies before the keyframe: the gateway stays on the current origin', async () => {
+  const a = await publishOrigin();
+  const b = await publishOrigin();
+  const gw = await gateway({ place: async () => a.base });
+  const enc = await encoder(gw.url, 'cam?k=v', 100);
+  await waitFor(() => framesOf(a.o.publishes[0]).length >= 5, WAIT_MS, 'frames at origin 1');
+  a.o.reconnect(b.base);
+  await waitFor(() => b.o.publishes.length === 1, WAIT_MS, 'the new push opened for the move');
+  b.o.dropPublishers();
+  await waitFor(() => b.o.open.length === 0, WAIT_MS, 'the prepared push to die');
+  const n0 = enc.n;
+  await waitFor(() => enc.n >= Math.ceil((n0 + 1) / 100) * 100 + 30, WAIT_MS, 'the next keyframe and 30 frames more');
+  // Media still reaches an open push (origin 1 never let go).
+  const open = [...a.o.open, ...b.o.open];
+  expect(open).toEqual([a.o.publishes[0]]);
+  await waitFor(() => (framesOf(open[0]).at(-1)?.n ?? 0) >= enc.n - 10, WAIT_MS, 'the open push to keep up with the encoder');
+  expect(gw.gateways[0].origin).toBe(a.base);
+  expect(gw.moves).toEqual([]);
+  expect(enc.closed).toBe(false);
+});
