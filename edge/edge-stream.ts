@@ -1,7 +1,7 @@
 import type { Logger } from '../common/logger';
 import { redactUrl } from '../common/logger';
 import type { HlsHub, HlsFeed } from '../mediaserver/hls-hub';
-import type { RtmpClient } from '../protocol/rtmp/client';
+import { RtmpClient, type RtmpConnectOptions } from '../protocol/rtmp/client';
 import type { RtmpMessage } from '../protocol/rtmp/message';
 import { playWithRedirects, RedirectRefusedError } from '../protocol/redirect';
 import { Timeline } from './timeline';
@@ -74,6 +74,8 @@ export class EdgeStream {
   readonly ready: Promise<void>;
   readonly hub: StreamHub;
   private client?: RtmpClient;
+  /** Connections of a pull attempt still waiting for media (closed by close(), so no attempt outlives the stream). */
+  private readonly attempts = new Set<RtmpClient>();
   private live = false;
   private feed?: HlsFeed;
   private closeTimer?: NodeJS.Timeout;
@@ -146,6 +148,7 @@ export class EdgeStream {
     clearTimeout(this.retryTimer);
     this.log.info({ reason }, 'edge stream closed');
     this.client?.close();
+    for (const c of [...this.attempts]) c.close();
     this.hub.end(reason);
     if (this.feed) this.deps.hls.close(this.app, this.name, this.feed);
     this.deps.onClosed(this);
@@ -168,7 +171,15 @@ export class EdgeStream {
   /** Tries every upstream once (in the order given) within `budgetMs`; true when media flows. */
   private async connect(budgetMs: number): Promise<boolean> {
     const deadline = Date.now() + budgetMs;
-    for (const base of await this.deps.upstreams()) {
+    let bases: string[];
+    try {
+      bases = await this.deps.upstreams();
+    } catch (err) {
+      // Counts as a failed attempt: never a rejected `ready` on an open stream, nor an unhandled rejection on a re-pull.
+      this.log.warn({ err: redactUrl(String(err)) }, 'no upstream list for this pull attempt');
+      return false;
+    }
+    for (const base of bases) {
       const remaining = deadline - Date.now();
       if (remaining <= 0 || this.isClosed()) break;
       this.pulls++;
@@ -177,6 +188,7 @@ export class EdgeStream {
           maxHops: this.deps.maxRedirects,
           timeoutMs: remaining,
           allowHost: this.deps.allowHost,
+          connect: (url, opts) => this.connectAttempt(url, opts),
         });
         if (this.isClosed()) {
           result.client.close();
@@ -192,7 +204,19 @@ export class EdgeStream {
     return false;
   }
 
+  private async connectAttempt(url: string, opts?: RtmpConnectOptions): Promise<RtmpClient> {
+    const client = await RtmpClient.connect(url, opts);
+    if (this.isClosed()) {
+      client.close();
+      throw new Error(`${this.app}/${this.name} closed during the pull`);
+    }
+    this.attempts.add(client);
+    client.once('close', () => this.attempts.delete(client));
+    return client;
+  }
+
   private attach(client: RtmpClient, url: string, hops: number, first: readonly RtmpMessage[]): void {
+    this.attempts.delete(client);
     const switching = this.live;
     this.live = true;
     this.client = client;

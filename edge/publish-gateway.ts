@@ -139,6 +139,11 @@ export class GatewayPublish {
     const next = this.next;
     if (!next) return;
     this.next = undefined;
+    if (!next.client.connected) {
+      // The new origin dropped the prepared push: stay where we are (a later drop re-pushes).
+      this.log.info({ to: redactUrl(next.base) }, 'the push prepared for a move closed before the keyframe; staying on the current origin');
+      return;
+    }
     const old = this.current;
     const from = this.currentBase;
     for (const m of this.primer(false)) next.client.sendMedia(m);
@@ -179,9 +184,22 @@ export class GatewayPublish {
   /** Lost the origin: place again and push again, primed with the cached GOP, until the grace runs out. */
   private async repush(reason: string): Promise<void> {
     if (this.closed || this.repushing) return;
-    this.repushing = true;
     const from = this.currentBase;
     this.current = undefined;
+    // The origin let go before the keyframe a prepared move waits for: that push carries on now
+    // (placing again would leave it open, unfed, holding the stream at the new origin).
+    const next = this.next;
+    this.next = undefined;
+    if (next?.client.connected) {
+      for (const m of this.primer(true)) next.client.sendMedia(m);
+      this.use(next.client, next.base);
+      this.moves++;
+      this.log.info({ from: redactUrl(from), to: redactUrl(next.base), reason }, 'gateway moved the publish to the prepared origin');
+      this.deps.onMoved?.(from, next.base, reason);
+      return;
+    }
+    next?.client.close();
+    this.repushing = true;
     this.log.warn({ from: redactUrl(from), reason }, 'gateway lost its origin; re-pushing');
     const giveUpAt = Date.now() + this.deps.repushGraceMs;
     const failed = [from];
