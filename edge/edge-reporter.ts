@@ -208,6 +208,10 @@ export class EdgeReporter {
       get backlog() {
         return viewer.backlog;
       },
+      // The node API lists the connection behind it (edge/clients.ts).
+      get client() {
+        return viewer.client;
+      },
       write: (buf) => {
         counts.set(key, (counts.get(key) ?? 0) + buf.length);
         viewer.write(buf);

@@ -3,6 +3,7 @@ import { newAmfObject, type AmfValue } from '../../protocol/amf0';
 import { ChunkReader } from '../../protocol/rtmp/chunk-reader';
 import { ChunkWriter } from '../../protocol/rtmp/chunk-writer';
 import { ServerHandshake } from '../../protocol/rtmp/handshake';
+import type { MediaMessage } from '../../protocol/media';
 import { command, dataMessage, parseCommand, type RtmpMessage } from '../../protocol/rtmp/message';
 
 /** An AMF0 object from plain entries. */
@@ -122,7 +123,7 @@ export const synth = {
 };
 
 /** Which origin (`origin` of `synth.frame`) and frame number a synthetic video frame carries. */
-export function frameId(msg: RtmpMessage): { origin: number; n: number; key: boolean } | null {
+export function frameId(msg: MediaMessage): { origin: number; n: number; key: boolean } | null {
   if (msg.type !== 9 || msg.payload.length < 9 || msg.payload[1] !== 1) return null;
   const v = msg.payload.readUInt32BE(5);
   return { origin: v >>> 24, n: v & 0xffffff, key: msg.payload[0] >> 4 === 1 };

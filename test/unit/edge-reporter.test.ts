@@ -100,8 +100,11 @@ describe('EdgeReporter', () => {
     let now = 1_000_000;
     const r = new EdgeReporter({ id: 'edge-1', discovery, streams: () => [stream], urls: { rtmp: 'rtmp://127.0.0.1:1935' }, intervalMs: 0, log: pino({ level: 'silent' }), now: () => now });
     const written: number[] = [];
-    const v = r.counted('live', 'cam', { kind: 'rtmp', backlog: 7, write: (b) => written.push(b.length), end: () => undefined, kick: () => undefined });
+    const client = { id: 'c1', ip: '127.0.0.1:5000', createTime: 0, inBytes: 0, outBytes: 0 };
+    const v = r.counted('live', 'cam', { kind: 'rtmp', backlog: 7, client, write: (b) => written.push(b.length), end: () => undefined, kick: () => undefined });
     expect(v.backlog).toBe(7);
+    // The node API's client list reads the connection through the counting wrapper.
+    expect(v.client).toBe(client);
     await r.report();
     v.write(Buffer.alloc(1000));
     expect(r.hlsPoll({ app: 'live', name: 'cam' }, '10.0.0.5', { ok: true })).toEqual({ ok: true });

@@ -11,7 +11,8 @@ import { EdgeService } from '../../edge/service';
 import { appParts, buildDiscoveryApp } from '../../discovery/app';
 import { loadDiscoveryConfig } from '../../discovery/config';
 import { MemoryStore } from '../../discovery/store/memory-store';
-import { FLV_HEADER_SIZE, FLV_TAG_HEADER_SIZE, isAvcSequenceHeader } from '../../protocol/flv';
+import { FLV_HEADER_SIZE, FLV_TAG_HEADER_SIZE } from '../../protocol/flv';
+import { isVideoSequenceHeader } from '../../protocol/media-tag';
 import { RtmpStatusError, StreamNotFoundRtmpError } from '../../protocol/rtmp/errors';
 import { signedQuery } from '../../common/signed-url';
 import { CREDENTIAL_QUERY_PARAM, memberCredential } from '../../common/cluster-credentials';
@@ -124,7 +125,7 @@ test('RTMP play of a stream an origin serves: headers, then a keyframe first; th
   await waitFor(() => framesOf(v.media).length >= 10, WAIT_MS, 'frames at the RTMP viewer');
   const firstFrame = v.media.findIndex((m) => frameId(m) !== null);
   expect(v.media[0].type).toBe(18);
-  expect(v.media.slice(0, firstFrame).some(isAvcSequenceHeader)).toBe(true);
+  expect(v.media.slice(0, firstFrame).some(isVideoSequenceHeader)).toBe(true);
   expect(framesOf(v.media)[0].key).toBe(true);
   const plays = [...c.a.plays, ...c.b.plays];
   expect(plays).toEqual(['live/cam']);
@@ -147,7 +148,7 @@ test('HTTP-FLV play: 200 video/x-flv, header, metadata and sequence headers, a k
   const tags = completeTags(v.bytes());
   expect(tags[0].type).toBe(18);
   const firstFrame = tags.findIndex((t) => frameId(t) !== null);
-  expect(tags.slice(0, firstFrame).some(isAvcSequenceHeader)).toBe(true);
+  expect(tags.slice(0, firstFrame).some(isVideoSequenceHeader)).toBe(true);
   expect(framesOf(tags)[0].key).toBe(true);
   v.abort();
   await waitFor(() => c.a.players + c.b.players === 0, WAIT_MS, 'the pull to close after closeAfterMs');

@@ -9,8 +9,9 @@ import type { FanoutViewer } from '../../edge/fanout/hub';
 import { OwnershipWatch } from '../../edge/ownership-watch';
 import type { DiscoveryEvent } from '../../discovery/types';
 import { HlsHub } from '../../mediaserver/hls-hub';
-import { flvHeader, isAacSequenceHeader, isAvcSequenceHeader, readFlvTags } from '../../protocol/flv';
-import type { RtmpMessage } from '../../protocol/rtmp/message';
+import { flvHeader, readFlvTags } from '../../protocol/flv';
+import { isAudioSequenceHeader, isVideoSequenceHeader } from '../../protocol/media-tag';
+import type { MediaMessage } from '../../protocol/media';
 import { frameId, MediaOrigin, RedirectingOrigin, SilentOrigin } from '../helpers/fake-origin';
 import { silentLog } from '../helpers/origin-fakes';
 import { waitFor } from '../helpers/processes';
@@ -40,7 +41,7 @@ class RecordingViewer implements FanoutViewer {
   }
 
   /** Every tag received (the first write starts with the FLV header). */
-  tags(from = 0): RtmpMessage[] {
+  tags(from = 0): MediaMessage[] {
     if (this.writes.length <= from) return [];
     const body = Buffer.concat(this.writes.slice(from));
     return readFlvTags(from === 0 ? body : Buffer.concat([flvHeader(), body]));
@@ -121,8 +122,8 @@ test('a viewer gets metadata and sequence headers, then a keyframe first; a late
   expect(tags[0].type).toBe(18);
   const firstFrameAt = tags.findIndex((t) => frameId(t) !== null);
   const before = tags.slice(0, firstFrameAt);
-  expect(before.some((t) => isAvcSequenceHeader(t))).toBe(true);
-  expect(before.some((t) => isAacSequenceHeader(t))).toBe(true);
+  expect(before.some((t) => isVideoSequenceHeader(t))).toBe(true);
+  expect(before.some((t) => isAudioSequenceHeader(t))).toBe(true);
   expect(first.frames()[0].key).toBe(true);
 
   // Join mid-GOP: the cached GOP starts with its keyframe; frames are contiguous from there.
@@ -237,7 +238,7 @@ test('an upstream that dies: viewers stay, the edge re-pulls another origin, tim
   // The new upstream's sequence headers reach the viewer before its first frame.
   const lastOldIdx = tags.findIndex((t) => frameId(t)?.origin === 1 && frameId(t)?.n === lastOld.n);
   const firstNewIdx = tags.findIndex((t) => frameId(t)?.origin === 2);
-  expect(tags.slice(lastOldIdx + 1, firstNewIdx).some((t) => isAvcSequenceHeader(t))).toBe(true);
+  expect(tags.slice(lastOldIdx + 1, firstNewIdx).some((t) => isVideoSequenceHeader(t))).toBe(true);
 });
 
 test('no origin takes the stream back within failoverGraceMs: viewers get end-of-stream and the stream closes', async () => {
@@ -303,7 +304,7 @@ test('a slow viewer skips whole GOPs and resumes on a keyframe with the headers;
   const after = slow.tags(resumedAt);
   const firstFrame = after.findIndex((t) => frameId(t) !== null);
   expect(after[0].type).toBe(18);
-  expect(after.slice(0, firstFrame).some((t) => isAvcSequenceHeader(t))).toBe(true);
+  expect(after.slice(0, firstFrame).some((t) => isVideoSequenceHeader(t))).toBe(true);
   expect(frameId(after[firstFrame])?.key).toBe(true);
   // Whole GOPs only: every frame the slow viewer got follows its predecessor or starts a GOP.
   const got = slow.frames();
