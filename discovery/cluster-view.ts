@@ -2,6 +2,7 @@ import { request } from 'undici';
 import type { Logger } from '../common/logger';
 import { LogThrottle } from '../common/limits';
 import { apiHostPort, bracket } from './http';
+import { originFields } from './views';
 import { streamKey, type EdgeRecord, type Lease, type OriginRecord } from './store/types';
 import type { ClusterEdgeViewers, ClusterMedia, ClusterOrigin, ClusterStream, ClusterView, DiscoveryEvent, EdgeView, OriginView } from './types';
 
@@ -116,20 +117,9 @@ export function assembleClusterView(input: ClusterInput): ClusterView {
 }
 
 function clusterOrigin(o: OriginView, status: ClusterOrigin['status'], defaultCapacity: number): ClusterOrigin {
-  const view: OriginView = {
-    id: o.id,
-    rtmp: o.rtmp,
-    http: o.http,
-    ...(o.api !== undefined ? { api: o.api } : {}),
-    ...(o.region !== undefined ? { region: o.region } : {}),
-    ...(o.capacity !== undefined ? { capacity: o.capacity } : {}),
-    state: o.state,
-    // A down origin carries no load any more.
-    load: status === 'down' ? {} : { ...o.load },
-    updatedAt: o.updatedAt,
-    ...(o.incarnation !== undefined ? { incarnation: o.incarnation } : {}),
-    ...(o.startedAt !== undefined ? { startedAt: o.startedAt } : {}),
-  };
+  // A down origin carries no load any more.
+  const view: OriginView = { ...originFields(o), load: status === 'down' ? {} : { ...o.load }, updatedAt: o.updatedAt };
+
   const capacity = o.capacity ?? defaultCapacity;
   const utilisation = status === 'down' || capacity <= 0 ? 0 : Math.round((nonNegative(o.load.weight) / capacity) * 1000) / 1000;
   return { ...view, status, utilisation };

@@ -286,21 +286,13 @@ export const EdgeViewSchema = Type.Object({
 export const EdgeHeartbeatResultSchema = Type.Object({ edge: EdgeViewSchema, ttlMs: Type.Integer() });
 export const EdgeListSchema = Type.Object({ edges: Type.Array(EdgeViewSchema) });
 
-export const ClusterOriginSchema = Type.Object({
-  id: Type.String(),
-  rtmp: Type.String(),
-  http: Type.String(),
-  api: Type.Optional(Type.String()),
-  region: Type.Optional(Type.String()),
-  capacity: Type.Optional(Type.Number()),
-  state: OriginStateSchema,
-  load: OriginLoadSchema,
-  updatedAt: Type.Number(),
-  incarnation: Type.Optional(Type.String()),
-  startedAt: Type.Optional(Type.Number()),
-  status: Type.Union([Type.Literal('active'), Type.Literal('draining'), Type.Literal('down')]),
-  utilisation: Type.Number({ description: 'load.weight / capacity (0..n).' }),
-});
+export const ClusterOriginSchema = Type.Composite([
+  OriginViewSchema,
+  Type.Object({
+    status: Type.Union([Type.Literal('active'), Type.Literal('draining'), Type.Literal('down')]),
+    utilisation: Type.Number({ description: 'load.weight / capacity (0..n).' }),
+  }),
+]);
 
 export const ClusterStreamSchema = Type.Object({
   app: Type.String(),

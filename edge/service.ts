@@ -4,7 +4,7 @@ import type { Service } from '../common/lifecycle';
 import { redactUrl, type Logger } from '../common/logger';
 import { isValidStreamPart } from '../common/stream-name';
 import { createHttpApp } from '../mediaserver/http-app';
-import { HlsHub } from '../mediaserver/hls-hub';
+import { HlsHub, hlsHubOptions } from '../mediaserver/hls-hub';
 import { registerHlsRoutes, PlayDecision } from '../mediaserver/hls-routes';
 import { registerNodeApi } from '../mediaserver/node-api';
 import { registerEdgeMetrics, type EdgeMetrics } from '../mediaserver/metrics';
@@ -97,13 +97,7 @@ export class EdgeService implements Service {
         ...Object.entries(this.httpGuard?.refusals ?? {}).map(([reason, count]) => ({ listener: 'http', reason, count })),
       ],
     });
-    this.hls = new HlsHub({
-      targetDurationMs: config.hlsTargetDurationMs,
-      windowSize: config.hlsWindow,
-      partTargetMs: config.hlsPartTargetMs,
-      maxBlockedPerStream: config.hlsMaxBlockedPerStream,
-      maxBlocked: config.hlsMaxBlocked,
-    });
+    this.hls = new HlsHub(hlsHubOptions(config));
     registerHlsRoutes(this.http, {
       hub: this.hls,
       resolve: (app, name, _query, ip) => this.resolvePlay(app, name, ip),

@@ -13,6 +13,25 @@ export interface HlsHubOptions {
   maxBlocked?: number;
 }
 
+/** The HLS keys origins and edges share in their configs. */
+export interface HlsConfig {
+  hlsTargetDurationMs: number;
+  hlsWindow: number;
+  hlsPartTargetMs: number;
+  hlsMaxBlockedPerStream: number;
+  hlsMaxBlocked: number;
+}
+
+export function hlsHubOptions(config: HlsConfig): HlsHubOptions {
+  return {
+    targetDurationMs: config.hlsTargetDurationMs,
+    windowSize: config.hlsWindow,
+    partTargetMs: config.hlsPartTargetMs,
+    maxBlockedPerStream: config.hlsMaxBlockedPerStream,
+    maxBlocked: config.hlsMaxBlocked,
+  };
+}
+
 /** A stream's HLS output: the segmenter plus when a player last asked for it. */
 export class HlsFeed {
   readonly segmenter: HlsSegmenter;

@@ -9,7 +9,7 @@ import { HttpDiscoveryClient } from '../discovery/client';
 import { NmsHost, isRtmpSession, type BaseSession } from '../mediaserver/nms-host';
 import { createMediaHttpApp } from '../mediaserver/http-app';
 import { connectionLimitsOf } from '../mediaserver/limits-config';
-import { HlsHub } from '../mediaserver/hls-hub';
+import { HlsHub, hlsHubOptions } from '../mediaserver/hls-hub';
 import { registerHlsRoutes } from '../mediaserver/hls-routes';
 import { registerNodeApi, writeAuth, type NodeApi } from '../mediaserver/node-api';
 import { countViewers, registerOriginMetrics, type OriginMetrics } from '../mediaserver/metrics';
@@ -122,13 +122,7 @@ export class OriginService implements Service {
       dropped: (action) => this.metrics.webhookDrops.inc({ action }),
       oversized: (action) => this.metrics.webhookTooLarge.inc({ action }),
     });
-    this.hls = new HlsHub({
-      targetDurationMs: config.hlsTargetDurationMs,
-      windowSize: config.hlsWindow,
-      partTargetMs: config.hlsPartTargetMs,
-      maxBlockedPerStream: config.hlsMaxBlockedPerStream,
-      maxBlocked: config.hlsMaxBlocked,
-    });
+    this.hls = new HlsHub(hlsHubOptions(config));
     this.publishers = new PublishAdmission({
       originId: config.id,
       rtmpUrl: this.rtmpUrl,
