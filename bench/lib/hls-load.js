@@ -3,13 +3,15 @@
  * HLS clients for the hls-edge scenario, one child process per shard (IPC with the bench), many
  * clients per process. Each client is what a plain (not low-latency) HLS player does on a live
  * stream: its own keep-alive connection (an http.Agent with one socket), the playlist every target
- * duration (RFC 8216 section 6.3.4: reload no sooner than... we use exactly the target duration,
- * measured from the previous reload's start), each EXTINF segment it has not fetched yet, starting at
- * the newest one. LL-HLS tags (parts, preload hints) are ignored, as RFC 8216 section 4.1 lets a client.
+ * duration (measured from the previous reload's start; RFC 8216 section 6.3.4), each EXTINF segment it
+ * has not fetched yet, starting at the newest one. The reload interval is the first
+ * EXT-X-TARGETDURATION the client saw (RFC 8216 section 4.3.3.1: it MUST NOT change), or `reloadMs`
+ * when the start command gives one (hls-edge does, so two servers get the same request rate); the
+ * values the playlists carried are counted (`targets`). LL-HLS tags (parts, preload hints) are ignored, as RFC 8216 section 4.1 lets a client.
  *
  * Per request it records time to first byte and time to the last byte (ms), body bytes and status.
  *
- * IPC in:  { cmd: 'start', url, clients, rampMs } · { cmd: 'mark', label } · { cmd: 'stop', from, to }
+ * IPC in:  { cmd: 'start', url, clients, rampMs, reloadMs? } · { cmd: 'mark', label } · { cmd: 'stop', from, to }
  * IPC out: { event: 'ready' } · { event: 'marked', label, snapshot } · { event: 'results', ... }
  */
 const http = require('node:http');
@@ -19,11 +21,15 @@ const http = require('node:http');
 /** @type {Req[]} */
 const reqs = [];
 const totals = { bytes: 0, requests: 0, errors: 0, segments: 0 };
+/** EXT-X-TARGETDURATION values seen, with how many playlists said each. */
+const targets = /** @type {Record<string, number>} */ ({});
 /** @type {Record<string, { t: number, bytes: number, requests: number, errors: number, segments: number }>} */
 const marks = {};
 /** @type {Client[]} */
 const clients = [];
 let stopped = false;
+/** @type {number | undefined} a fixed reload interval (ms) instead of the target duration */
+let reloadMs;
 
 /**
  * @param {http.Agent} agent @param {string} url @param {'playlist' | 'segment'} kind
@@ -91,6 +97,8 @@ class Client {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     this.next = -1;
     this.started = false;
+    /** @type {number | undefined} the first EXT-X-TARGETDURATION seen (s): the reload interval */
+    this.targetS = undefined;
     /** @type {NodeJS.Timeout | null} */ this.timer = null;
   }
 
@@ -102,7 +110,9 @@ class Client {
       const pl = await get(this.agent, this.url, 'playlist');
       if (pl.status === 200) {
         const { segs, target } = parsePlaylist(pl.body.toString('utf8'), this.url);
-        waitMs = target * 1000;
+        this.targetS ??= target;
+        waitMs = reloadMs ?? this.targetS * 1000;
+        targets[target] = (targets[target] ?? 0) + 1;
         if (this.next < 0 && segs.length) this.next = segs[segs.length - 1].seq; // the newest segment
         for (const s of segs) {
           if (stopped) return;
@@ -145,6 +155,7 @@ function lat(rs) {
 const send = (m) => process.send && process.send(m);
 process.on('message', (m) => {
   if (m.cmd === 'start') {
+    reloadMs = m.reloadMs ?? undefined;
     for (let i = 0; i < m.clients; i++) {
       const c = new Client(m.url);
       clients.push(c);
@@ -165,6 +176,7 @@ process.on('message', (m) => {
       event: 'results',
       clients: clients.length,
       started: clients.filter((c) => c.started).length,
+      targets,
       playlist: lat(inWin.filter((r) => r.kind === 'playlist')),
       segment: lat(inWin.filter((r) => r.kind === 'segment')),
       ttfbAll: inWin.map((r) => Math.round(r.ttfbMs * 10) / 10),
@@ -174,6 +186,7 @@ process.on('message', (m) => {
   }
 });
 process.on('SIGTERM', () => process.exit(0));
+process.on('disconnect', () => process.exit(0)); // the bench went away
 send({ event: 'ready' });
 
 module.exports = { parsePlaylist };

@@ -24,6 +24,8 @@ const { sleep, log, round, percentile, waitFor } = require('../lib/util');
 const APP = 'live';
 const NAME = 'hls';
 const PER_PROC = 250;
+/** Playlist reload interval of every client: the product's hlsTargetDurationMs (2 s), for both servers. */
+const RELOAD_MS = 2000;
 const HLS_LOAD = path.join(__dirname, '..', 'lib', 'hls-load.js');
 
 /** @param {any} ctx */
@@ -56,6 +58,10 @@ async function run(ctx) {
     log(`hls-edge: cascade edge, ${k} clients`);
     rows.push(await measureHls(ctx, { system: 'cascade', url: edgeUrl, servers: cluster.serverNames, main: 'edge-1', k, warmMs, windowMs, kbps }));
 
+    if (ctx.opts.nginx === false) {
+      notes.push('nginx skipped (--no-nginx): no peer row.');
+      return finish();
+    }
     const root = fs.mkdtempSync(path.join(ctx.tmp, 'hls-static-'));
     fs.mkdirSync(path.join(root, APP));
     mirror = startMirror(edgeUrl, path.join(root, APP, `${NAME}.m3u8`));
@@ -74,37 +80,42 @@ async function run(ctx) {
     await cluster.stop();
   }
 
-  const comparisons = [];
-  const c = rows.find((r) => r.system === 'cascade');
-  const p = rows.find((r) => r.system === 'nginx');
-  if (c && p) {
-    const cs = `${k} HLS clients, one stream`;
-    comparisons.push(
-      { case: cs, metric: 'edge-only CPU-s / delivered Gbit', cascade: c.mainCpuPerGbit, peer: 'nginx static', peerValue: p.cpuPerGbit, ratio: ratio(c.mainCpuPerGbit, p.cpuPerGbit), better: 'lower' },
-      { case: cs, metric: 'CPU-s / delivered Gbit (discovery + origin + edge)', cascade: c.cpuPerGbit, peer: 'nginx static', peerValue: p.cpuPerGbit, ratio: ratio(c.cpuPerGbit, p.cpuPerGbit), better: 'lower' },
-      { case: cs, metric: 'playlist latency p50 ms', cascade: c.playlistMs.p50, peer: 'nginx static', peerValue: p.playlistMs.p50, ratio: ratio(c.playlistMs.p50, p.playlistMs.p50), better: 'lower' },
-      { case: cs, metric: 'playlist latency p99 ms', cascade: c.playlistMs.p99, peer: 'nginx static', peerValue: p.playlistMs.p99, ratio: ratio(c.playlistMs.p99, p.playlistMs.p99), better: 'lower' },
-      { case: cs, metric: 'segment latency p50 ms', cascade: c.segmentMs.p50, peer: 'nginx static', peerValue: p.segmentMs.p50, ratio: ratio(c.segmentMs.p50, p.segmentMs.p50), better: 'lower' },
-      { case: cs, metric: 'segment latency p99 ms', cascade: c.segmentMs.p99, peer: 'nginx static', peerValue: p.segmentMs.p99, ratio: ratio(c.segmentMs.p99, p.segmentMs.p99), better: 'lower' },
-      { case: cs, metric: 'delivered ÷ expected', cascade: c.keptUp, peer: 'nginx static', peerValue: p.keptUp, ratio: ratio(c.keptUp, p.keptUp, 3), better: 'higher' },
+  return finish();
+
+  function finish() {
+    const comparisons = [];
+    const c = rows.find((r) => r.system === 'cascade');
+    const p = rows.find((r) => r.system === 'nginx');
+    if (c && p) {
+      const cs = `${k} HLS clients, one stream`;
+      comparisons.push(
+        { case: cs, metric: 'edge-only CPU-s / delivered Gbit', cascade: c.mainCpuPerGbit, peer: 'nginx static', peerValue: p.cpuPerGbit, ratio: ratio(c.mainCpuPerGbit, p.cpuPerGbit), better: 'lower' },
+        { case: cs, metric: 'CPU-s / delivered Gbit (discovery + origin + edge)', cascade: c.cpuPerGbit, peer: 'nginx static', peerValue: p.cpuPerGbit, ratio: ratio(c.cpuPerGbit, p.cpuPerGbit), better: 'lower' },
+        { case: cs, metric: 'playlist latency p50 ms', cascade: c.playlistMs.p50, peer: 'nginx static', peerValue: p.playlistMs.p50, ratio: ratio(c.playlistMs.p50, p.playlistMs.p50), better: 'lower' },
+        { case: cs, metric: 'playlist latency p99 ms', cascade: c.playlistMs.p99, peer: 'nginx static', peerValue: p.playlistMs.p99, ratio: ratio(c.playlistMs.p99, p.playlistMs.p99), better: 'lower' },
+        { case: cs, metric: 'segment latency p50 ms', cascade: c.segmentMs.p50, peer: 'nginx static', peerValue: p.segmentMs.p50, ratio: ratio(c.segmentMs.p50, p.segmentMs.p50), better: 'lower' },
+        { case: cs, metric: 'segment latency p99 ms', cascade: c.segmentMs.p99, peer: 'nginx static', peerValue: p.segmentMs.p99, ratio: ratio(c.segmentMs.p99, p.segmentMs.p99), better: 'lower' },
+        { case: cs, metric: 'delivered ÷ expected', cascade: c.keptUp, peer: 'nginx static', peerValue: p.keptUp, ratio: ratio(c.keptUp, p.keptUp, 3), better: 'higher' },
+      );
+    }
+    notes.push(
+      `Clients (lib/hls-load.js, ${PER_PROC} per process): one keep-alive connection each; the playlist every ${RELOAD_MS / 1000} s, then each new EXTINF segment (starting at the newest); LL-HLS parts ignored. Latency = request start → last body byte (TTFB in the JSON). Clients start spread over 2 s; warm-up ${warmMs / 1000} s, window ${windowMs / 1000} s.`,
+      'Cascade: discovery + origin-1 + edge-1 (product defaults: 2 s segments, 6 in the playlist, LL-HLS parts on), the publisher on origin-1, the clients on edge-1. Edge-only CPU is compared with the whole nginx.',
+      `nginx${nginxVersion ? ` ${nginxVersion}` : ''}: the edge's playlist and segments, copied from the edge every 200 ms by a mirror in the bench process (the same bytes, a live playlist), served as static files (one process, sendfile, keep-alive, no access log). The Cascade cluster and the publisher keep running during the nginx window (as they ran during Cascade's): the same background.`,
+      `Clients reload the playlist every ${RELOAD_MS / 1000} s (the product's hlsTargetDurationMs) on both servers, so both get the same request rate; the EXT-X-TARGETDURATION column counts the values the playlists carried (RFC 8216 section 4.3.3.1: it must not change).`,
+      '"delivered ÷ expected" = body bytes received ÷ (clients × the FLV media rate × window): MPEG-TS adds a few % of overhead, so a client that keeps up is slightly above 1; well below 1 means the clients (or the box) could not keep up.',
     );
+    return {
+      params: { clients: k, perProcess: PER_PROC, warmMs, windowMs, stream: `${APP}/${NAME}`, mediaKbps: kbps },
+      rows,
+      table: {
+        columns: ['system', 'clients', 'started', 'delivered Mbit/s', 'delivered ÷ expected', 'server cores', 'CPU-s / Gbit (all)', 'main process CPU-s / Gbit', 'playlist ms p50 / p99', 'segment ms p50 / p99', 'requests (errors)', 'EXT-X-TARGETDURATION seen (playlists)', 'RSS MB (main)', 'load tool peak core'],
+        rows: rows.map((r) => [r.system, r.clients, r.started, r.deliveredMbitPerS, r.keptUp, r.serverCores, r.cpuPerGbit, r.mainCpuPerGbit, `${r.playlistMs.p50} / ${r.playlistMs.p99}`, `${r.segmentMs.p50} / ${r.segmentMs.p99}`, `${r.requests} (${r.errors})`, Object.entries(r.targetDurations ?? {}).map(([t, n]) => `${t} s × ${n}`).join(', '), `${r.rssMB} (${r.mainRssMB})`, r.loadToolPeakCore]),
+      },
+      comparisons,
+      notes,
+    };
   }
-  notes.push(
-    `Clients (lib/hls-load.js, ${PER_PROC} per process): one keep-alive connection each; the playlist every target duration, then each new EXTINF segment (starting at the newest); LL-HLS parts ignored. Latency = request start → last body byte (TTFB in the JSON). Clients start spread over 2 s; warm-up ${warmMs / 1000} s, window ${windowMs / 1000} s.`,
-    'Cascade: discovery + origin-1 + edge-1 (product defaults: 2 s segments, 6 in the playlist, LL-HLS parts on), the publisher on origin-1, the clients on edge-1. Edge-only CPU is compared with the whole nginx.',
-    `nginx${nginxVersion ? ` ${nginxVersion}` : ''}: the edge's playlist and segments, copied from the edge every 200 ms by a mirror in the bench process (the same bytes, a live playlist), served as static files (one process, sendfile, keep-alive, no access log). The Cascade cluster and the publisher keep running during the nginx window (as they ran during Cascade's): the same background.`,
-    '"delivered ÷ expected" = body bytes received ÷ (clients × the FLV media rate × window): MPEG-TS adds a few % of overhead, so a client that keeps up is slightly above 1; well below 1 means the clients (or the box) could not keep up.',
-  );
-  return {
-    params: { clients: k, perProcess: PER_PROC, warmMs, windowMs, stream: `${APP}/${NAME}`, mediaKbps: kbps },
-    rows,
-    table: {
-      columns: ['system', 'clients', 'started', 'delivered Mbit/s', 'delivered ÷ expected', 'server cores', 'CPU-s / Gbit (all)', 'main process CPU-s / Gbit', 'playlist ms p50 / p99', 'segment ms p50 / p99', 'requests (errors)', 'RSS MB (main)', 'load tool peak core'],
-      rows: rows.map((r) => [r.system, r.clients, r.started, r.deliveredMbitPerS, r.keptUp, r.serverCores, r.cpuPerGbit, r.mainCpuPerGbit, `${r.playlistMs.p50} / ${r.playlistMs.p99}`, `${r.segmentMs.p50} / ${r.segmentMs.p99}`, `${r.requests} (${r.errors})`, `${r.rssMB} (${r.mainRssMB})`, r.loadToolPeakCore]),
-    },
-    comparisons,
-    notes,
-  };
 }
 
 /**
@@ -135,7 +146,7 @@ async function measureHls(ctx, o) {
   let results = [];
   try {
     await Promise.all(shards.map((s) => s.ipc.wait((m) => m.event === 'ready', 10000, 'hls clients ready')));
-    for (const s of shards) s.ipc.send({ cmd: 'start', url: o.url, clients: s.n, rampMs: 2000 });
+    for (const s of shards) s.ipc.send({ cmd: 'start', url: o.url, clients: s.n, rampMs: 2000, reloadMs: RELOAD_MS });
     await waitFor(async () => {
       const st = await ask({ cmd: 'status' }, (m) => m.event === 'status', 'status');
       return st.reduce((a, x) => a + x.started, 0) >= o.k;
@@ -182,6 +193,10 @@ async function measureHls(ctx, o) {
     playlistMs: q(pl),
     segmentMs: q(sg),
     ttfbMs: q(tt),
+    targetDurations: results.reduce((acc, r) => {
+      for (const [t, n] of Object.entries(r.targets ?? {})) acc[t] = (acc[t] ?? 0) + n;
+      return acc;
+    }, /** @type {Record<string, number>} */ ({})),
     rssMB: round(sum(server, (p) => p.rssEndMB), 1),
     mainRssMB: main ? main.rssEndMB : null,
     loadToolPeakCore: round(loadPeak, 2),
@@ -189,7 +204,7 @@ async function measureHls(ctx, o) {
     procs: cpu.procs,
     warnings: loadPeak > 0.9 ? [`a load-tool process peaked at ${round(loadPeak, 2)} of a core: the figure may be limited by the load tool`] : [],
   };
-  log(`  → ${row.started}/${o.k} started, ${deliveredMbitPerS} Mbit/s (${row.keptUp} of expected), ${row.cpuPerGbit} CPU-s/Gbit (${o.main} ${row.mainCpuPerGbit}), playlist p50/p99 ${row.playlistMs.p50}/${row.playlistMs.p99} ms, segment ${row.segmentMs.p50}/${row.segmentMs.p99} ms, ${requests} requests, ${errors} errors`);
+  log(`  → target durations seen ${JSON.stringify(row.targetDurations)}; ${row.started}/${o.k} started, ${deliveredMbitPerS} Mbit/s (${row.keptUp} of expected), ${row.cpuPerGbit} CPU-s/Gbit (${o.main} ${row.mainCpuPerGbit}), playlist p50/p99 ${row.playlistMs.p50}/${row.playlistMs.p99} ms, segment ${row.segmentMs.p50}/${row.segmentMs.p99} ms, ${requests} requests, ${errors} errors`);
   return row;
 }
 

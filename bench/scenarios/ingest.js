@@ -140,7 +140,9 @@ async function run(ctx) {
 
 /** @param {any} ctx */
 async function startCascadeOrigin(ctx) {
-  const c = await startCascade(ctx, { origins: 1, edges: 0, originFlags: ['--capacity', '100000'] });
+  // BENCH_ORIGIN_FLAGS: extra origin flags for a variant (e.g. "--hls-window 2 --hls-part-target-ms 0").
+  const extra = (process.env.BENCH_ORIGIN_FLAGS ?? '').split(' ').filter(Boolean);
+  const c = await startCascade(ctx, { origins: 1, edges: 0, originFlags: ['--capacity', '100000', ...extra] });
   return { ingest: c.origins[0].rtmp, servers: c.serverNames, main: 'origin-1', stop: c.stop };
 }
 
