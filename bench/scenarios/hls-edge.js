@@ -31,6 +31,7 @@ const HLS_LOAD = path.join(__dirname, '..', 'lib', 'hls-load.js');
 /** @param {any} ctx */
 async function run(ctx) {
   const k = ctx.opts.n?.[0] ?? 1000;
+  if (!Number.isInteger(k) || k < 1) throw new Error(`--n must be a positive integer (HLS clients), not ${ctx.opts.n?.[0]}`);
   const windowMs = Math.min(60000, ctx.opts.windowS ? ctx.windowMs : 30000);
   const warmMs = ctx.opts.warmS ? ctx.warmMs : Math.max(ctx.warmMs, 6000);
   const kbps = ctx.media ? describeMedia(ctx.media).totalKbps : null;

@@ -24,6 +24,7 @@ const KEEP_UP = 0.9;
 /** @param {any} ctx */
 async function run(ctx) {
   const firstN = ctx.opts.n?.[0] ?? 50;
+  if (!Number.isInteger(firstN) || firstN < 1) throw new Error(`--n must be a positive integer (publishers), not ${ctx.opts.n?.[0]}`);
   const timing = { warmMs: ctx.warmMs, windowMs: ctx.windowMs };
   const kbps = ctx.media ? describeMedia(ctx.media).totalKbps : null;
   const mediaMbit = kbps ? kbps / 1000 : null;
