@@ -21,7 +21,7 @@ const { ensureNginx, makeTmp, nmsVersion } = require('./lib/systems');
 const { writeResults, updateReadme, updateReadmeScenario, ratioTable, RESULTS } = require('./lib/report');
 const { log } = require('./lib/util');
 
-const SCENARIOS = ['fanout', 'cluster', 'cold-edge', 'discovery-lookup', 'control-plane', 'failover', 'shed', 'idle', 'fanout-batch'];
+const SCENARIOS = ['fanout', 'cluster', 'cold-edge', 'discovery-lookup', 'control-plane', 'failover', 'shed', 'idle', 'fanout-batch', 'ingest', 'hls-edge'];
 /** Scenarios that play no media: a run of only these neither generates the test media nor looks for nginx. */
 const NO_MEDIA = new Set(['discovery-lookup', 'control-plane', 'shed', 'idle']);
 const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.join(',')}] [--n 50,100]

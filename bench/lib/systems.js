@@ -51,7 +51,7 @@ async function startCascadeProcess(ctx, name, role, flags, health, env = {}) {
  * Discovery (memory store) + `origins` origins + `edges` edges.
  * @param {SysCtx} ctx
  * @param {{ origins?: number, edges?: number, heartbeatMs?: number, discoveryFlags?: string[],
- *           edgeFlags?: string[], edgeOrigins?: (edgeIndex: number, origins: Node[]) => Node[] }} [opts]
+ *           originFlags?: string[], edgeFlags?: string[], edgeOrigins?: (edgeIndex: number, origins: Node[]) => Node[] }} [opts]
  */
 async function startCascade(ctx, opts = {}) {
   /** @type {import('./procs').Proc[]} */
@@ -71,6 +71,7 @@ async function startCascade(ctx, opts = {}) {
       const id = `origin-${i}`;
       const flags = ['--id', id, '--rtmp-port', String(rp), '--http-port', String(hp), '--discovery-url', discoveryUrl, ...LOOPBACK_CLIENTS];
       if (opts.heartbeatMs) flags.push('--heartbeat-ms', String(opts.heartbeatMs)); // default: the product's
+      flags.push(...(opts.originFlags ?? []));
       const proc = await startCascadeProcess(ctx, id, 'origin', flags, `http://127.0.0.1:${hp}/healthz`);
       procs.push(proc);
       origins.push({ id, proc, rtmp: `rtmp://127.0.0.1:${rp}`, http: `http://127.0.0.1:${hp}` });
@@ -210,6 +211,63 @@ rtmp {
 }
 
 /**
+ * Plain nginx (HTTP only, no module) serving the files under `root` as static files: the HLS peer.
+ * One process (`master_process off`), `daemon off`, keep-alive, sendfile as Debian's default config
+ * has it, no access log. Needs only the `nginx` binary (nginx-light is enough).
+ * @param {SysCtx} ctx @param {string} root
+ */
+async function startNginxHttp(ctx, root, name = 'nginx') {
+  if (spawnSync('nginx', ['-v'], { encoding: 'utf8' }).status !== 0) return null;
+  const hp = await freePort();
+  const dir = fs.mkdtempSync(path.join(ctx.tmp, 'nginx-http-'));
+  const conf = `daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 16384;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 8192; }
+http {
+  types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
+  default_type application/octet-stream;
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_timeout 65;
+  keepalive_requests 100000;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${hp};
+    root ${root};
+    location ~ \\.m3u8$ { add_header Cache-Control no-cache; }
+  }
+}
+`;
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const proc = ctx.reg.spawn(name, 'nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')]);
+  await waitFor(async () => {
+    if (!proc.running) throw new Error(`${name} exited during start:\n${proc.output}\n${safeRead(path.join(dir, 'error.log'))}`);
+    return canConnect('127.0.0.1', hp);
+  }, 10000, `${name} listening`);
+  ctx.sampler.watch(name, proc.pid, 'server');
+  const v = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
+  return {
+    proc,
+    http: `http://127.0.0.1:${hp}`,
+    version: (v.stderr || v.stdout).trim().replace('nginx version: ', ''),
+    serverNames: [name],
+    stop: async () => {
+      ctx.sampler.unwatch(name);
+      await ctx.reg.stop(proc, 'SIGQUIT');
+    },
+  };
+}
+
+/**
  * SRS 6 built from source (bench/README.md "SRS 6"): the binary at BENCH_SRS_BIN or
  * bench/.cache/srs/srs; null (skipped with a note) when there is none.
  */
@@ -320,4 +378,4 @@ function makeTmp() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'cascade-bench-'));
 }
 
-module.exports = { startCascade, startCascadeProcess, startNms, startNginx, startSrs, srsBinary, startRedis, redisServerVersion, ensureNginx, nmsVersion, makeTmp };
+module.exports = { startCascade, startCascadeProcess, startNms, startNginx, startNginxHttp, startSrs, srsBinary, startRedis, redisServerVersion, ensureNginx, nmsVersion, makeTmp };

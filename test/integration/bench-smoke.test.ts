@@ -3,10 +3,13 @@
  * marks, 10 players for ~3 s against the owning origin (RTMP and HTTP-FLV), and two players pointed
  * at the other origin that must follow the RTMP 302 / HTTP 302 to the owner; and the control-plane
  * load (simulated origins heartbeating their leases, the healthz baseline, the old per-stream renew
- * loop) for ~3 s against the same discovery. Uses only what the root node_modules and dist/ provide
- * (no bench/node_modules).
+ * loop) for ~3 s against the same discovery; and the HLS clients of the hls-edge scenario
+ * (bench/lib/hls-load.js, a child process over IPC) on origin-1's playlist for ~2 s. Uses only what
+ * the root node_modules and dist/ provide (no bench/node_modules).
  */
 import { randomBytes } from 'node:crypto';
+import { fork } from 'node:child_process';
+import path from 'node:path';
 import { freePort } from '../helpers/media';
 import { startService, waitFor, TestProcess } from '../helpers/processes';
 
@@ -216,4 +219,60 @@ test('control-plane load: 2 simulated origins × 50 leases re-claim, then renew 
   expect(b.errors).toEqual({});
   expect(b.requests).toBeGreaterThanOrEqual(6);
   console.log(`bench smoke (control plane): heartbeat of 50 leases p50 ${s.latencyMs.p50} ms, GET /healthz p50 ${b.latencyMs.p50} ms, old API round of 20 renews ${legacyMs.toFixed(1)} ms`);
+});
+
+interface HlsLoadMessage {
+  event: string;
+  label?: string;
+  snapshot?: { bytes: number; requests: number; errors: number; segments: number };
+  started?: number;
+  total?: number;
+  clients?: number;
+  targets?: Record<string, number>;
+  totalPlaylist?: number[];
+  totalSegment?: number[];
+}
+
+test('HLS clients of the hls-edge scenario: 3 keep-alive clients on origin-1\'s playlist get segments, no errors', async () => {
+  const child = fork(path.join(__dirname, '..', '..', 'bench', 'lib', 'hls-load.js'), [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const messages: HlsLoadMessage[] = [];
+  child.on('message', (m: HlsLoadMessage) => messages.push(m));
+  const next = async (event: string, what: string, timeoutMs = 5_000): Promise<HlsLoadMessage> => {
+    const seen = messages.length;
+    await waitFor(() => messages.slice(seen).some((m) => m.event === event), timeoutMs, what);
+    return messages.slice(seen).find((m) => m.event === event)!;
+  };
+  try {
+    await waitFor(() => messages.some((m) => m.event === 'ready'), 10_000, 'the HLS client process to be ready');
+    child.send({ cmd: 'start', url: `${origins[0].http}/live/${name}.m3u8`, clients: 3, rampMs: 100 });
+    await waitFor(async () => {
+      const p = next('status', 'a status');
+      child.send({ cmd: 'status' });
+      return (await p).started === 3;
+    }, 20_000, 'every HLS client to download a first segment', 250);
+    let p = next('marked', 'mark ws');
+    child.send({ cmd: 'mark', label: 'ws' });
+    const ws = (await p).snapshot!;
+    // A measurement window, not a wait: at least one playlist reload per client (2 s target duration).
+    await new Promise((r) => setTimeout(r, 2500));
+    p = next('marked', 'mark we');
+    child.send({ cmd: 'mark', label: 'we' });
+    const we = (await p).snapshot!;
+    const resP = next('results', 'results');
+    child.send({ cmd: 'stop', from: 'ws', to: 'we' });
+    const res = await resP;
+    expect(we.errors).toBe(0);
+    expect(we.segments).toBeGreaterThanOrEqual(3);
+    expect(we.requests - ws.requests).toBeGreaterThanOrEqual(3);
+    expect(we.bytes).toBeGreaterThan(10_000);
+    expect(res.clients).toBe(3);
+    expect(res.started).toBe(3);
+    expect(Object.keys(res.targets!).length).toBeGreaterThan(0);
+    expect(res.totalPlaylist!.length).toBeGreaterThanOrEqual(3);
+    console.log(`bench smoke (HLS clients): ${we.segments} segments, ${we.requests} requests, playlist p50 ${tool.percentile(res.totalPlaylist!, 50)} ms`);
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
 });
