@@ -497,7 +497,10 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
     this.stored.push({ info, data, arrivedAt: cur.arrivedAt, parts: cur.parts });
     this.lastCompletedSeq = cur.seq;
     this.completedCount++;
-    this.targetDurationS = Math.max(this.targetDurationS, Math.ceil(durationMs / 1000));
+    // RFC 8216 4.3.3.1: each EXTINF *rounded to the nearest integer* must be <= the target duration.
+    // Rounding (not ceil) keeps a 2.001 s segment from raising a 2 s target for good; it only grows for
+    // a GOP really longer than the target, and never shrinks (6.2.1).
+    this.targetDurationS = Math.max(this.targetDurationS, Math.round(durationMs / 1000));
     // The segment that just left the playlist window: count its discontinuity tag (RFC 8216 4.3.3.3).
     const leaving = this.stored[this.stored.length - this.windowSize - 1];
     if (leaving?.info.discontinuity) this.discontinuitySequence++;

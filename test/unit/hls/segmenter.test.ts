@@ -142,6 +142,16 @@ describe('HlsSegmenter: cutting and the sliding window', () => {
     expect(p.targetDuration).toBe(3);
   });
 
+  test('a segment a few ms over the target does not raise TARGETDURATION (RFC 8216 4.3.3.1 rounds to the nearest integer)', () => {
+    const seg = start();
+    // 31 frames per GOP at 30 fps: keyframes every 1.033 s, segments of 2.067 s.
+    for (const m of media(0, 12_000, { gop: 31 })) seg.push(m);
+    const p = parsePlaylist(seg.playlist());
+    expect(p.segments.length).toBeGreaterThan(2);
+    expect(p.segments.every((s) => s.durationMs > 2000 && s.durationMs < 2500)).toBe(true);
+    expect(p.targetDuration).toBe(2);
+  });
+
   test('audio-only: cut on time, never past the target', () => {
     const seg = start({}, { video: false });
     for (const m of media(0, 20_000, { video: false })) seg.push(m);
