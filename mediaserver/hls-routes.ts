@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { bearerToken, TokenSet } from '../common/bearer';
 import { isValidStreamPart } from '../common/stream-name';
@@ -7,6 +6,7 @@ import { playFileOf, refusalText, withSegmentProof, type PlayPath, type PlayVerd
 import { parseQuery, type StreamQuery } from '../common/signed-url';
 import { evaluateBlocking, parseDirectives } from '../protocol/hls/blocking';
 import { advancePartLimit } from '../protocol/hls/parts';
+import { playlistEtag } from '../protocol/hls/playlist';
 import type { WaitOutcome } from '../protocol/hls/blocking';
 import type { HlsFeed, HlsHub } from './hls-hub';
 
@@ -150,8 +150,10 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
           if (outcome !== 'ready') return blockFailed(reply, outcome, `segment ${directives.msn}${directives.part !== undefined ? ` part ${directives.part}` : ''}`);
         }
       }
-      const body = withSegmentProof(seg.playlist({ skip: directives.skip }), verdict.proof);
-      const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
+      // The unsigned text and its ETag are rendered once per change; a viewer's proof makes its own.
+      const base = seg.renderedPlaylist({ skip: directives.skip });
+      const body = verdict.proof ? withSegmentProof(base.text, verdict.proof) : base.text;
+      const etag = verdict.proof ? playlistEtag(body) : base.etag;
       // A response to a blocking reload stays right for whoever asks the same URL while its segments
       // are listed (it shows the playlist at or after that point): a CDN may keep it for a while.
       const maxAge = blocking ? Math.min(6, opts.hub.windowSize) * seg.targetDuration : Math.max(1, Math.floor(opts.hub.targetDurationMs / 2000));

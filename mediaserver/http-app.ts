@@ -3,6 +3,7 @@ import Fastify, { FastifyBaseLogger, FastifyInstance, LogController } from 'fast
 import type { Logger } from '../common/logger';
 import { CascadeError } from '../common/errors';
 import type { FlvGate, NmsHost } from './nms-host';
+import { lazyChildLoggerFactory } from './lazy-request-logger';
 
 type ServerFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 
@@ -20,6 +21,8 @@ export function createHttpApp(logger: Logger, serverFactory: ServerFactory): Fas
   const app = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    // Built per request only when a request logs: HLS playlist and segment requests mostly don't.
+    childLoggerFactory: lazyChildLoggerFactory,
     serverFactory,
   });
   app.setErrorHandler((err, req, reply) => {

@@ -3,6 +3,13 @@
  * line-by-line parser (tests and diagnostics use it to check what the segmenter serves).
  */
 
+import { createHash } from 'node:crypto';
+
+/** The strong ETag of a playlist's text (RFC 9110 8.8.3): a SHA-1 of its bytes, base64url, quoted. */
+export function playlistEtag(text: string): string {
+  return `"${createHash('sha1').update(text).digest('base64url')}"`;
+}
+
 export interface PlaylistEntry {
   uri: string;
   durationMs: number;

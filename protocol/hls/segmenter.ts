@@ -12,7 +12,7 @@ import { TsMuxer, type MuxedFrame, type TsMuxerStats } from '../mpegts/muxer';
 import type { PlaylistPosition } from './blocking';
 import { renderLlPlaylist, type LlPart, type LlSegment } from './ll-playlist';
 import { partHoldBackMs, partSeqOf, partUri, shouldCutPart } from './parts';
-import { renderPlaylist, type PlaylistEntry } from './playlist';
+import { playlistEtag, renderPlaylist, type PlaylistEntry } from './playlist';
 import type { HlsPartInfo, HlsSegmenterEvents, HlsSegmenterOptions, HlsSegmentInfo, MediaMessage } from './types';
 
 export const HLS_DEFAULTS = {
@@ -94,8 +94,9 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
   /** EXT-X-TARGETDURATION: never decreases (RFC 8216 6.2.1 forbids changing it). */
   private targetDurationS: number;
   private ended = false;
-  private cachedPlaylist: string | undefined;
-  private cachedDelta: string | undefined;
+  /** The rendered playlist (and its delta update) with its ETag: rendered once per change, not per request. */
+  private cachedPlaylist: RenderedPlaylist | undefined;
+  private cachedDelta: RenderedPlaylist | undefined;
   /** Number of the part being written (or the next one to be): parts are numbered across segments. */
   private partCounter = 0;
   private lastCompletedSeq = -1;
@@ -222,28 +223,36 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
    * `skip`: a Playlist Delta Update (6.2.5.1) when segments can be skipped.
    */
   playlist(opts: { skip?: boolean } = {}): string {
-    if (this.lowLatency) {
-      if (opts.skip) return (this.cachedDelta ??= this.renderLowLatency(true));
-      return (this.cachedPlaylist ??= this.renderLowLatency(false));
-    }
-    if (this.cachedPlaylist === undefined) {
-      const listed = this.listed();
-      const segments: PlaylistEntry[] = listed.map((s) => ({
-        uri: s.info.uri,
-        durationMs: s.info.durationMs,
-        discontinuity: s.info.discontinuity,
-      }));
-      this.cachedPlaylist = renderPlaylist({
-        version: 3,
-        targetDuration: this.targetDurationS,
-        // Empty: the number the first listed segment will have, so it never goes backwards.
-        mediaSequence: listed.length > 0 ? listed[0].info.seq : (this.current?.seq ?? this.nextSeq),
-        discontinuitySequence: this.discontinuitySequence,
-        segments,
-        ended: this.ended,
-      });
-    }
-    return this.cachedPlaylist;
+    return this.renderedPlaylist(opts).text;
+  }
+
+  /**
+   * `playlist(opts)` with its ETag (`playlistEtag`), both kept until the next change: a completed
+   * part or segment, a discontinuity, the end of the stream. Without LL-HLS `skip` changes nothing.
+   */
+  renderedPlaylist(opts: { skip?: boolean } = {}): RenderedPlaylist {
+    if (this.lowLatency && opts.skip) return (this.cachedDelta ??= rendered(this.render(true)));
+    return (this.cachedPlaylist ??= rendered(this.render(false)));
+  }
+
+  /** Renders the playlist now, without the cache. */
+  private render(skip: boolean): string {
+    if (this.lowLatency) return this.renderLowLatency(skip);
+    const listed = this.listed();
+    const segments: PlaylistEntry[] = listed.map((s) => ({
+      uri: s.info.uri,
+      durationMs: s.info.durationMs,
+      discontinuity: s.info.discontinuity,
+    }));
+    return renderPlaylist({
+      version: 3,
+      targetDuration: this.targetDurationS,
+      // Empty: the number the first listed segment will have, so it never goes backwards.
+      mediaSequence: listed.length > 0 ? listed[0].info.seq : (this.current?.seq ?? this.nextSeq),
+      discontinuitySequence: this.discontinuitySequence,
+      segments,
+      ended: this.ended,
+    });
   }
 
   private renderLowLatency(skip: boolean): string {
@@ -509,6 +518,16 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
     if (lastPart) this.emit('part', lastPart.info);
     this.emit('segment', info);
   }
+}
+
+/** A rendered playlist and its strong ETag. */
+export interface RenderedPlaylist {
+  readonly text: string;
+  readonly etag: string;
+}
+
+function rendered(text: string): RenderedPlaylist {
+  return { text, etag: playlistEtag(text) };
 }
 
 function positive(v: number, name: string): number {
