@@ -104,6 +104,19 @@ async function startCascade(ctx, opts = {}) {
   }
 }
 
+/** The part every started peer shares: sampled as a server while it runs, stopped (and unwatched) by `stop()`. */
+function watchedServer(ctx, name, proc, signal) {
+  ctx.sampler.watch(name, proc.pid, 'server');
+  return {
+    proc,
+    serverNames: [name],
+    stop: async () => {
+      ctx.sampler.unwatch(name);
+      await ctx.reg.stop(proc, ...(signal ? [signal] : []));
+    },
+  };
+}
+
 /**
  * Standalone node-media-server 4.4.3 (needs bench/node_modules).
  * @param {SysCtx} ctx
@@ -116,16 +129,10 @@ async function startNms(ctx, name = 'nms') {
     if (!proc.running) throw new Error(`${name} exited during start:\n${proc.output.slice(-3000)}`);
     return (await canConnect('127.0.0.1', rp)) && (await canConnect('127.0.0.1', hp));
   }, 20000, `${name} listening`);
-  ctx.sampler.watch(name, proc.pid, 'server');
   return {
-    proc,
     rtmp: `rtmp://127.0.0.1:${rp}`,
     http: `http://127.0.0.1:${hp}`,
-    serverNames: [name],
-    stop: async () => {
-      ctx.sampler.unwatch(name);
-      await ctx.reg.stop(proc);
-    },
+    ...watchedServer(ctx, name, proc),
   };
 }
 
@@ -197,16 +204,10 @@ rtmp {
     if (!proc.running) throw new Error(`${name} exited during start:\n${proc.output}\n${safeRead(path.join(dir, 'error.log'))}`);
     return canConnect('127.0.0.1', rp);
   }, 10000, `${name} listening`);
-  ctx.sampler.watch(name, proc.pid, 'server');
   return {
-    proc,
     rtmp: `rtmp://127.0.0.1:${rp}`,
     http: null,
-    serverNames: [name],
-    stop: async () => {
-      ctx.sampler.unwatch(name);
-      await ctx.reg.stop(proc, 'SIGQUIT');
-    },
+    ...watchedServer(ctx, name, proc, 'SIGQUIT'),
   };
 }
 
@@ -253,17 +254,11 @@ http {
     if (!proc.running) throw new Error(`${name} exited during start:\n${proc.output}\n${safeRead(path.join(dir, 'error.log'))}`);
     return canConnect('127.0.0.1', hp);
   }, 10000, `${name} listening`);
-  ctx.sampler.watch(name, proc.pid, 'server');
   const v = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
   return {
-    proc,
     http: `http://127.0.0.1:${hp}`,
     version: (v.stderr || v.stdout).trim().replace('nginx version: ', ''),
-    serverNames: [name],
-    stop: async () => {
-      ctx.sampler.unwatch(name);
-      await ctx.reg.stop(proc, 'SIGQUIT');
-    },
+    ...watchedServer(ctx, name, proc, 'SIGQUIT'),
   };
 }
 
@@ -305,16 +300,10 @@ vhost __defaultVhost__ {
     if (!proc.running) throw new Error(`${name} exited during start:\n${proc.output}\n${safeRead(path.join(dir, 'srs.log'))}`);
     return (await canConnect('127.0.0.1', rp)) && (await canConnect('127.0.0.1', hp));
   }, 10000, `${name} listening`);
-  ctx.sampler.watch(name, proc.pid, 'server');
   return {
-    proc,
     rtmp: `rtmp://127.0.0.1:${rp}`,
     http: `http://127.0.0.1:${hp}`,
-    serverNames: [name],
-    stop: async () => {
-      ctx.sampler.unwatch(name);
-      await ctx.reg.stop(proc);
-    },
+    ...watchedServer(ctx, name, proc),
   };
 }
 
@@ -360,16 +349,10 @@ async function startRedis(ctx, name = 'redis-server') {
       return false;
     }
   }, 10000, `${name} answering PING on ${port}`);
-  ctx.sampler.watch(name, proc.pid, 'server');
   return {
-    proc,
     port,
     url: `redis://127.0.0.1:${port}/0`,
-    serverNames: [name],
-    stop: async () => {
-      ctx.sampler.unwatch(name);
-      await ctx.reg.stop(proc);
-    },
+    ...watchedServer(ctx, name, proc),
   };
 }
 
