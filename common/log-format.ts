@@ -58,19 +58,30 @@ function clock(time: unknown): string {
   return d.toISOString().slice(11, 23);
 }
 
+/** C0 and C1 control characters and DEL: never written raw to a terminal (a logged value could carry escape sequences). */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** `text` with every control character shown as `\uXXXX`. */
+export function withoutControls(text: string): string {
+  return text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function value(v: unknown): string {
   let text: string;
   if (typeof v === 'string') text = /^[^\s"=]*$/.test(v) && v !== '' ? v : JSON.stringify(v);
   else if (v === undefined) text = 'undefined';
   else text = JSON.stringify(v) ?? String(v);
+  text = withoutControls(text);
   return text.length > MAX_VALUE ? `${text.slice(0, MAX_VALUE)}…` : text;
 }
 
 /** One parsed pino line → one human line (no trailing newline). Pure. */
 export function formatLogLine(obj: Record<string, unknown>, opts: { color: boolean }): string {
   const lvl = LEVELS[typeof obj.level === 'number' ? obj.level : 30] ?? { label: String(obj.level).toUpperCase().padEnd(5), color: '' };
-  const { key: whoKey, who } = whoOf(obj);
-  const msg = typeof obj.msg === 'string' ? obj.msg : '';
+  const { key: whoKey, who: rawWho } = whoOf(obj);
+  const who = withoutControls(rawWho);
+  const msg = typeof obj.msg === 'string' ? withoutControls(obj.msg) : '';
   const parts: string[] = [];
   let err: { stack?: unknown; message?: unknown } | undefined;
   for (const [k, v] of Object.entries(obj)) {
@@ -86,7 +97,7 @@ export function formatLogLine(obj: Record<string, unknown>, opts: { color: boole
   let line = `${c(DIM, clock(obj.time))} ${c(lvl.color, lvl.label)} ${who ? `${who.padEnd(9)} ` : ''}${msg}`;
   if (parts.length > 0) line += `  ${c(DIM, parts.join(' '))}`;
   // Errors at error/fatal keep their stack (indented) so a crash is readable.
-  if (err && typeof err.stack === 'string' && (obj.level as number) >= 50) line += `\n    ${err.stack.split('\n').slice(1, 8).map((l) => l.trim()).join('\n    ')}`;
+  if (err && typeof err.stack === 'string' && (obj.level as number) >= 50) line += `\n    ${err.stack.split('\n').slice(1, 8).map((l) => withoutControls(l.trim())).join('\n    ')}`;
   return line;
 }
 

@@ -12,6 +12,10 @@ describe('formatLogLine', () => {
     ['redacted values stay redacted', { level: 30, time: T, msg: 'm', authorization: '[redacted]' }, '07:01:02.345 INFO  m  authorization=[redacted]'],
     ['an unknown level and no time', { level: 35, msg: 'm' }, '--:--:--.--- 35    m'],
     ['a very long value is cut', { level: 30, time: T, msg: 'm', v2: 'x'.repeat(300) }, `07:01:02.345 INFO  m  v2=${'x'.repeat(200)}…`],
+    // A logged value (a stream query, a header, a peer's string) must not drive the terminal: control characters are shown escaped.
+    ['an escape sequence in a value', { level: 30, time: T, msg: 'm', ua: '\x1b[2J\x1b]0;owned\x07' }, '07:01:02.345 INFO  m  ua=\\u001b[2J\\u001b]0;owned\\u0007'],
+    ['a C1 control (CSI) inside a JSON-quoted value', { level: 30, time: T, msg: 'm', ua: 'a b\u009b2J' }, '07:01:02.345 INFO  m  ua="a b\\u009b2J"'],
+    ['control characters in the message and the who', { level: 30, time: T, service: 'edge', edge: 'e\x1b1', msg: 'bad\rname' }, '07:01:02.345 INFO  e\\u001b1  bad\\u000dname'],
   ])('%s', (_what, obj, expected) => {
     expect(formatLogLine(obj, { color: false })).toBe(expected);
   });
