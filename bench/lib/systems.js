@@ -169,6 +169,28 @@ function ensureNginx() {
   return nginxState;
 }
 
+/** The main-context lines both nginx peers share: one foreground process, files under `dir`. */
+function nginxMain(dir) {
+  return `daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 16384;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 8192; }`;
+}
+
+/** Writes `conf` to `dir`, starts nginx with it and waits until `port` accepts connections. @param {SysCtx} ctx */
+async function spawnNginx(ctx, name, dir, conf, port) {
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const proc = ctx.reg.spawn(name, 'nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')]);
+  await waitFor(async () => {
+    if (!proc.running) throw new Error(`${name} exited during start:\n${proc.output}\n${safeRead(path.join(dir, 'error.log'))}`);
+    return canConnect('127.0.0.1', port);
+  }, 10000, `${name} listening`);
+  return proc;
+}
+
 /**
  * nginx-rtmp with a generated config: one process (`master_process off`) so its PID is the one doing
  * the work, `daemon off`, live application `live`, no recording.
@@ -180,13 +202,7 @@ async function startNginx(ctx, name = 'nginx-rtmp') {
   const rp = await freePort();
   const dir = fs.mkdtempSync(path.join(ctx.tmp, 'nginx-'));
   const conf = `load_module ${NGINX_RTMP_MODULE};
-daemon off;
-master_process off;
-worker_processes 1;
-worker_rlimit_nofile 16384;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 8192; }
+${nginxMain(dir)}
 rtmp {
   server {
     listen 127.0.0.1:${rp};
@@ -198,12 +214,7 @@ rtmp {
   }
 }
 `;
-  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
-  const proc = ctx.reg.spawn(name, 'nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')]);
-  await waitFor(async () => {
-    if (!proc.running) throw new Error(`${name} exited during start:\n${proc.output}\n${safeRead(path.join(dir, 'error.log'))}`);
-    return canConnect('127.0.0.1', rp);
-  }, 10000, `${name} listening`);
+  const proc = await spawnNginx(ctx, name, dir, conf, rp);
   return {
     rtmp: `rtmp://127.0.0.1:${rp}`,
     http: null,
@@ -221,13 +232,7 @@ async function startNginxHttp(ctx, root, name = 'nginx') {
   if (spawnSync('nginx', ['-v'], { encoding: 'utf8' }).status !== 0) return null;
   const hp = await freePort();
   const dir = fs.mkdtempSync(path.join(ctx.tmp, 'nginx-http-'));
-  const conf = `daemon off;
-master_process off;
-worker_processes 1;
-worker_rlimit_nofile 16384;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 8192; }
+  const conf = `${nginxMain(dir)}
 http {
   types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
   default_type application/octet-stream;
@@ -248,12 +253,7 @@ http {
   }
 }
 `;
-  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
-  const proc = ctx.reg.spawn(name, 'nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')]);
-  await waitFor(async () => {
-    if (!proc.running) throw new Error(`${name} exited during start:\n${proc.output}\n${safeRead(path.join(dir, 'error.log'))}`);
-    return canConnect('127.0.0.1', hp);
-  }, 10000, `${name} listening`);
+  const proc = await spawnNginx(ctx, name, dir, conf, hp);
   const v = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
   return {
     http: `http://127.0.0.1:${hp}`,
