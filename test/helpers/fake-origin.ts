@@ -38,45 +38,54 @@ export abstract class ScriptedRtmpServer {
   protected abstract onCommand(socket: net.Socket, writer: ChunkWriter, cmd: ReturnType<typeof parseCommand>): void;
 
   private onSocket(socket: net.Socket): void {
-    const handshake = new ServerHandshake();
-    const reader = new ChunkReader();
     const writer = new ChunkWriter();
-    let ready = false;
     this.sockets.set(socket, writer);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined);
-    socket.on('data', (data: Buffer) => {
-      try {
-        let bytes: Buffer | undefined = data;
-        if (!ready) {
-          const step = handshake.push(data);
-          if (step.out) socket.write(step.out);
-          if (!step.done) return;
-          ready = true;
-          bytes = step.rest;
-        }
-        if (!bytes || bytes.length === 0) return;
-        for (const msg of reader.push(bytes)) {
-          if (msg.type !== 20) {
-            this.onMessage(socket, msg);
-            continue;
-          }
-          const cmd = parseCommand(msg);
-          if (cmd.name === 'connect') {
-            const obj = cmd.commandObject;
-            this.onConnect(socket, obj !== null && typeof obj === 'object' && 'app' in obj && typeof obj.app === 'string' ? obj.app : '');
-            socket.write(writer.write(command('_result', cmd.transactionId, newAmfObject(), amfObject({ level: 'status', code: 'NetConnection.Connect.Success' }))));
-          } else if (cmd.name === 'createStream') {
-            socket.write(writer.write(command('_result', cmd.transactionId, null, 1)));
-          } else {
-            this.onCommand(socket, writer, cmd);
-          }
-        }
-      } catch {
-        socket.destroy();
+    serveRtmpSocket(socket, (msg) => {
+      if (msg.type !== 20) {
+        this.onMessage(socket, msg);
+        return;
+      }
+      const cmd = parseCommand(msg);
+      if (cmd.name === 'connect') {
+        const obj = cmd.commandObject;
+        this.onConnect(socket, obj !== null && typeof obj === 'object' && 'app' in obj && typeof obj.app === 'string' ? obj.app : '');
+        socket.write(writer.write(command('_result', cmd.transactionId, newAmfObject(), amfObject({ level: 'status', code: 'NetConnection.Connect.Success' }))));
+      } else if (cmd.name === 'createStream') {
+        socket.write(writer.write(command('_result', cmd.transactionId, null, 1)));
+      } else {
+        this.onCommand(socket, writer, cmd);
       }
     });
   }
+}
+
+/**
+ * The server side of one test RTMP connection: answers the handshake (our ServerHandshake), then
+ * hands every message the chunk stream carries to `onMessage`. Bytes that break the handshake or
+ * the chunk stream, or a throwing handler, destroy the socket.
+ */
+export function serveRtmpSocket(socket: net.Socket, onMessage: (msg: RtmpMessage) => void): void {
+  const handshake = new ServerHandshake();
+  const reader = new ChunkReader();
+  let ready = false;
+  socket.on('data', (data: Buffer) => {
+    try {
+      let bytes: Buffer | undefined = data;
+      if (!ready) {
+        const step = handshake.push(data);
+        if (step.out) socket.write(step.out);
+        if (!step.done) return;
+        ready = true;
+        bytes = step.rest;
+      }
+      if (!bytes || bytes.length === 0) return;
+      for (const msg of reader.push(bytes)) onMessage(msg);
+    } catch {
+      socket.destroy();
+    }
+  });
 }
 
 /**

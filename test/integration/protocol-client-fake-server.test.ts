@@ -12,7 +12,6 @@ import { encodeAmf0, newAmfObject, type AmfObject, type AmfValue } from '../../p
 import { isMetadata, readFlvTags } from '../../protocol/flv';
 import { isAudioSequenceHeader, isVideoKeyframe, isVideoSequenceHeader } from '../../protocol/media-tag';
 import { playWithRedirects, RedirectLoopError, TooManyRedirectsError } from '../../protocol/redirect';
-import { ChunkReader } from '../../protocol/rtmp/chunk-reader';
 import { ChunkWriter } from '../../protocol/rtmp/chunk-writer';
 import { RtmpClient } from '../../protocol/rtmp/client';
 import { MessageType, UserControlEvent } from '../../protocol/rtmp/constants';
@@ -27,7 +26,6 @@ import {
   StreamNotFoundRtmpError,
   type RtmpRedirect,
 } from '../../protocol/rtmp/errors';
-import { ServerHandshake } from '../../protocol/rtmp/handshake';
 import {
   command,
   dataMessage,
@@ -40,6 +38,7 @@ import {
   type RtmpMessage,
 } from '../../protocol/rtmp/message';
 import { FFMPEG, ffmpegPublishArgs, makeTestFlv, stopChild } from '../helpers/media';
+import { serveRtmpSocket } from '../helpers/fake-origin';
 import { until } from '../helpers/wait';
 
 const o = (entries: Record<string, AmfValue>): AmfObject => Object.assign(newAmfObject(), entries);
@@ -161,25 +160,7 @@ class FakeRtmpServer {
     this.sessions.push(s);
     socket.on('error', () => undefined);
     if (b.silent) return;
-    const handshake = new ServerHandshake();
-    const reader = new ChunkReader();
-    let ready = false;
-    socket.on('data', (data) => {
-      try {
-        let bytes: Buffer | undefined = data;
-        if (!ready) {
-          const step = handshake.push(data);
-          if (step.out) socket.write(step.out);
-          if (!step.done) return;
-          ready = true;
-          bytes = step.rest;
-        }
-        if (!bytes) return;
-        for (const msg of reader.push(bytes)) this.onMessage(s, msg, b);
-      } catch {
-        socket.destroy();
-      }
-    });
+    serveRtmpSocket(socket, (msg) => this.onMessage(s, msg, b));
   }
 
   private onMessage(s: FakeSession, msg: RtmpMessage, b: Behaviour): void {
