@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { request } from 'undici';
+import { readBoundedText } from '../common/bounded-body';
 import { memberCredential } from '../common/cluster-credentials';
 import { BadGatewayError, BadRequestError, OriginNotFoundError, StreamNotFoundError } from '../common/errors';
 import { originApiBase } from './cluster-view';
@@ -43,17 +44,8 @@ export async function forwardToOrigin(origin: OriginView, path: string, body: un
       bodyTimeout: opts.timeoutMs,
     });
     status = res.statusCode;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_ANSWER) {
-        res.body.destroy();
-        break;
-      }
-      chunks.push(chunk);
-    }
-    text = Buffer.concat(chunks).toString('utf8');
+    // Too long: no usable answer (a 2xx then relays null, anything else is a 502 either way).
+    text = (await readBoundedText(res.body, MAX_ANSWER)) ?? '';
   } catch (err) {
     throw new BadGatewayError(origin.id, `origin ${origin.id} did not answer: ${err instanceof Error ? err.message : String(err)}`);
   }

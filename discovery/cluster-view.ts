@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { readBoundedText } from '../common/bounded-body';
 import type { Logger } from '../common/logger';
 import { LogThrottle } from '../common/limits';
 import { apiHostPort, bracket } from './http';
@@ -245,17 +246,9 @@ export const fetchNodeStreams: NodeStreamsFetcher = async (origin, timeoutMs) =>
     await res.body.dump();
     throw new Error(`node API answered ${res.statusCode}`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_MEDIA_BODY) {
-      res.body.destroy();
-      throw new Error('node API answer too large');
-    }
-    chunks.push(chunk);
-  }
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  const text = await readBoundedText(res.body, MAX_MEDIA_BODY);
+  if (text === null) throw new Error('node API answer too large');
+  return JSON.parse(text) as unknown;
 };
 
 export interface OriginMediaCacheOptions {

@@ -1,3 +1,4 @@
+import { readBoundedText } from '../common/bounded-body';
 import type { HostAllowlist } from '../common/host-allowlist';
 import { request } from 'undici';
 
@@ -72,7 +73,8 @@ export class HttpLiveness implements LivenessChecker {
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
       });
-      const body = await readSome(res.body);
+      // Too long to be a /healthz answer: it names no other origin (any answer means alive).
+      const body = (await readBoundedText(res.body, MAX_BODY)) ?? '';
       if (answersAsAnother(body, origin)) return true;
       this.remember(key);
       return false;
@@ -86,20 +88,6 @@ export class HttpLiveness implements LivenessChecker {
     if (this.aliveUntil.size >= 1024) for (const [k, t] of this.aliveUntil) if (t <= Date.now()) this.aliveUntil.delete(k);
     this.aliveUntil.set(key, Date.now() + this.aliveCacheMs);
   }
-}
-
-async function readSome(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= MAX_BODY) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /**

@@ -18,6 +18,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Agent, request } from 'undici';
+import { readBoundedText } from '../common/bounded-body';
 import type { Logger } from '../common/logger';
 import { redactText, redactUrl } from '../common/logger';
 import { SRS_DEFAULT_VHOST } from '../protocol/srs';
@@ -298,18 +299,12 @@ export class Webhooks {
         this.opts.onOversized?.(action);
         throw new AnswerTooLarge(res.statusCode, this.maxResponseBytes);
       }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > this.maxResponseBytes) {
-          abandon(res.body);
-          this.opts.onOversized?.(action);
-          throw new AnswerTooLarge(res.statusCode, this.maxResponseBytes);
-        }
-        chunks.push(chunk as Buffer);
+      const text = await readBoundedText(res.body, this.maxResponseBytes);
+      if (text === null) {
+        this.opts.onOversized?.(action);
+        throw new AnswerTooLarge(res.statusCode, this.maxResponseBytes);
       }
-      return { status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') };
+      return { status: res.statusCode, text };
     } catch (err) {
       if (err instanceof AnswerTooLarge) throw err;
       const name = (err as { name?: string }).name;
