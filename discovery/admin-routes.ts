@@ -9,6 +9,7 @@ import { originApiBase } from './cluster-view';
 import { streamOf } from './http';
 import { errors, type RouteContext } from './route-context';
 import * as S from './schemas';
+import { findStreamOwner } from './store/stream-owner';
 import type { AdminActionResult, OriginView } from './types';
 
 /** Largest origin answer relayed (the shed and drain answers are a few hundred bytes). */
@@ -88,10 +89,9 @@ export const adminRoutes: FastifyPluginAsync<{ ctx: RouteContext }> = async (app
     },
     async (request): Promise<AdminActionResult> => {
       const { app: a, name } = streamOf(request.params);
-      const lease = await store.getStream(a, name);
-      if (!lease) throw new StreamNotFoundError(a, name);
-      const origin = await store.getOrigin(lease.originId);
-      if (!origin) throw new StreamNotFoundError(a, name);
+      const found = await findStreamOwner(store, a, name);
+      if (!found) throw new StreamNotFoundError(a, name);
+      const { origin } = found;
       request.log.info({ stream: `${a}/${name}`, origin: origin.id }, 'admin action: shed');
       const result = await forwardToOrigin(origin, `/api/v1/streams/${encodeURIComponent(a)}/${encodeURIComponent(name)}/shed`, {}, forward);
       return { ok: true, origin: origin.id, result };

@@ -14,7 +14,8 @@ import type { OwnerCache, OwnerEntry } from './owner-cache';
 import type { ReadCache } from './read-cache';
 import * as S from './schemas';
 import type { SseHub } from './sse';
-import { streamKey, type DiscoveryStore, type Lease, type OriginRecord } from './store/types';
+import { findStreamOwner } from './store/stream-owner';
+import { streamKey, type DiscoveryStore, type Lease } from './store/types';
 import type { LeaseView, StreamOwnerView } from './types';
 import { ownerView } from './views';
 
@@ -115,19 +116,10 @@ export function routeContext(opts: DiscoveryRoutesOptions): RouteContext {
       const started = owners?.begin() ?? 0;
       let entry: OwnerEntry | undefined;
       const r = await cachedRead(reply, `stream:${key}`, async () => {
-        let lease: Lease | null;
-        let origin: OriginRecord | null;
-        if (store.getStreamOwner) {
-          const found = await store.getStreamOwner(app, name); // one round trip on Redis
-          lease = found?.lease ?? null;
-          origin = found?.origin ?? null;
-        } else {
-          lease = await store.getStream(app, name);
-          origin = lease ? await store.getOrigin(lease.originId) : null;
-        }
-        const view = lease && origin ? ownerView(lease, origin) : null;
+        const found = await findStreamOwner(store, app, name);
+        const view = found ? ownerView(found.lease, found.origin) : null;
         // Never served past the lease's or the registration's expiry (a lease not swept yet).
-        entry = owners?.fill(key, started, view, lease && origin ? Math.min(lease.expiresAt, origin.expiresAt) : null);
+        entry = owners?.fill(key, started, view, found ? Math.min(found.lease.expiresAt, found.origin.expiresAt) : null);
         return view;
       });
       return r.stale || !entry ? r : { ...r, entry };
