@@ -22,6 +22,9 @@ export interface OverloadSnapshot {
   lastDecision: string;
 }
 
+/** Below this smoothed utilisation with no stream left, sampling pauses (the average is as good as 0). */
+const IDLE_UTILISATION = 0.001;
+
 /**
  * Samples load every second (smoothed), answers admission, and sheds a
  * publisher when the shedder says so (docs/design.md section 5). The decision and its
@@ -31,6 +34,8 @@ export class OverloadController {
   private readonly smooth = new Ewma(0.5);
   private readonly shedder: Shedder;
   private timer?: NodeJS.Timeout;
+  private everyMs = 1000;
+  private running = false;
   private weight = 0;
   private lastDecision = 'no sample yet';
   private lastShed: OverloadSnapshot['lastShed'] = null;
@@ -51,12 +56,30 @@ export class OverloadController {
   }
 
   start(everyMs = 1000): void {
-    this.timer = setInterval(() => void this.tick(), everyMs);
-    this.timer.unref();
+    this.everyMs = everyMs;
+    this.running = true;
+    this.wake();
   }
 
   stop(): void {
+    this.running = false;
+    this.pause();
+  }
+
+  /** Sampling runs while there is load; an idle origin does not wake up for it (issue 15: an idle cluster costs nothing). */
+  get sampling(): boolean {
+    return this.timer !== undefined;
+  }
+
+  private wake(): void {
+    if (!this.running || this.timer) return;
+    this.timer = setInterval(() => void this.tick(), this.everyMs);
+    this.timer.unref();
+  }
+
+  private pause(): void {
     clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   /** Smoothed utilisation: what admission and shedding go by. */
@@ -78,6 +101,8 @@ export class OverloadController {
 
   /** New publishers are refused above high-water and while draining. */
   admits(): boolean {
+    // Every publish is asked about here first: the stream it may add gets sampled from now on.
+    this.wake();
     if (this.draining) return false;
     // The instantaneous weight counts too: a burst of new publishers must not all slip in before the average moves.
     return this.shedder.admits(Math.max(this.utilisation, this.instantUtilisation()));
@@ -102,6 +127,13 @@ export class OverloadController {
     const streams = this.counted();
     this.weight = totalWeight(streams, this.weights);
     const utilisation = this.smooth.update(this.weight / this.capacity);
+    if (streams.length === 0 && utilisation < IDLE_UTILISATION) {
+      // Nothing admitted and the average has decayed: nothing to shed until admits() sees a publisher.
+      this.smooth.reset(0);
+      this.lastDecision = 'idle: no streams (sampling resumes with the next publisher)';
+      this.pause();
+      return;
+    }
     const decision = this.shedder.decide(this.now(), utilisation, streams, this.capacity);
     if (decision.action === 'none') {
       this.lastDecision = decision.reason;

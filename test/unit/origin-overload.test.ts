@@ -1,4 +1,8 @@
-import { Ewma } from '../../origin/overload/load';
+import { OverloadController } from '../../origin/overload/controller';
+import { Ewma, type StreamLoad } from '../../origin/overload/load';
+import { DEFAULT_WEIGHT_MODEL } from '../../common/weight-model';
+import { silentLog } from '../helpers/origin-fakes';
+import { until } from '../helpers/wait';
 import { chooseVictim, DEFAULT_SHED_POLICY, Shedder } from '../../origin/overload/shedder';
 
 const s = (name: string, ingestKbps: number, viewers: number) => ({ app: 'live', name, ingestKbps, viewers });
@@ -52,5 +56,31 @@ describe('Shedder: hysteresis, sustain window, cooldown', () => {
   test('admission stops at high-water', () => {
     const sh = new Shedder(policy);
     expect([sh.admits(0.84), sh.admits(0.85), sh.admits(0.9)]).toEqual([true, false, false]);
+  });
+});
+
+describe('OverloadController: an idle origin does not sample', () => {
+  test('pauses once no stream is left and the average decayed; the next publish asked about resumes it', async () => {
+    let streams: StreamLoad[] = [s('a', 2500, 0)];
+    const c = new OverloadController({ streams: () => streams, shed: async () => {} }, 48, { highWater: 0.85, lowWater: 0.7, sustainMs: 3000, cooldownMs: 10_000 }, DEFAULT_WEIGHT_MODEL, silentLog);
+    c.start(10);
+    try {
+      await until('a sample with the stream', () => c.snapshot().weight > 0);
+      expect(c.sampling).toBe(true);
+      streams = [];
+      await until('sampling paused', () => !c.sampling, 10_000);
+      expect(c.utilisation).toBe(0);
+      expect(c.snapshot().lastDecision).toMatch(/^idle/);
+      expect(c.admits()).toBe(true);
+      expect(c.sampling).toBe(true);
+      streams = [s('b', 5000, 12)];
+      await until('the new stream sampled', () => c.snapshot().weight > 0);
+      expect(c.sampling).toBe(true);
+    } finally {
+      c.stop();
+    }
+    expect(c.sampling).toBe(false);
+    expect(c.admits()).toBe(true); // after stop(), asking does not restart it
+    expect(c.sampling).toBe(false);
   });
 });
