@@ -30,7 +30,7 @@ export const DiscoveryConfigSchema = Type.Object({
     default: 500,
     minimum: 50,
     maximum: 10000,
-    description: 'How often expired origins (with their leases) and expired leases are deleted and announced (origin.down, stream.released).',
+    description: 'How often expired origins (with their leases) and expired leases are deleted and announced (origin.down, stream.released); the memory store sleeps until its next expiry instead, announcing it no later.',
   }),
   logLevel: Level,
   heartbeatBodyLimit: Type.Integer({

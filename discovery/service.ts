@@ -17,7 +17,9 @@ export interface DiscoveryServiceOptions {
 /**
  * The discovery HTTP service: owns its fastify instance, its store (closed on stop) and the sweep
  * timer that deletes expired origins and leases and announces them (origin.down, stream.released)
- * every `sweepIntervalMs`. Every replica sweeps; the store makes each removal happen once.
+ * every `sweepIntervalMs`. Every replica sweeps; the store makes each removal happen once. A store
+ * that knows its earliest expiry (memory) is swept only when something can have expired
+ * (`nextSweepDelay`), so an idle discovery does not wake twice a second for nothing.
  */
 export class DiscoveryService implements Service {
   /** Exposed for `inject()` tests. */
@@ -50,8 +52,7 @@ export class DiscoveryService implements Service {
     await this.app.listen({ host: this.config.host, port: this.config.port });
     const a = this.app.server.address() as AddressInfo;
     this.bound = { host: a.address, port: a.port };
-    this.sweeper = setInterval(() => this.sweepOnce(), this.config.sweepIntervalMs);
-    this.sweeper.unref();
+    this.scheduleSweep();
     this.log.info(
       { url: this.url, store: this.store.kind, auth: this.config.apiTokens.length > 0, protectReads: this.config.protectReads },
       'discovery listening',
@@ -82,7 +83,7 @@ export class DiscoveryService implements Service {
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      clearInterval(this.sweeper);
+      clearTimeout(this.sweeper);
       try {
         appParts(this.app).hub.closeAll();
         await this.app.close();
@@ -93,6 +94,26 @@ export class DiscoveryService implements Service {
       this.log.info('discovery stopped');
     })();
     return this.stopping;
+  }
+
+  private scheduleSweep(): void {
+    if (this.stopping) return;
+    this.sweeper = setTimeout(() => this.sweepOnce(), this.nextSweepDelay());
+    this.sweeper.unref();
+  }
+
+  /**
+   * `sweepIntervalMs`, or longer when the store can tell that nothing expires before then: until its
+   * earliest expiry, and never longer than the shortest TTL a write can give (anything stored while
+   * we sleep expires at least that far ahead). Expiries are still announced within `sweepIntervalMs`.
+   */
+  nextSweepDelay(): number {
+    const every = this.config.sweepIntervalMs;
+    if (!this.store.msUntilNextExpiry) return every;
+    const shortestTtl = Math.min(this.config.originTtlMs, this.config.leaseTtlMs, this.config.edgeTtlMs);
+    const untilExpiry = this.store.msUntilNextExpiry() ?? shortestTtl;
+    if (typeof untilExpiry !== 'number' || !Number.isFinite(untilExpiry)) return every;
+    return Math.max(every, Math.min(untilExpiry, shortestTtl));
   }
 
   /** One sweep, never overlapping the previous one; failures are logged once per outage. */
@@ -113,6 +134,7 @@ export class DiscoveryService implements Service {
       )
       .finally(() => {
         this.sweeping = undefined;
+        this.scheduleSweep();
       });
   }
 }

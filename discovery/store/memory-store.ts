@@ -318,6 +318,15 @@ export class MemoryStore implements DiscoveryStore {
     return removed;
   }
 
+  msUntilNextExpiry(): number | undefined {
+    if (this.closed) return undefined;
+    let earliest = Infinity;
+    for (const o of this.origins.values()) earliest = Math.min(earliest, o.expiresAt);
+    for (const l of this.leases.values()) earliest = Math.min(earliest, l.expiresAt);
+    for (const e of this.edges.values()) earliest = Math.min(earliest, e.expiresAt);
+    return earliest === Infinity ? undefined : Math.max(0, earliest - this.now());
+  }
+
   async upsertEdge(input: EdgeRecordInput, ttlMs: number, maxEdges: number): Promise<EdgeRecord> {
     const now = this.begin();
     const known = this.edges.has(input.id);

@@ -67,6 +67,12 @@ export interface DiscoveryStore {
    */
   sweep(): Promise<number>;
   /**
+   * Milliseconds until the earliest stored expiry (0 when something expired and was not swept yet;
+   * undefined when nothing stored expires). Optional: a store that knows it without a round trip (the
+   * memory store) lets discovery sleep until then instead of sweeping every `sweepIntervalMs`.
+   */
+  msUntilNextExpiry?(): number | undefined;
+  /**
    * Listens to every change (all replicas' with a shared backend). Resolves, with the unsubscribe
    * function, once events flow (Redis: once subscribed, or after the connect timeout while Redis is
    * unreachable; the subscription is made whenever Redis comes back).

@@ -14,6 +14,8 @@ function switchable(inner: DiscoveryStore): { store: DiscoveryStore; down(on: bo
   const passthrough = new Set(['kind', 'subscribe', 'close']);
   const store = new Proxy(inner, {
     get(target, prop, receiver) {
+      // Like the Redis store it stands for, it cannot tell its next expiry without a round trip.
+      if (prop === 'msUntilNextExpiry') return undefined;
       const value = Reflect.get(target, prop, receiver) as unknown;
       if (typeof prop !== 'string' || passthrough.has(prop) || typeof value !== 'function') return value;
       return async (...args: unknown[]) => {
