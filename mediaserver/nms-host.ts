@@ -426,18 +426,48 @@ export class NmsHost {
    * Calls `fn` with every media message this publisher sends, after NMS has it.
    * NMS reuses its chunk payload buffer per chunk stream, so the tap gets a copy.
    */
-  tapPublisher(session: RtmpSession, fn: (msg: MediaMessage) => void): void {
+  tapPublisher(session: RtmpSession, tap: { frame(): void; wanted(): boolean; push(msg: MediaMessage): void }): void {
     const forward = session.rtmp.onPacketCallback;
     session.rtmp.onPacketCallback = (p) => {
       forward(p);
-      fn({ type: p.codec_type, timestamp: p.dts, payload: Buffer.from(p.data.subarray(0, p.size)) });
+      if (p.codec_type === 8 || p.codec_type === 9) tap.frame();
+      // NMS reuses its parser buffer: the tap gets a copy, made only when it wants the message.
+      if (tap.wanted()) tap.push({ type: p.codec_type, timestamp: p.dts, payload: Buffer.from(p.data.subarray(0, p.size)) });
     };
+  }
+
+  /**
+   * What a player joining now would be sent first, as media messages: the sequence headers and the
+   * GOP cached by node-media-server (its FLV copy), oldest first. The payloads are views into NMS's
+   * cached tags, which are never written again. Empty when the stream is not live here.
+   */
+  gopSnapshot(app: string, name: string): MediaMessage[] {
+    const b = this.broadcast(app, name);
+    if (!b) return [];
+    const tags: Buffer[] = [];
+    for (const t of [b.flvMetaData, b.flvAudioHeader, b.flvVideoHeader]) if (t) tags.push(t);
+    if (b.flvGopCache) for (const t of b.flvGopCache) tags.push(t);
+    const out: MediaMessage[] = [];
+    for (const tag of tags) {
+      const msg = flvTagMessage(tag);
+      if (msg) out.push(msg);
+    }
+    return out;
   }
 
   /** Ignore media and metadata a non-publisher sends (NMS would forward a viewer's packets to everyone). */
   dropIncomingMedia(session: RtmpSession): void {
     session.rtmp.onPacketCallback = () => undefined;
   }
+}
+
+/** An FLV tag (11-byte header, body, previous-tag-size) as node-media-server caches it, as a message. */
+export function flvTagMessage(tag: Buffer): MediaMessage | undefined {
+  if (tag.length < 15) return undefined;
+  const size = tag.readUIntBE(1, 3);
+  if (11 + size > tag.length) return undefined;
+  const timestamp = ((tag[7] << 24) | (tag[4] << 16) | (tag[5] << 8) | tag[6]) >>> 0;
+  return { type: tag[0], timestamp, payload: tag.subarray(11, 11 + size) };
 }
 
 function isServerResponse(res: FlvSession['res']): res is ServerResponse {

@@ -130,6 +130,11 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
     return this.ended;
   }
 
+  /** A completed segment is in memory (false again after `suspend()` until the next one completes). */
+  get hasSegment(): boolean {
+    return this.stored.length > 0;
+  }
+
   get muxerStats(): Readonly<TsMuxerStats> {
     return this.muxer.stats;
   }
@@ -188,6 +193,26 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
     this.driverIntervalMs = 0;
     this.preroll = [];
     this.muxer.reset();
+  }
+
+  /**
+   * Stops segmenting for now and frees the segments (nobody asks for them): the open segment is
+   * dropped, the stored ones forgotten. Pushes after it start a new run as after `discontinuity()`:
+   * the next segment carries `EXT-X-DISCONTINUITY`, and sequence and part numbers keep increasing,
+   * so no URI is ever reused for other bytes (segments are served `immutable`).
+   */
+  suspend(): void {
+    if (this.ended) return;
+    this.current = undefined;
+    // The listed segments leave the playlist now: count their discontinuity tags (RFC 8216 4.3.3.3).
+    for (const s of this.listed()) if (s.info.discontinuity) this.discontinuitySequence++;
+    this.stored.length = 0;
+    this.pendingDiscontinuity = true;
+    this.lastDriverDts = undefined;
+    this.driverIntervalMs = 0;
+    this.preroll = [];
+    this.muxer.reset();
+    this.invalidate();
   }
 
   /** Closes the open segment and adds `#EXT-X-ENDLIST`. Later pushes are ignored. Idempotent. */

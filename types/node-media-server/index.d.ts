@@ -119,7 +119,10 @@ declare module 'node-media-server/src/server/broadcast_server.js' {
     rtmpAudioHeader: Buffer | null;
     rtmpVideoHeader: Buffer | null;
     flvMetaData: Buffer | null;
+    flvAudioHeader: Buffer | null;
     flvVideoHeader: Buffer | null;
+    /** FLV tags of the GOP being played (from its keyframe on); null before the first keyframe. */
+    flvGopCache: Set<Buffer> | null;
     postPlay(session: BaseSession): string | null;
     donePlay(session: BaseSession): void;
     postPublish(session: BaseSession): string | null;
