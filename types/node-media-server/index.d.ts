@@ -118,6 +118,8 @@ declare module 'node-media-server/src/server/broadcast_server.js' {
     rtmpMetaData: Buffer | null;
     rtmpAudioHeader: Buffer | null;
     rtmpVideoHeader: Buffer | null;
+    /** RTMP messages of the GOP being played (from its keyframe on); null before the first keyframe. */
+    rtmpGopCache: Set<Buffer> | null;
     flvMetaData: Buffer | null;
     flvAudioHeader: Buffer | null;
     flvVideoHeader: Buffer | null;
