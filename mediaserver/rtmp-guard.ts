@@ -11,7 +11,8 @@
  * - decodes every command and data message with our strict AMF0 decoder and validates it;
  * - and hands NMS only **re-encoded, complete, validated messages**: one fmt-0 chunk each, at a
  *   chunk size the guard set on NMS's parser itself. NMS never sees a partial message, a client
- *   Set Chunk Size, a value its decoder mis-parses, or a command it would mis-handle.
+ *   Set Chunk Size, a value its decoder mis-parses, or a command it would mis-handle. A publisher's
+ *   audio and video go to `hooks.mediaToServer` as parsed instead, when it is given (NmsHost does).
  *
  * What NMS sees: `connect` (valid app and tcUrl, numeric transaction id and objectEncoding),
  * `createStream`, one `publish` or one `play` per connection (valid, canonical stream name; a
