@@ -37,12 +37,6 @@ export interface HlsConfig {
   hlsMaxBlocked: number;
 }
 
-/** The origin's keys: when a stream is segmented (docs/hls.md, "Segmenting on demand"). */
-export interface HlsOnDemandConfig {
-  hlsSegmenting: 'on-demand' | 'always';
-  hlsIdleStopMs: number;
-}
-
 export function hlsHubOptions(config: HlsConfig): HlsHubOptions {
   return {
     targetDurationMs: config.hlsTargetDurationMs,
