@@ -3,12 +3,14 @@
  * `RtmpGuard` between them, plus the idle timeouts NMS lacks (docs/design.md section 8).
  *
  * NMS's own 'data' listener is detached; the guard is the socket's only reader and hands NMS's
- * parser (`session.onData`) validated, re-encoded messages. Rejected input gets its `_error` /
+ * parser (`session.onData`) validated, re-encoded messages — except a publisher's audio and video,
+ * which go to NMS's packet callback as the guard parsed them (`deliverMedia`). Rejected input gets its `_error` /
  * onStatus (written by the guard), one log line, and the socket closed — nothing else is touched.
  */
 import type { Socket } from 'node:net';
 import type RtmpSession from 'node-media-server/src/session/rtmp_session.js';
 import type { Logger } from '../common/logger';
+import type { RtmpMessage } from '../protocol/rtmp/message';
 import { RtmpGuard, type GuardEvent, type GuardRejection, type RtmpGuardLimits } from './rtmp-guard';
 
 export interface ConnectionTimeouts {
@@ -78,11 +80,14 @@ export class GuardedRtmpConnection {
     log: Logger,
     private readonly stats: HardeningStats,
     canPublish: (app: string, name: string) => string | null,
+    /** A publisher's media message for NMS as it is (no chunking and re-parsing); absent: as bytes. */
+    deliverMedia?: (msg: RtmpMessage) => void,
   ) {
     this.log = log.child({ session: session.id, ip: session.ip });
     this.guard = new RtmpGuard(
       {
         toServer: (bytes) => this.toServer(bytes),
+        mediaToServer: deliverMedia ? (msg) => this.toServerMedia(deliverMedia, msg) : undefined,
         toClient: (bytes) => {
           if (this.socket.writable) this.socket.write(bytes);
         },
@@ -107,12 +112,25 @@ export class GuardedRtmpConnection {
     try {
       this.deliver(bytes);
     } catch (err) {
-      // The guard should make this unreachable; if NMS still throws, only this connection pays.
-      this.stats.nmsErrors++;
-      this.closing = true;
-      this.log.error({ err }, 'node-media-server failed on guarded input; connection closed');
-      this.socket.destroy();
+      this.nmsFailed(err);
     }
+  }
+
+  private toServerMedia(deliver: (msg: RtmpMessage) => void, msg: RtmpMessage): void {
+    if (this.closing) return;
+    try {
+      deliver(msg);
+    } catch (err) {
+      this.nmsFailed(err);
+    }
+  }
+
+  /** The guard should make this unreachable; if NMS still throws, only this connection pays. */
+  private nmsFailed(err: unknown): void {
+    this.stats.nmsErrors++;
+    this.closing = true;
+    this.log.error({ err }, 'node-media-server failed on guarded input; connection closed');
+    this.socket.destroy();
   }
 
   private onEvent(e: GuardEvent): void {

@@ -128,7 +128,8 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
       if (decision.kind === 'unavailable') return reply.status(503).send({ code: 'DISCOVERY_UNAVAILABLE', message: 'cannot locate the stream now; retry' });
       const feed = opts.hub.get(appName, name);
       if (decision.kind === 'not-found' || !feed) return notFound(reply, `${appName}/${name}`);
-      feed.lastRequestAt = Date.now();
+      // On demand (origins): the first playlist request starts segmenting the stream.
+      opts.hub.touch(appName, name, feed, true);
       if (!(await feed.waitFirstSegment(opts.playlistWaitMs))) return notFound(reply, `${appName}/${name} (no segment yet)`);
       if (feed.unservedCodecs.length > 0) return codecNotServed(req, reply, feed, `${appName}/${name}`);
       const seg = feed.segmenter;
@@ -181,7 +182,7 @@ export function registerHlsRoutes(app: FastifyInstance, opts: HlsRouteOptions): 
       if (decision.kind === 'limited') return limited(reply, decision.retryAfterS);
       return notFound(reply, `segment ${file}`);
     }
-    feed.lastRequestAt = Date.now();
+    opts.hub.touch(appName, name, feed, false);
     return reply
       .header('Content-Type', 'video/mp2t')
       .header('Cache-Control', 'public, max-age=3600, immutable')

@@ -8,13 +8,14 @@ import BroadcastServer from 'node-media-server/src/server/broadcast_server.js';
 import BaseSession from 'node-media-server/src/session/base_session.js';
 import RtmpSession from 'node-media-server/src/session/rtmp_session.js';
 import type FlvSession from 'node-media-server/src/session/flv_session.js';
+import Flv from 'node-media-server/src/protocol/flv.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
 import { redactText, redactUrl, type Logger } from '../common/logger';
 import { newAmfObject, type AmfObject } from '../protocol/amf0';
 import type { MediaMessage } from '../protocol/media';
 import { ChunkWriter } from '../protocol/rtmp/chunk-writer';
 import { answerFourCcList } from '../protocol/rtmp/fourcc';
-import { command } from '../protocol/rtmp/message';
+import { command, type RtmpMessage } from '../protocol/rtmp/message';
 import { UserControlEvent } from '../protocol/rtmp/constants';
 import { emptyStats, GuardedRtmpConnection, type HardeningStats } from './guarded-connection';
 import { isServableName } from './rtmp-guard';
@@ -293,6 +294,7 @@ export class NmsHost {
       socket.destroy();
       return;
     }
+    const rtmpSession = session;
     const nmsData = session.onData;
     socket.removeListener('data', nmsData);
     // NMS mis-files some Enhanced RTMP tags in its header / GOP caches: correct their flags first.
@@ -317,6 +319,7 @@ export class NmsHost {
       this.opts.logger.child({ component: 'rtmp-guard' }),
       this.counters,
       (app, name) => (this.broadcast(app, name)?.publisher ? `${app}/${name} is already being published` : null),
+      (msg) => deliverMediaToNms(rtmpSession, msg),
     );
     this.answerFourCcList(session, () => guarded.guard.fourCcList);
   }
@@ -426,18 +429,61 @@ export class NmsHost {
    * Calls `fn` with every media message this publisher sends, after NMS has it.
    * NMS reuses its chunk payload buffer per chunk stream, so the tap gets a copy.
    */
-  tapPublisher(session: RtmpSession, fn: (msg: MediaMessage) => void): void {
+  tapPublisher(session: RtmpSession, tap: { frame(): void; wanted(): boolean; push(msg: MediaMessage): void }): void {
     const forward = session.rtmp.onPacketCallback;
     session.rtmp.onPacketCallback = (p) => {
       forward(p);
-      fn({ type: p.codec_type, timestamp: p.dts, payload: Buffer.from(p.data.subarray(0, p.size)) });
+      if (p.codec_type === 8 || p.codec_type === 9) tap.frame();
+      // NMS reuses its parser buffer: the tap gets a copy, made only when it wants the message.
+      if (tap.wanted()) tap.push({ type: p.codec_type, timestamp: p.dts, payload: Buffer.from(p.data.subarray(0, p.size)) });
     };
+  }
+
+  /**
+   * What a player joining now would be sent first, as media messages: the sequence headers and the
+   * GOP cached by node-media-server (its FLV copy), oldest first. The payloads are views into NMS's
+   * cached tags, which are never written again. Empty when the stream is not live here.
+   */
+  gopSnapshot(app: string, name: string): MediaMessage[] {
+    const b = this.broadcast(app, name);
+    if (!b) return [];
+    const tags: Buffer[] = [];
+    for (const t of [b.flvMetaData, b.flvAudioHeader, b.flvVideoHeader]) if (t) tags.push(t);
+    if (b.flvGopCache) for (const t of b.flvGopCache) tags.push(t);
+    const out: MediaMessage[] = [];
+    for (const tag of tags) {
+      const msg = flvTagMessage(tag);
+      if (msg) out.push(msg);
+    }
+    return out;
   }
 
   /** Ignore media and metadata a non-publisher sends (NMS would forward a viewer's packets to everyone). */
   dropIncomingMedia(session: RtmpSession): void {
     session.rtmp.onPacketCallback = () => undefined;
   }
+}
+
+/**
+ * A publisher's audio or video message for NMS as its parser would hand it on (Rtmp.dataHandler)
+ * had the message been chunked for it: the bytes it would have read are counted (one fmt-0 chunk:
+ * 12-byte header, 4 more with an extended timestamp), then the session's packet callback runs. Saves
+ * the chunking, NMS's parse and its copy into the parser buffer; the payload is the guard's own.
+ */
+export function deliverMediaToNms(session: RtmpSession, msg: RtmpMessage): void {
+  const n = 12 + (msg.timestamp >= 0xffffff ? 4 : 0) + msg.payload.length;
+  session.inBytes += n;
+  Context.networkStats.inBytes += n;
+  session.rtmp.onPacketCallback(Flv.parserTag(msg.type, msg.timestamp, msg.payload.length, msg.payload));
+}
+
+/** An FLV tag (11-byte header, body, previous-tag-size) as node-media-server caches it, as a message. */
+export function flvTagMessage(tag: Buffer): MediaMessage | undefined {
+  if (tag.length < 15) return undefined;
+  const size = tag.readUIntBE(1, 3);
+  if (11 + size > tag.length) return undefined;
+  const timestamp = ((tag[7] << 24) | (tag[4] << 16) | (tag[5] << 8) | tag[6]) >>> 0;
+  return { type: tag[0], timestamp, payload: tag.subarray(11, 11 + size) };
 }
 
 function isServerResponse(res: FlvSession['res']): res is ServerResponse {

@@ -11,7 +11,8 @@
  * - decodes every command and data message with our strict AMF0 decoder and validates it;
  * - and hands NMS only **re-encoded, complete, validated messages**: one fmt-0 chunk each, at a
  *   chunk size the guard set on NMS's parser itself. NMS never sees a partial message, a client
- *   Set Chunk Size, a value its decoder mis-parses, or a command it would mis-handle.
+ *   Set Chunk Size, a value its decoder mis-parses, or a command it would mis-handle. A publisher's
+ *   audio and video go to `hooks.mediaToServer` as parsed instead, when it is given (NmsHost does).
  *
  * What NMS sees: `connect` (valid app and tcUrl, numeric transaction id and objectEncoding),
  * `createStream`, one `publish` or one `play` per connection (valid, canonical stream name; a
@@ -114,6 +115,11 @@ export type GuardEvent =
 export interface RtmpGuardHooks {
   /** Bytes for NMS's session parser, in order (called synchronously, message by message). */
   toServer(bytes: Buffer): void;
+  /**
+   * A publisher's validated audio or video message, handed to NMS as it is, without chunking it for
+   * its parser (called synchronously, in order with `toServer`). Absent: media goes to `toServer` too.
+   */
+  mediaToServer?(msg: RtmpMessage): void;
   /** Bytes for the client: `_error` / onStatus refusals, written before the connection closes. */
   toClient(bytes: Buffer): void;
   /**
@@ -477,7 +483,8 @@ export class RtmpGuard {
     if (size > this.limits.maxMediaMessageSize) return this.reject('RTMP_MESSAGE_TOO_LARGE', `media message of ${size} bytes`);
     if (size === 0) return this.drop('empty media message', 0);
     if (msg.type === MessageType.Video && videoTooShort(msg.payload)) return this.drop('truncated video message', size);
-    this.forward(msg);
+    if (this.hooks.mediaToServer) this.hooks.mediaToServer(msg);
+    else this.forward(msg);
     this.emit({ type: 'media', bytes: size });
   }
 

@@ -32,6 +32,16 @@ export const OriginConfigSchema = Type.Object({
   heartbeatMs: Type.Integer({ default: 2000, minimum: 100, description: 'Heartbeat interval: one request carries the registration, load, incarnation and every lease (leases v2).' }),
   redirectWaitMs: Type.Integer({ default: 3000, minimum: 0, description: 'After an RTMP 302, how long to wait for the player to close before closing it.' }),
   ...HlsConfigFields,
+  hlsSegmenting: Type.Union([Type.Literal('on-demand'), Type.Literal('always')], {
+    default: 'on-demand',
+    description:
+      'When a stream is segmented for HLS (docs/hls.md, "Segmenting on demand"). on-demand: from its first playlist request here, starting at the cached GOP, until hlsIdleStopMs without an HLS request. always: from the first frame of every publish, as long as it lasts (a playlist is ready the moment it is asked for, at the CPU cost of segmenting every stream).',
+  }),
+  hlsIdleStopMs: Type.Integer({
+    default: 30000,
+    minimum: 5000,
+    description: 'hlsSegmenting on-demand: a stream with no HLS request (playlist, segment or part) for this long stops being segmented and its segments are freed; the next playlist request starts it again (sequence numbers continue, after EXT-X-DISCONTINUITY).',
+  }),
   ...ConnectionLimitFields,
   logLevel: Type.String({ default: 'info', description: 'pino log level.' }),
   apiTokens: Type.Array(Type.String({ minLength: 1 }), {

@@ -27,6 +27,16 @@ export interface MediaHold {
   drop(): void;
 }
 
+/** What a publisher's tap is told (mediaserver/nms-host.ts `tapPublisher`). */
+export interface PublisherTap {
+  /** Every audio or video message (frame counting): no copy is made for it. */
+  frame(): void;
+  /** Whether `push` wants the messages now; false: none is built (no copy of the payload). */
+  wanted(): boolean;
+  /** A message of the publisher's; its payload is the tap's own copy. */
+  push(msg: MediaMessage): void;
+}
+
 /** Who publishes a session's stream in the media server right now. */
 export type PublisherSlot = 'none' | 'self' | 'other';
 
@@ -41,8 +51,8 @@ export interface OriginMedia {
   sendCommandOnStream0(session: OriginSession, name: string, info: AmfObject): void;
   /** Ignore any media this session sends from now on. */
   dropIncomingMedia(session: OriginSession): void;
-  /** Calls `fn` with every media message the publisher sends. */
-  tapPublisher(session: OriginSession, fn: (msg: MediaMessage) => void): void;
+  /** Taps every message the publisher sends (after node-media-server has it). */
+  tapPublisher(session: OriginSession, tap: PublisherTap): void;
   publisherSlot(session: OriginSession): PublisherSlot;
   /** The stream's name is free the moment this publisher leaves (no reconnect grace). */
   endWithoutGrace(session: OriginSession): void;

@@ -15,7 +15,7 @@ export function nmsMedia(nms: NmsHost): OriginMedia {
     sendStatus: (s, level, code, description) => nms.sendStatus(rtmp(s), level, code, description),
     sendCommandOnStream0: (s, name, info) => nms.sendCommandOnStream0(rtmp(s), name, info),
     dropIncomingMedia: (s) => nms.dropIncomingMedia(rtmp(s)),
-    tapPublisher: (s, fn) => nms.tapPublisher(rtmp(s), fn),
+    tapPublisher: (s, tap) => nms.tapPublisher(rtmp(s), tap),
     publisherSlot: (s) => {
       const publisher = rtmp(s).broadcast.publisher;
       return publisher === null ? 'none' : publisher === rtmp(s) ? 'self' : 'other';

@@ -27,6 +27,8 @@ export interface Publisher {
 }
 
 export interface MediaFeed {
+  /** false: the feed drops messages now (a dormant on-demand HLS feed); absent: true. */
+  readonly wanted?: boolean;
   push(msg: MediaMessage): void;
 }
 
@@ -208,9 +210,10 @@ export class PublishAdmission {
     log.info({ url, ip: client.ip }, 'publish accepted');
     const feed = this.opts.feeds.open(app, name);
     this.feeds.set(session.id, feed);
-    this.opts.media.tapPublisher(session, (msg) => {
-      if (msg.type === 8 || msg.type === 9) pub.frames++;
-      feed.push(msg);
+    this.opts.media.tapPublisher(session, {
+      frame: () => void pub.frames++,
+      wanted: () => feed.wanted !== false,
+      push: (msg) => feed.push(msg),
     });
     void this.opts.leases.claim(app, name, session).then((outcome) => {
       switch (outcome.kind) {

@@ -122,7 +122,18 @@ export class OriginService implements Service {
       dropped: (action) => this.metrics.webhookDrops.inc({ action }),
       oversized: (action) => this.metrics.webhookTooLarge.inc({ action }),
     });
-    this.hls = new HlsHub(hlsHubOptions(config));
+    this.hls = new HlsHub({
+      ...hlsHubOptions(config),
+      onDemand:
+        config.hlsSegmenting === 'on-demand'
+          ? {
+              idleStopMs: config.hlsIdleStopMs,
+              seed: (app, name) => this.nms.gopSnapshot(app, name),
+              onChange: (app, name, change) =>
+                this.log.info({ stream: `${app}/${name}` }, change === 'started' ? 'HLS segmenting started (first playlist request)' : 'HLS segmenting stopped (no HLS request)'),
+            }
+          : undefined,
+    });
     this.publishers = new PublishAdmission({
       originId: config.id,
       rtmpUrl: this.rtmpUrl,

@@ -5,7 +5,8 @@
  *
  * With `partTargetMs` it also cuts Partial Segments (protocol/hls/parts.ts) and renders the
  * Low-Latency HLS playlist (protocol/hls/ll-playlist.ts) on the same URL; a segment is then the
- * concatenation of its parts, and completed parts are views into the segment's bytes.
+ * concatenation of its parts: each frame's TS bytes are written once into the segment's buffer and
+ * parts are views into it (no copy at a part or segment cut).
  */
 import { EventEmitter } from 'node:events';
 import { TsMuxer, type MuxedFrame, type TsMuxerStats } from '../mpegts/muxer';
@@ -33,7 +34,12 @@ const AUDIO_PREROLL_MS = 200;
 
 interface OpenSegment {
   seq: number;
-  chunks: Buffer[];
+  /**
+   * The segment's bytes, written once as frames arrive: `buf[0, bytes)`. Parts are views into it, so
+   * nothing is concatenated at a part or segment cut; when it is full a larger one takes over (views
+   * already handed out keep the old one until the segment completes and they are re-pointed).
+   */
+  buf: Buffer;
   bytes: number;
   startDts: number;
   lastDts: number;
@@ -45,9 +51,9 @@ interface OpenSegment {
   lastDriverDts: number;
   /** Wall clock at which the segment's first frame arrived here (EXT-X-PROGRAM-DATE-TIME). */
   arrivedAt: number;
-  /** Completed parts (LL-HLS only), and the one being written: chunks from `partFromChunk` on. */
+  /** Completed parts (LL-HLS only), and the one being written: bytes from `partFrom` on. */
   parts: StoredPart[];
-  partFromChunk: number;
+  partFrom: number;
   partStartDts: number;
   partFrames: number;
   partIndependent: boolean;
@@ -69,6 +75,22 @@ interface StoredSegment {
 const PART_LIST_TARGET_DURATIONS = 3;
 /** CAN-SKIP-UNTIL: the spec's minimum, six target durations (4.4.3.8). */
 const SKIP_TARGET_DURATIONS = 6;
+
+/** The first segment's buffer; later ones start at the previous segment's size plus 10 %. */
+const INITIAL_SEGMENT_BYTES = 256 * 1024;
+const SIZE_HINT_MARGIN = 1.1;
+const TS_PACKET_BYTES = 188;
+
+/** Appends `b` to the open segment's buffer, moving to one twice as large when it is full. */
+function write(cur: OpenSegment, b: Buffer): void {
+  if (cur.bytes + b.length > cur.buf.length) {
+    const next = Buffer.allocUnsafe(Math.max(cur.buf.length * 2, cur.bytes + b.length));
+    cur.buf.copy(next, 0, 0, cur.bytes);
+    cur.buf = next;
+  }
+  b.copy(cur.buf, cur.bytes);
+  cur.bytes += b.length;
+}
 
 type CutDecision = 'append' | 'cut' | 'force' | 'jump';
 
@@ -105,6 +127,8 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
   private driverIntervalMs = 0;
   /** Audio muxed while waiting for the first video keyframe of a segment run. */
   private preroll: MuxedFrame[] = [];
+  /** Bytes allocated for the next segment (the last one's size plus a margin). */
+  private sizeHint = INITIAL_SEGMENT_BYTES;
 
   constructor(options: HlsSegmenterOptions = {}) {
     super();
@@ -128,6 +152,11 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
 
   get isEnded(): boolean {
     return this.ended;
+  }
+
+  /** A completed segment is in memory (false again after `suspend()` until the next one completes). */
+  get hasSegment(): boolean {
+    return this.stored.length > 0;
   }
 
   get muxerStats(): Readonly<TsMuxerStats> {
@@ -188,6 +217,26 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
     this.driverIntervalMs = 0;
     this.preroll = [];
     this.muxer.reset();
+  }
+
+  /**
+   * Stops segmenting for now and frees the segments (nobody asks for them): the open segment is
+   * dropped, the stored ones forgotten. Pushes after it start a new run as after `discontinuity()`:
+   * the next segment carries `EXT-X-DISCONTINUITY`, and sequence and part numbers keep increasing,
+   * so no URI is ever reused for other bytes (segments are served `immutable`).
+   */
+  suspend(): void {
+    if (this.ended) return;
+    this.current = undefined;
+    // The listed segments leave the playlist now: count their discontinuity tags (RFC 8216 4.3.3.3).
+    for (const s of this.listed()) if (s.info.discontinuity) this.discontinuitySequence++;
+    this.stored.length = 0;
+    this.pendingDiscontinuity = true;
+    this.lastDriverDts = undefined;
+    this.driverIntervalMs = 0;
+    this.preroll = [];
+    this.muxer.reset();
+    this.invalidate();
   }
 
   /** Closes the open segment and adds `#EXT-X-ENDLIST`. Later pushes are ignored. Idempotent. */
@@ -386,8 +435,8 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
     const arrivedAt = this.now();
     this.current = {
       seq: this.nextSeq++,
-      chunks: [tables],
-      bytes: tables.length,
+      buf: Buffer.allocUnsafe(Math.max(this.sizeHint, tables.length)),
+      bytes: 0,
       startDts: frame.dtsMs,
       lastDts: frame.dtsMs,
       discontinuity,
@@ -397,11 +446,12 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
       lastDriverDts: frame.dtsMs,
       arrivedAt,
       parts: [],
-      partFromChunk: 0,
+      partFrom: 0,
       partStartDts: frame.dtsMs,
       partFrames: 0,
       partIndependent: independent,
     };
+    write(this.current, tables);
     return this.current;
   }
 
@@ -420,16 +470,13 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
       if (cut) {
         this.emit('part', this.closePart(cur, frame.dtsMs).info);
         // Every part starts with PAT and PMT, so a player may start at any independent part.
-        const tables = this.muxer.beginSegment();
-        cur.chunks.push(tables);
-        cur.bytes += tables.length;
+        write(cur, this.muxer.beginSegment());
         cur.partStartDts = frame.dtsMs;
         cur.partIndependent = frame.keyframe;
       }
       cur.partFrames++;
     }
-    cur.chunks.push(frame.bytes);
-    cur.bytes += frame.bytes.length;
+    write(cur, frame.bytes);
     if (frame.dtsMs > cur.lastDts) cur.lastDts = frame.dtsMs;
     if (driver) {
       if (this.lastDriverDts !== undefined && frame.dtsMs > this.lastDriverDts) this.driverIntervalMs = frame.dtsMs - this.lastDriverDts;
@@ -452,8 +499,7 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
 
   /** Completes the part being written (it ends where the next frame starts, or at `endDts`). */
   private closePart(cur: OpenSegment, endDts: number): StoredPart {
-    const chunks = cur.chunks.slice(cur.partFromChunk);
-    const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    const data = cur.buf.subarray(cur.partFrom, cur.bytes);
     const part: StoredPart = {
       info: {
         seq: this.partCounter++,
@@ -467,7 +513,7 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
       data,
     };
     cur.parts.push(part);
-    cur.partFromChunk = cur.chunks.length;
+    cur.partFrom = cur.bytes;
     cur.partFrames = 0;
     this.invalidate();
     return part;
@@ -488,7 +534,10 @@ export class HlsSegmenter extends EventEmitter<HlsSegmenterEvents> {
       lastPart = this.closePart(cur, endDts);
       lastPart.info.durationMs = Math.max(0, durationMs - already);
     }
-    const data = cur.chunks.length === 1 ? cur.chunks[0] : Buffer.concat(cur.chunks, cur.bytes);
+    // A buffer much larger than its segment (the first one, a bitrate drop) is not kept for the window.
+    const data = cur.buf.length > cur.bytes * 1.5 ? Buffer.from(cur.buf.subarray(0, cur.bytes)) : cur.buf.subarray(0, cur.bytes);
+    // The next segment's buffer: this one's size and a margin (grows by doubling when short).
+    this.sizeHint = Math.min(this.maxSegmentBytes, Math.ceil(cur.bytes * SIZE_HINT_MARGIN) + TS_PACKET_BYTES * 4);
     let offset = 0;
     for (const p of cur.parts) {
       p.data = data.subarray(offset, offset + p.info.byteLength);

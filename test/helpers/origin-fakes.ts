@@ -3,7 +3,7 @@ import pino from 'pino';
 import type { AmfObject } from '../../protocol/amf0';
 import type { StreamQuery } from '../../common/signed-url';
 import type { MediaMessage } from '../../protocol/media';
-import type { MediaHold, OriginMedia, OriginSession, PublisherSlot } from '../../origin/media-port';
+import type { MediaHold, OriginMedia, OriginSession, PublisherSlot, PublisherTap } from '../../origin/media-port';
 import type { HookPort } from '../../origin/hooks';
 import type { DecidingHook, HookAction, HookClient, HookVerdict, NotifyingHook } from '../../origin/webhooks';
 
@@ -97,8 +97,12 @@ export class FakeMedia implements OriginMedia {
     this.mediaDropped.add(session.id);
   }
 
-  tapPublisher(session: OriginSession, fn: (msg: MediaMessage) => void): void {
-    this.taps.set(session.id, fn);
+  /** The tap as node-media-server's host calls it: every frame counted, messages pushed while wanted. */
+  tapPublisher(session: OriginSession, tap: PublisherTap): void {
+    this.taps.set(session.id, (msg) => {
+      if (msg.type === 8 || msg.type === 9) tap.frame();
+      if (tap.wanted()) tap.push(msg);
+    });
   }
 
   /** NMS makes the session the publisher once prePublish returns: 'self' unless set otherwise. */

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import Context from 'node-media-server/src/core/context.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
 import RtmpSession from 'node-media-server/src/session/rtmp_session.js';
+import { deliverMediaToNms } from '../../mediaserver/nms-host';
 import { RtmpGuard, type GuardEvent, type GuardRejection, type RtmpGuardLimits } from '../../mediaserver/rtmp-guard';
 
 nmsLogger.log = () => undefined;
@@ -86,7 +87,11 @@ export function canPublish(app: string, name: string): string | null {
   return Context.broadcasts.get(`/${app}/${name}`)?.publisher ? `${app}/${name} is already being published` : null;
 }
 
-export function guardedSession(limits: Partial<RtmpGuardLimits> = {}): GuardedConn {
+/**
+ * A guarded NMS session. `direct` (the default, as NmsHost runs it): a publisher's media goes to NMS
+ * as parsed (`deliverMediaToNms`); false: chunked for NMS's parser like every other message.
+ */
+export function guardedSession(limits: Partial<RtmpGuardLimits> = {}, { direct = true } = {}): GuardedConn {
   const conn = nmsSession();
   const toClient: Buffer[] = [];
   const events: GuardEvent[] = [];
@@ -97,6 +102,15 @@ export function guardedSession(limits: Partial<RtmpGuardLimits> = {}): GuardedCo
         const err = feedRaw(conn, b);
         if (err) nmsErrors.push(err);
       },
+      mediaToServer: direct
+        ? (msg) => {
+            try {
+              deliverMediaToNms(conn.session, msg);
+            } catch (err) {
+              nmsErrors.push(err ?? new Error('thrown undefined'));
+            }
+          }
+        : undefined,
       toClient: (b) => toClient.push(b),
       canPublish,
       onEvent: (e) => events.push(e),

@@ -166,8 +166,11 @@ describe('refusals', () => {
 });
 
 describe('what NMS receives', () => {
-  test('a valid publisher passes unchanged: every frame, timestamps (also extended), metadata', () => {
-    const conn = guardedSession();
+  test.each([
+    ['as parsed (NmsHost)', true],
+    ['chunked for its parser', false],
+  ])('a valid publisher passes unchanged %s: every frame, timestamps (also extended), metadata', (_how, direct) => {
+    const conn = guardedSession({}, { direct });
     const got: Array<{ type: number; dts: number; hex: string }> = [];
     conn.session.rtmp.onPacketCallback = (p) => got.push({ type: p.codec_type, dts: p.dts, hex: p.data.subarray(0, p.size).toString('hex') });
     const frames = [0, 33, 0xfffff0, 0x1000000, 0x1000021].map((ts) => media(9, keyframe(), ts));
@@ -177,6 +180,28 @@ describe('what NMS receives', () => {
     expect(got.map((g) => g.dts)).toEqual([0, 0, 33, 0xfffff0, 0x1000000, 0x1000021]);
     expect(got[0].hex).toBe(avcSequenceHeader(3).toString('hex'));
     expect(new Set(got.slice(1).map((g) => g.hex))).toEqual(new Set([keyframe().toString('hex')]));
+  });
+
+  test('media handed over as parsed gives NMS the packets (flags, codec, data) and byte count its own parser would', () => {
+    const run = (direct: boolean) => {
+      resetNms();
+      const conn = guardedSession({}, { direct });
+      const got: Array<Record<string, unknown>> = [];
+      const nms = conn.session.rtmp.onPacketCallback;
+      conn.session.rtmp.onPacketCallback = (p) => {
+        got.push({ type: p.codec_type, dts: p.dts, pts: p.pts, flags: p.flags, codec: p.codec_id, size: p.size, hex: p.data.subarray(0, p.size).toString('hex') });
+        nms(p);
+      };
+      const frames = [0, 40, 0xffffff, 0x1000010].map((ts, i) => media(9, keyframe(), ts + i));
+      const audio = [media(8, Buffer.from('af0012100000', 'hex'), 0), media(8, Buffer.from('af01aabbccdd', 'hex'), 23)];
+      const bytes = Buffer.concat([handshake(), chunks([connect(), createStream(), publish('same'), media(9, avcSequenceHeader(3)), ...audio, ...frames])]);
+      expect(feedGuarded(conn, bytes, [77, 3073, 3200])).toBeNull();
+      expect(conn.nmsErrors).toEqual([]);
+      return { got, inBytes: conn.session.inBytes, gop: Context.broadcasts.get('/live/same')?.rtmpGopCache?.size };
+    };
+    const direct = run(true);
+    expect(direct.got).toHaveLength(7);
+    expect(direct).toEqual(run(false));
   });
 
   test('metadata reaches NMS as an object it decodes (width kept), prototype keys left out', () => {

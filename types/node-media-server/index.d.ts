@@ -118,8 +118,13 @@ declare module 'node-media-server/src/server/broadcast_server.js' {
     rtmpMetaData: Buffer | null;
     rtmpAudioHeader: Buffer | null;
     rtmpVideoHeader: Buffer | null;
+    /** RTMP messages of the GOP being played (from its keyframe on); null before the first keyframe. */
+    rtmpGopCache: Set<Buffer> | null;
     flvMetaData: Buffer | null;
+    flvAudioHeader: Buffer | null;
     flvVideoHeader: Buffer | null;
+    /** FLV tags of the GOP being played (from its keyframe on); null before the first keyframe. */
+    flvGopCache: Set<Buffer> | null;
     postPlay(session: BaseSession): string | null;
     donePlay(session: BaseSession): void;
     postPublish(session: BaseSession): string | null;

@@ -180,3 +180,46 @@ describe('HlsSegmenter with partTargetMs (LL-HLS)', () => {
     expect(parsePlaylist(seg.playlist()).segments).toHaveLength(2);
   });
 });
+
+describe('one buffer per segment (parts are views into it)', () => {
+  /** 30 fps video whose frames are `size` bytes of NAL (keyframe every 30), no audio. */
+  function bigVideo(from: number, to: number, size: number): MediaMessage[] {
+    const out: MediaMessage[] = [];
+    for (let i = 0; ; i++) {
+      const t = Math.round((i * 1000) / 30);
+      if (t >= to) break;
+      if (t < from) continue;
+      const key = i % 30 === 0;
+      const h = Buffer.from([key ? 0x17 : 0x27, 1, 0, 0, 0, 0, 0, 0, 0]);
+      h.writeUInt32BE(size, 5);
+      const nal = Buffer.alloc(size, i & 0xff);
+      nal[0] = key ? 0x65 : 0x41;
+      out.push({ type: 9, timestamp: t, payload: Buffer.concat([h, nal]) });
+    }
+    return out;
+  }
+
+  test.each([
+    ['small frames (no growth)', 2_000],
+    ['frames that outgrow the first buffer several times in a segment', 60_000],
+  ])('%s: a part read while its segment is open has the bytes it has in the completed segment, and the segment is its parts', (_what, size) => {
+    const seg = new HlsSegmenter({ namePrefix: 'cam', targetDurationMs: 1000, windowSize: 4, partTargetMs: 350 });
+    const early = new Map<string, Buffer>();
+    seg.on('part', (p: HlsPartInfo) => {
+      const b = seg.partByUri(p.uri);
+      if (b) early.set(p.uri, Buffer.from(b)); // a copy: what a player got then
+    });
+    seg.push(videoConfig);
+    for (const m of bigVideo(0, 3100, size)) seg.push(m);
+    const pl = parseLlPlaylist(seg.playlist());
+    expect(pl.segments.length).toBeGreaterThanOrEqual(2);
+    for (const s of pl.segments) {
+      const data = seg.segmentByUri(s.uri);
+      expect(data).toBeDefined();
+      const parts = s.parts.map((p) => seg.partByUri(p.uri) as Buffer);
+      expect(Buffer.concat(parts).equals(data as Buffer)).toBe(true);
+      for (const p of s.parts) expect(early.get(p.uri)?.equals(seg.partByUri(p.uri) as Buffer)).toBe(true);
+      expect((data as Buffer).length % 188).toBe(0);
+    }
+  });
+});
