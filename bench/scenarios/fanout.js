@@ -52,10 +52,12 @@ async function run(ctx) {
         if (pt.proto === 'flv' && !sys.http) continue;
         const url = pt.proto === 'rtmp' ? `${sys.rtmp}/${STREAM}` : `${sys.http}/${STREAM}.flv`;
         log(`fanout: ${system} ${pt.proto} N=${pt.n}`);
-        const specs = Array.from({ length: pt.n }, () => ({ proto: pt.proto, url }));
+        // First frames may take long at N = 800 / 1,200 on a loaded box: 30 s per player (default 10 s),
+        // and the start phase waits for them; on a quiet box nothing changes (they start in well under 1 s).
+        const specs = Array.from({ length: pt.n }, () => ({ proto: pt.proto, url, timeoutMs: 30000 }));
         let m;
         try {
-          m = await measure(ctx, { publisher: pub, specs, servers: sys.servers, ...timing, procs: ctx.playerProcs(pt.n) });
+          m = await measure(ctx, { publisher: pub, specs, servers: sys.servers, ...timing, procs: ctx.playerProcs(pt.n), startTimeoutMs: pt.n * 10 + 30000 });
         } catch (err) {
           // One point the box could not carry (e.g. a player process too starved to answer) must not
           // cost the other points: recorded, then on to the next.
