@@ -148,4 +148,4 @@ async function run(ctx) {
   }
 }
 
-module.exports = { id: 'drain', title: 'Drain of an origin (10 publishers, 200 edge viewers)', run };
+module.exports = { id: 'drain', title: 'Drain of an origin (10 publishers and 200 edge viewers, --quick 4 and 80)', run };

@@ -138,4 +138,4 @@ function viewerGap(r) {
   return round(g);
 }
 
-module.exports = { viewerGap, id: 'shed', title: 'Shed gap (20 sheds, direct and via the edge publish gateway)', run };
+module.exports = { viewerGap, id: 'shed', title: 'Shed gap (20 sheds, --quick 8; direct and via the edge publish gateway)', run };
