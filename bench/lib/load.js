@@ -183,7 +183,7 @@ async function startPlayers(ctx, opts) {
             s.ipc.send({ cmd: 'stop', from: win.from, to: win.to });
             return (await p).players;
           } catch (err) {
-            log(`${s.name}: no results (${String(err && /** @type {any} */ (err).message ? /** @type {any} */ (err).message : err).split("\n")[0]})${process.env.BENCH_DEBUG ? `\n${s.ipc.proc.output.slice(-3000)}` : ""}`);
+            log(`${s.name}: no results (${String(err && /** @type {any} */ (err).message ? /** @type {any} */ (err).message : err).split('\n')[0]})${process.env.BENCH_DEBUG ? `\n${s.ipc.proc.output.slice(-3000)}` : ''}`);
             return [];
           } finally {
             ctx.sampler.unwatch(s.name);
