@@ -21,13 +21,13 @@ const { ensureNginx, makeTmp, nmsVersion } = require('./lib/systems');
 const { writeResults, updateReadme, updateReadmeScenario, ratioTable, RESULTS } = require('./lib/report');
 const { log } = require('./lib/util');
 
-const SCENARIOS = ['fanout', 'cluster', 'cold-edge', 'discovery-lookup', 'control-plane', 'failover', 'shed', 'idle', 'fanout-batch', 'ingest', 'hls-edge'];
+const SCENARIOS = ['fanout', 'cluster', 'cold-edge', 'discovery-lookup', 'control-plane', 'failover', 'shed', 'drain', 'idle', 'fanout-batch', 'ingest', 'hls-edge'];
 /** Scenarios that play no media: a run of only these neither generates the test media nor looks for nginx. */
-const NO_MEDIA = new Set(['discovery-lookup', 'control-plane', 'shed', 'idle']);
+const NO_MEDIA = new Set(['discovery-lookup', 'control-plane', 'idle']);
 const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.join(',')}] [--n 50,100]
                       [--window-s S] [--warm-s S] [--origins N] [--streams N] [--no-nginx] [--no-readme]
                       [--out DIR] [--merge]
-  --quick     N = 50 and 100, 10 s windows (about 5 minutes); without it the full run (N = 50 … 800)
+  --quick     N = 50 and 100, 10 s windows (about 5 minutes); without it the full run (fanout N = 50 … 1,200, ≈ 30 min)
   --only      run these scenarios only       --n        player counts (fanout; cluster takes the last)
   --origins, --streams  control-plane: fleet sizes in simulated origins (default 10,50; --quick 10)
               and leases per origin (2000); its windows are --window-s (default 60 s, --quick 20 s)

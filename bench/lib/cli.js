@@ -11,8 +11,18 @@ const { Publisher } = require('./publisher');
 const { PlayerPool } = require('./players');
 
 const mode = process.argv[2];
-const send = (msg) => {
-  if (process.connected) process.send(msg);
+/** @param {any} msg @param {() => void} [then] called once the message is handed to the parent (or at once when disconnected) */
+const send = (msg, then) => {
+  if (process.connected) process.send(msg, then ? () => then() : undefined);
+  else then?.();
+};
+/** Exits once `msg` is out: a large results message must not be cut by the exit. */
+const sendAndExit = (msg) => {
+  const t = setTimeout(() => process.exit(0), 10000);
+  send(msg, () => {
+    clearTimeout(t);
+    setTimeout(() => process.exit(0), 50);
+  });
 };
 process.on('disconnect', () => process.exit(0));
 process.on('SIGTERM', () => process.exit(0));
@@ -36,8 +46,7 @@ if (mode === 'publish') {
         break;
       case 'stop':
         pub.close();
-        send({ event: 'stopped', snapshot: pub.snapshot() });
-        setTimeout(() => process.exit(0), 50);
+        sendAndExit({ event: 'stopped', snapshot: pub.snapshot() });
         break;
     }
   });
@@ -66,8 +75,7 @@ if (mode === 'publish') {
         pool?.stop();
         const from = m.from ? markTimes[m.from] : undefined;
         const to = m.to ? markTimes[m.to] : undefined;
-        send({ event: 'results', players: pool ? pool.results(from, to) : [] });
-        setTimeout(() => process.exit(0), 50);
+        sendAndExit({ event: 'results', players: pool ? pool.results(from, to) : [] });
         break;
       }
     }

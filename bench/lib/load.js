@@ -6,7 +6,7 @@
  * bytes and received bytes are snapshotted at both ends.
  */
 const path = require('node:path');
-const { sleep, waitFor } = require('./util');
+const { sleep, waitFor, log } = require('./util');
 const { loopFileArgs } = require('./publisher');
 const { summarize } = require('./stats');
 
@@ -144,7 +144,7 @@ async function startPlayers(ctx, opts) {
     async status() {
       const all = await Promise.all(
         shards.map((s) => {
-          const p = s.ipc.wait((m) => m.event === 'status', 5000, 'status');
+          const p = s.ipc.wait((m) => m.event === 'status', 15000, 'status'); // a starved player process may answer late
           s.ipc.send({ cmd: 'status' });
           return p;
         }),
@@ -183,6 +183,7 @@ async function startPlayers(ctx, opts) {
             s.ipc.send({ cmd: 'stop', from: win.from, to: win.to });
             return (await p).players;
           } catch (err) {
+            log(`${s.name}: no results (${String(err && /** @type {any} */ (err).message ? /** @type {any} */ (err).message : err).split('\n')[0]})${process.env.BENCH_DEBUG ? `\n${s.ipc.proc.output.slice(-3000)}` : ''}`);
             return [];
           } finally {
             ctx.sampler.unwatch(s.name);
