@@ -80,6 +80,8 @@ export class EdgeStream {
   private feed?: HlsFeed;
   private closeTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
+  /** While reconnecting: the next attempt, waiting for `retryTimer` (repull() runs it at once). */
+  private nextAttempt?: () => void;
   private readonly timeline = new Timeline();
   private readonly log: Logger;
   private bytesBefore = 0;
@@ -251,11 +253,25 @@ export class EdgeStream {
     for (const msg of this.hub.snapshot()) feed.push(msg);
   }
 
+  /** Reconnecting and waiting out a backoff before the next pull attempt. */
+  get retryPending(): boolean {
+    return this.nextAttempt !== undefined;
+  }
+
   /**
    * Discovery says the owner changed (or our upstream's process restarted): drop the upstream now and
    * pull again, as if it had ended (viewers stay; timestamps rebased; the first retry is immediate).
+   * Between re-pull attempts (the owner had gone, e.g. drained or shed): the next attempt now.
    */
   repull(reason: string): void {
+    if (this.state === 'reconnecting' && this.nextAttempt) {
+      // Between attempts (the stream had no owner a moment ago): the new owner is known now, do not wait out the backoff.
+      const attempt = this.nextAttempt;
+      this.nextAttempt = undefined;
+      clearTimeout(this.retryTimer);
+      this.log.info({ reason }, 'ownership known again: retrying the pull now');
+      return attempt();
+    }
     if (this.state !== 'live' || !this.client) return;
     this.log.info({ reason, upstream: this.upstream ? redactUrl(this.upstream) : null }, 'ownership changed: re-pulling now');
     this.client.close();
@@ -277,7 +293,12 @@ export class EdgeStream {
       this.deps.onEvent?.('reconnect', 1);
       void this.connect(Math.min(this.deps.pullTimeoutMs, left)).then((ok) => {
         if (ok || this.isClosed()) return;
-        this.retryTimer = setTimeout(() => attempt(n + 1), RETRY_DELAYS_MS[Math.min(n + 1, RETRY_DELAYS_MS.length - 1)]);
+        const next = (): void => {
+          this.nextAttempt = undefined;
+          attempt(n + 1);
+        };
+        this.nextAttempt = next;
+        this.retryTimer = setTimeout(next, RETRY_DELAYS_MS[Math.min(n + 1, RETRY_DELAYS_MS.length - 1)]);
       });
     };
     attempt(0);

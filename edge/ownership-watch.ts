@@ -13,7 +13,8 @@ export interface WatchedStream {
  * them (docs/discovery.md "Leases v2"):
  * - `stream.claimed` / `stream.moved` naming an owner at another address than our upstream → re-pull
  *   (a shed or failover moved the stream; a re-claim by the same origin after discovery lost its state
- *   names our own upstream and changes nothing);
+ *   names our own upstream and changes nothing); with no upstream (between re-pull attempts after the
+ *   owner went away, e.g. a drain) → the next attempt now instead of after its backoff;
  * - `stream.released` with reason `origin-restarted` for the origin we pull from → re-pull (that
  *   process is gone even if a socket to it still looks open).
  * Fencing tokens order owners: an event with a token older than one already seen for the stream is
@@ -44,7 +45,8 @@ export class OwnershipWatch {
         const key = `${d.app}/${d.name}`;
         const stream = this.streams(key);
         if (!stream || !this.newer(key, d.token)) return;
-        if (stream.upstream && !sameHost(stream.upstream, d.origin.rtmp)) stream.repull(`${key} is now owned by ${d.origin.id} (token ${d.token})`);
+        // No upstream: the edge is between re-pull attempts (the stream had no owner): try the new one now.
+        if (!stream.upstream || !sameHost(stream.upstream, d.origin.rtmp)) stream.repull(`${key} is now owned by ${d.origin.id} (token ${d.token})`);
         return;
       }
       case 'stream.released': {

@@ -283,6 +283,29 @@ test('ownership events: a newer fencing token moves the pull at once; a late eve
   expect(s.reconnects).toBe(2);
 });
 
+test('between re-pull attempts (the owner left, nobody owns the stream yet) a claim event retries at once instead of after the backoff', async () => {
+  const a = await origin(1);
+  let list = [a.url];
+  const { s } = stream(() => list);
+  const watch = new OwnershipWatch((key) => (key === 'live/cam' ? s : undefined));
+  await s.ready;
+  const v = new RecordingViewer();
+  s.addViewer();
+  s.hub.add(v);
+  list = []; // drained: no origin has the stream for now
+  await a.o.close();
+  // Backoff 0, 250, 500, 1000, 2000 ms…: wait until the edge sits in a longer wait.
+  await waitFor(() => s.reconnects >= 3 && s.retryPending, WAIT_MS, 'the edge waiting out a backoff');
+  const b = await origin(2);
+  list = [b.url];
+  const before = s.reconnects;
+  watch.onEvent({ type: 'stream.claimed', data: { app: 'live', name: 'cam', origin: { id: 'origin-2', rtmp: b.url, http: 'http://127.0.0.1:2' }, since: 1, token: 7 } });
+  expect(s.reconnects).toBe(before + 1); // the attempt started now, not when the timer fires
+  expect(s.retryPending).toBe(false);
+  await waitFor(() => s.state === 'live' && v.frames().some((f) => f.origin === 2), WAIT_MS, 'frames from origin 2');
+  expect(v.ended).toBeUndefined();
+});
+
 test('a slow viewer skips whole GOPs and resumes on a keyframe with the headers; the fast one misses nothing', async () => {
   const a = await origin(1, { gop: 5, frameMs: 10, frameBytes: 2000 });
   const { s, events } = stream(() => [a.url], { fanout: { batchMs: 5, maxBacklogBytes: 64 * 1024, maxLagMs: 60_000 } });
