@@ -120,6 +120,17 @@ export class OwnerCache {
     return entry;
   }
 
+  /**
+   * A claim's new owner view, from its hint (in order after its event): the stream's state as of now,
+   * so it replaces the entry, and reads that started before it do not fill (generation).
+   */
+  private put(key: string, view: StreamOwnerView, until: number): void {
+    this.generation++;
+    this.drop(key);
+    if (!this.live()) return;
+    this.fill(key, this.generation, view, until);
+  }
+
   /** A stream changed (or may have). */
   invalidate(key: string): void {
     this.generation++;
@@ -154,7 +165,8 @@ export class OwnerCache {
    * announced before, so its entry is gone already).
    */
   onHint(hint: OwnerHint): void {
-    if ('stream' in hint) this.invalidate(hint.stream);
+    if ('owner' in hint) this.put(streamKey(hint.owner.app, hint.owner.name), hint.owner, hint.until);
+    else if ('stream' in hint) this.invalidate(hint.stream);
     else if ('origin' in hint) this.invalidateOrigin(hint.origin);
     else {
       for (const key of this.byOrigin.get(hint.renewed) ?? []) {

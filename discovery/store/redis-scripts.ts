@@ -22,7 +22,7 @@
  * | `P edge:<id>` | string | an edge's last heartbeat as JSON (`EdgeRecord`), `PX` = edge TTL |
 | `P edges` | zset | edge id → expiresAt (at most maxEdges live ones; the sweep finds expired ones and announces edge.down) |
 | `P events` | pub/sub channel | `{"type","data"}` JSON of every change |
-| `P owner-hints` | pub/sub channel | owner-cache hints (`OwnerHint`; not events, SSE never carries them): `{"stream":M}` a same-origin re-claim changed only the token, `{"origin":id}` its addresses changed without a state change, `{"renewed":id,"until":ms}` a heartbeat left every lease of id live until then |
+| `P owner-hints` | pub/sub channel | owner-cache hints (`OwnerHint`; not events, SSE never carries them): `{"owner":view,"until":ms}` a claim's new owner view (after its event, if any), `{"stream":M}` a heartbeat's same-origin re-claim changed only the token, `{"origin":id}` its addresses changed without a state change, `{"renewed":id,"until":ms}` a heartbeat left every lease of id live until then |
  *
  * Scripts build keys from the prefix (ARGV[1]) instead of declaring them in KEYS, because some keys
  * (a previous owner's set, an origin's leases) are only known inside the script. Each is called with
@@ -363,9 +363,13 @@ if moved then
   publish('stream.moved', view .. ',"from":' .. js(owner) .. ',"reason":"' .. moved .. '"}')
 elseif not (live and owner == oid) then
   publish('stream.claimed', view .. '}')
-else
-  hint('{"stream":' .. js(m) .. '}')
 end
+-- The new owner view itself, valid until the lease's or the registration's expiry: owner caches take
+-- it as if read (a same-origin re-claim, which has no event, is covered by it too).
+local horizon = exp
+local oexp = tonumber(o.expiresAt)
+if oexp and oexp < horizon then horizon = oexp end
+hint('{"owner":' .. view .. '},"until":' .. int(horizon) .. '}')
 return {'ok', int(token), int(since), int(exp), moved or '', moved and owner or ''}
 `,
 );

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CascadeError, OriginNotFoundError, StaleIncarnationError, TooManyEdgesError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
-import { DISCOVERY_EVENT_TYPES, type DiscoveryEvent, type HeartbeatLeaseResult, type HeartbeatLeaseStatus, type StreamMoveReason } from '../types';
+import { DISCOVERY_EVENT_TYPES, type DiscoveryEvent, type StreamOwnerView, type HeartbeatLeaseResult, type HeartbeatLeaseStatus, type StreamMoveReason } from '../types';
 import { originFields } from '../views';
 import { EventFanout } from './fanout';
 import {
@@ -538,6 +538,15 @@ const EVENT_TYPES = new Set<string>(DISCOVERY_EVENT_TYPES);
 export function parseHint(message: string): OwnerHint | null {
   try {
     const h = JSON.parse(message) as Record<string, unknown>;
+    if (h.owner !== undefined) {
+      const v = h.owner as Partial<StreamOwnerView> | null;
+      const o = v?.origin;
+      const ok =
+        typeof v?.app === 'string' && typeof v.name === 'string' && typeof v.since === 'number' && typeof v.token === 'number' &&
+        typeof o?.id === 'string' && typeof o.rtmp === 'string' && typeof o.http === 'string' && typeof h.until === 'number' && Number.isFinite(h.until);
+      if (!ok || !v || !o) return null;
+      return { owner: { app: v.app as string, name: v.name as string, origin: { id: o.id, rtmp: o.rtmp, http: o.http }, since: v.since as number, token: v.token as number }, until: h.until as number };
+    }
     if (typeof h.stream === 'string') return { stream: h.stream };
     if (typeof h.origin === 'string') return { origin: h.origin };
     if (typeof h.renewed === 'string' && typeof h.until === 'number' && Number.isFinite(h.until)) return { renewed: h.renewed, until: h.until };

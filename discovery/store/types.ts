@@ -1,4 +1,4 @@
-import type { DiscoveryEvent, EdgeView, HeartbeatLease, HeartbeatLeaseResult, OriginRegistration, OriginView, StreamMoveReason } from '../types';
+import type { DiscoveryEvent, EdgeView, HeartbeatLease, HeartbeatLeaseResult, OriginRegistration, OriginView, StreamMoveReason, StreamOwnerView } from '../types';
 
 /**
  * The storage behind discovery. `MemoryStore` (one process, local runs and tests) and `RedisStore`
@@ -102,11 +102,12 @@ export interface DiscoveryStore {
 }
 
 /**
- * An owner-cache hint: `stream` (key `app/name`) changed only its token (a same-origin re-claim);
+ * An owner-cache hint: a claim's new `owner` view (with its token), live until `until` (the lease's or
+ * the registration's expiry, store clock); `stream` (key `app/name`) changed only its token (a heartbeat's same-origin re-claim);
  * origin `origin`'s addresses changed without a state change; every lease origin `renewed` holds,
  * and its registration, stay live until `until` (ms epoch, store clock) unless an event says otherwise.
  */
-export type OwnerHint = { stream: string } | { origin: string } | { renewed: string; until: number };
+export type OwnerHint = { owner: StreamOwnerView; until: number } | { stream: string } | { origin: string } | { renewed: string; until: number };
 
 /** What `upsertEdge` stores: an edge heartbeat body (URLs checked) plus the id from the path. */
 export type EdgeRecordInput = Omit<EdgeView, 'updatedAt'>;

@@ -56,21 +56,27 @@ describe('RedisStore specifics', () => {
     try {
       await store.upsertOrigin({ id: 'o1', rtmp: 'rtmp://h:1', http: 'http://h:2' }, 60_000);
       const first = await store.claimStream('live', 's1', 'o1', 60_000);
-      await store.upsertOrigin({ id: 'o1', rtmp: 'rtmp://h:1', http: 'http://h:2' }, 60_000); // same addresses: nothing
-      expect(hints).toEqual([]);
-      const again = await store.claimStream('live', 's1', 'o1', 60_000); // same origin: new token, no event
-      expect('lease' in again && 'lease' in first && again.lease.token > first.lease.token).toBe(true);
+      // A claim: its new owner view, live until the lease's or the registration's expiry, the earlier.
       await waitHints(1);
-      expect(hints[0]).toEqual({ stream: 'live/s1' });
-      await store.upsertOrigin({ id: 'o1', rtmp: 'rtmp://h:3', http: 'http://h:2' }, 60_000); // moved, still active
+      const lease1 = 'lease' in first ? first.lease : undefined;
+      const reg = await store.getOrigin('o1');
+      const until1 = Math.min(lease1?.expiresAt ?? NaN, reg?.expiresAt ?? NaN);
+      expect(hints[0]).toEqual({ owner: { app: 'live', name: 's1', origin: { id: 'o1', rtmp: 'rtmp://h:1', http: 'http://h:2' }, since: lease1?.since, token: lease1?.token }, until: until1 });
+      await store.upsertOrigin({ id: 'o1', rtmp: 'rtmp://h:1', http: 'http://h:2' }, 60_000); // same addresses: nothing
+      const again = await store.claimStream('live', 's1', 'o1', 60_000); // same origin: new token, no event
+      expect('lease' in again && lease1 && again.lease.token > lease1.token).toBe(true);
       await waitHints(2);
-      expect(hints[1]).toEqual({ origin: 'o1' });
+      expect(hints[1]).toMatchObject({ owner: { name: 's1', token: 'lease' in again ? again.lease.token : -1 } });
+      hints.splice(0, 2);
+      await store.upsertOrigin({ id: 'o1', rtmp: 'rtmp://h:3', http: 'http://h:2' }, 60_000); // moved, still active
+      await waitHints(1);
+      expect(hints[0]).toEqual({ origin: 'o1' });
       const hb = { origin: { id: 'o1', rtmp: 'rtmp://h:3', http: 'http://h:2', incarnation: 'i1', startedAt: 1 }, leases: [{ app: 'live', name: 's1' }] };
       const before = Date.now();
       await store.heartbeat(hb, 60_000, 5_000);
-      await waitHints(3);
-      expect(hints[2]).toEqual({ renewed: 'o1', until: expect.any(Number) });
-      const { until } = hints[2] as { until: number };
+      await waitHints(2);
+      expect(hints[1]).toEqual({ renewed: 'o1', until: expect.any(Number) });
+      const { until } = hints[1] as { until: number };
       expect(until).toBe((await store.getStream('live', 's1'))?.expiresAt); // the renewed lease's expiry (shorter than the registration's)
       expect(until).toBeGreaterThanOrEqual(before + 5_000 - 1000); // Redis TIME, roughly ours
       expect(events).toEqual(['origin.up', 'stream.claimed']); // hints are not events
@@ -81,7 +87,12 @@ describe('RedisStore specifics', () => {
       await store.heartbeat({ ...hb, leases: [...hb.leases, { app: 'live', name: 'short' }] }, 60_000, 5_000);
       await store.claimStream('live', 's1', 'o1', 60_000); // a later hint, so the one above would have come by now
       await waitHints(n + 1);
-      expect(hints.slice(n)).toEqual([{ stream: 'live/s1' }]);
+      expect(hints.slice(n)).toEqual([{ owner: expect.objectContaining({ name: 's1' }), until: expect.any(Number) }]);
+      // A heartbeat's re-claim of a live lease of its own under another token: only the token changes, no event.
+      const m = hints.length;
+      await store.heartbeat({ ...hb, leases: [{ app: 'live', name: 's1', token: 1 }] }, 60_000, 5_000);
+      await waitHints(m + 2);
+      expect(hints.slice(m)).toEqual([{ stream: 'live/s1' }, { renewed: 'o1', until: expect.any(Number) }]);
     } finally {
       stop();
       stopHints();

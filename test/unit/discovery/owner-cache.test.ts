@@ -100,6 +100,28 @@ describe('OwnerCache', () => {
     for (const key of ['live/a', 'live/b', 'live/c']) expect(t.cache.get(key) === undefined).toBe(dropped.includes(key));
   });
 
+  it("a claim's owner hint fills the entry until its expiry (capped), replacing what was there; reads begun before it do not fill", () => {
+    const t = setup(30_000);
+    t.cache.fill('live/a', t.cache.begin(), null, null); // a cached 404
+    const started = t.cache.begin(); // a read in flight from before the claim
+    t.cache.onHint({ owner: view('a', 'o2', 7), until: t.now() + 6000 });
+    expect(t.cache.get('live/a')?.view).toEqual(view('a', 'o2', 7));
+    expect(t.cache.fill('live/a', started, null, null)).toBeUndefined();
+    expect(t.cache.get('live/a')?.view?.token).toBe(7);
+    t.cache.onHint({ renewed: 'o2', until: t.now() + 10_000 }); // its owner's heartbeat
+    t.advance(9_999);
+    expect(t.cache.get('live/a')).toBeDefined();
+    t.advance(1);
+    expect(t.cache.get('live/a')).toBeUndefined();
+    t.cache.onHint({ owner: view('b'), until: t.now() + 3_600_000 });
+    t.advance(30_000);
+    expect(t.cache.get('live/b')).toBeUndefined(); // the max age caps it
+    t.setEpoch(null);
+    t.cache.onHint({ owner: view('c'), until: t.now() + 6000 });
+    t.setEpoch(1);
+    expect(t.cache.get('live/c')).toBeUndefined(); // not while events may be lost
+  });
+
   it("a heartbeat renewal hint moves its origin's entries' expiry forward, never past their max age, never back", () => {
     const t = setup(30_000);
     t.cache.fill('live/a', t.cache.begin(), view('a'), t.now() + 6000); // o1, lease until +6 s
