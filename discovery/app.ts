@@ -226,6 +226,10 @@ export function buildDiscoveryApp(store: DiscoveryStore, partialConfig: Partial<
       ? new OwnerCache({ maxAgeMs: config.ownerCacheMs, eventEpoch: () => store.eventEpoch?.() ?? null, counters: metrics.ownerCache })
       : undefined;
   const routeStore = owners ? new InvalidatingStore(store, owners) : store;
+  if (owners && store.onOwnerHints) {
+    const unhint = store.onOwnerHints((hint) => owners.onHint(hint));
+    app.addHook('onClose', async () => unhint());
+  }
   void app.register(discoveryRoutes, {
     store: routeStore,
     config,

@@ -76,11 +76,11 @@ export const DiscoveryConfigSchema = Type.Object({
     description: 'A placement region: prefer (stay in it when an origin there can take the stream) or require (only that region).',
   }),
   ownerCacheMs: Type.Integer({
-    default: 2000,
+    default: 30000,
     minimum: 0,
-    maximum: 60000,
+    maximum: 3600000,
     description:
-      'Stream lookups (GET /v1/streams/:app/:name, the SRS coworker lookup) on the Redis store answer from a local cache for at most this long, invalidated by store events and by this replica\'s writes; not used while the event subscription is down. 0: off. docs/discovery.md "Owner cache".',
+      'Stream lookups (GET /v1/streams/:app/:name, the SRS coworker lookup) on the Redis store answer from a local cache, invalidated by store events, owner-cache hints and this replica\'s writes, never past the lease\'s or registration\'s expiry (moved forward by the owner\'s heartbeats); this caps how long one read is served (what nothing announces: a store that lost its state without a reconnect, clock skew). Not used while the event subscription is down. 0: off. docs/discovery.md "Owner cache".',
   }),
   staleCacheMs: Type.Integer({
     default: 30000,

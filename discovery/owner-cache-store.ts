@@ -9,6 +9,7 @@ import {
   type Lease,
   type OriginRecord,
   type OriginRecordInput,
+  type OwnerHint,
 } from './store/types';
 
 /**
@@ -149,6 +150,10 @@ export class InvalidatingStore implements DiscoveryStore {
 
   eventEpoch(): number | null {
     return this.store.eventEpoch?.() ?? null;
+  }
+
+  onOwnerHints(listener: (hint: OwnerHint) => void): () => void {
+    return this.store.onOwnerHints?.(listener) ?? (() => undefined);
   }
 
   ping(): Promise<void> {

@@ -1,4 +1,4 @@
-import { streamKey } from './store/types';
+import { streamKey, type OwnerHint } from './store/types';
 import type { DiscoveryEvent, OriginRef, StreamOwnerView } from './types';
 
 /** One cached answer of `GET /v1/streams/:app/:name`: the owner view (null: no owner, 404). */
@@ -34,12 +34,16 @@ export interface OwnerCacheOptions {
  *   goes out, so a claim answered here is never followed by an older owner from here;
  * - a read that started before any invalidation does not fill the cache (generation check), so an
  *   answer read from the store before a change cannot be cached after the change's event;
- * - an entry is never served past its lease's or its owner's registration expiry (an expired but not
- *   yet swept lease is not served), nor past `maxAgeMs` (bounds what no event announces: a re-claim
- *   by the same origin through another replica changes only the token).
+ * - what changes an owner view without an event (a same-origin re-claim: only the token; an address
+ *   change without a state change) comes as a store hint (`onHint`) and drops those entries;
+ * - an entry is never served past its lease's or its owner's registration expiry as last known (an
+ *   expired but not yet swept lease is not served): the expiry read with it, moved forward only by a
+ *   heartbeat renewal hint of its owner; nor past `maxAgeMs` after it was read (bounds what nothing
+ *   announces: a store that lost its state without dropping our connection, clock skew).
  */
 export class OwnerCache {
-  private readonly entries = new Map<string, OwnerEntry & { originId: string | null }>();
+  /** `capUntil`: fill time + maxAgeMs, the most a heartbeat renewal may extend `validUntil` to. */
+  private readonly entries = new Map<string, OwnerEntry & { originId: string | null; capUntil: number }>();
   /** origin id → keys of its cached streams. */
   private readonly byOrigin = new Map<string, Set<string>>();
   private generation = 0;
@@ -97,10 +101,11 @@ export class OwnerCache {
   fill(key: string, started: number, view: StreamOwnerView | null, expiresAt: number | null): OwnerEntry | undefined {
     if (started !== this.generation || !this.live()) return undefined;
     const now = this.now();
-    const validUntil = Math.min(now + this.opts.maxAgeMs, expiresAt ?? Infinity);
+    const capUntil = now + this.opts.maxAgeMs;
+    const validUntil = Math.min(capUntil, expiresAt ?? Infinity);
     if (validUntil <= now) return undefined;
     this.drop(key);
-    const entry = { view, validUntil, originId: view?.origin.id ?? null };
+    const entry = { view, validUntil, capUntil, originId: view?.origin.id ?? null };
     this.entries.set(key, entry);
     if (entry.originId !== null) {
       let keys = this.byOrigin.get(entry.originId);
@@ -113,6 +118,17 @@ export class OwnerCache {
       this.drop(oldest);
     }
     return entry;
+  }
+
+  /**
+   * A claim's new owner view, from its hint (in order after its event): the stream's state as of now,
+   * so it replaces the entry, and reads that started before it do not fill (generation).
+   */
+  private put(key: string, view: StreamOwnerView, until: number): void {
+    this.generation++;
+    this.drop(key);
+    if (!this.live()) return;
+    this.fill(key, this.generation, view, until);
   }
 
   /** A stream changed (or may have). */
@@ -140,6 +156,24 @@ export class OwnerCache {
     this.generation++;
     this.entries.clear();
     this.byOrigin.clear();
+  }
+
+  /**
+   * An owner-cache hint (the store's, all replicas', in order with the events): a same-origin
+   * re-claim drops that stream, an address change that origin's streams; a heartbeat renewal keeps
+   * the origin's entries until `until` (never past their max age; a lease it released or moved was
+   * announced before, so its entry is gone already).
+   */
+  onHint(hint: OwnerHint): void {
+    if ('owner' in hint) this.put(streamKey(hint.owner.app, hint.owner.name), hint.owner, hint.until);
+    else if ('stream' in hint) this.invalidate(hint.stream);
+    else if ('origin' in hint) this.invalidateOrigin(hint.origin);
+    else {
+      for (const key of this.byOrigin.get(hint.renewed) ?? []) {
+        const e = this.entries.get(key);
+        if (e) e.validUntil = Math.max(e.validUntil, Math.min(e.capUntil, hint.until));
+      }
+    }
   }
 
   /** Every store event (all replicas'): drops what it may have changed. */

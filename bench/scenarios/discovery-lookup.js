@@ -177,7 +177,7 @@ async function run(ctx) {
           : []),
       ]
     : [];
-  for (const r of [dr, drHot]) if (r?.ownerCache) notes.push(`${r.system} owner cache during its run: ${r.ownerCache.hits} hits, ${r.ownerCache.misses} misses (hit rate ${r.ownerCache.hitRate}); product default ownerCacheMs (2 s): an entry lives at most 2 s here (the leases' TTL is 1 h), so with random names the hit rate is about what one stream gets asked in 2 s.`);
+  for (const r of [dr, drHot]) if (r?.ownerCache) notes.push(`${r.system} owner cache during its run: ${r.ownerCache.hits} hits, ${r.ownerCache.misses} misses (hit rate ${r.ownerCache.hitRate}); product default ownerCacheMs (30 s): an entry lives at most 30 s here (the leases' TTL is 1 h and nothing heartbeats), so with random names a stream misses about once per 30 s (the claims' owner hints fill the cache, but this replica's own claim drops its entry when it answers, so only the fills that came after the answer survive).`);
   if (drHot) notes.push(`discovery-redis-hot: the same discovery, lookups of ${STREAMS / 100} of the ${STREAMS} streams (uniform among them), right after the uniform run. The redis-server's own CPU is not in the server CPU columns.`);
   const comparisons = [
     { case: `GET /v1/streams/live/:name, ${STREAMS} streams, cluster secret set (anonymous reads)`, metric: 'requests/s', cascade: secured.rps, peer: 'discovery without credentials', peerValue: d.rps, ratio: ratio(secured.rps, d.rps), better: 'higher' },

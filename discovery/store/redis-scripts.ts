@@ -22,6 +22,7 @@
  * | `P edge:<id>` | string | an edge's last heartbeat as JSON (`EdgeRecord`), `PX` = edge TTL |
 | `P edges` | zset | edge id → expiresAt (at most maxEdges live ones; the sweep finds expired ones and announces edge.down) |
 | `P events` | pub/sub channel | `{"type","data"}` JSON of every change |
+| `P owner-hints` | pub/sub channel | owner-cache hints (`OwnerHint`; not events, SSE never carries them): `{"owner":view,"until":ms}` a claim's new owner view (after its event, if any), `{"stream":M}` a heartbeat's same-origin re-claim changed only the token, `{"origin":id}` its addresses changed without a state change, `{"renewed":id,"until":ms}` a heartbeat left every lease of id live until then |
  *
  * Scripts build keys from the prefix (ARGV[1]) instead of declaring them in KEYS, because some keys
  * (a previous owner's set, an origin's leases) are only known inside the script. Each is called with
@@ -39,6 +40,11 @@ local function int(x) return string.format('%.0f', x) end
 local function js(s) return cjson.encode(s) end
 local function publish(kind, data)
   redis.call('PUBLISH', P .. 'events', '{"type":"' .. kind .. '","data":' .. data .. '}')
+end
+-- An owner-cache hint on 'P owner-hints' (RedisStore.onOwnerHints): what changed a cached owner
+-- view without an event, and heartbeat renewals.
+local function hint(body)
+  redis.call('PUBLISH', P .. 'owner-hints', body)
 end
 local function originLive(id)
   return redis.call('EXISTS', P .. 'origin:' .. id) == 1
@@ -65,8 +71,10 @@ local function dropOriginLeases(id, reason)
   redis.call('DEL', set)
 end
 -- Writes a registration (reg: the view JSON without updatedAt) with PX ttl and its index entry, and
--- announces origin.up / origin.draining when the state differs from prevState. Returns the record JSON.
-local function writeOrigin(id, reg, ttl, state, prevState, now)
+-- announces origin.up / origin.draining when the state differs from prevState. prev: the previous
+-- record (decoded) or false; when its addresses differ and no event says so, an owner-cache hint does.
+-- Returns the record JSON.
+local function writeOrigin(id, reg, ttl, state, prevState, now, prev)
   local body = string.sub(reg, 1, -2) .. ',"updatedAt":' .. int(now)
   local rec = body .. ',"expiresAt":' .. int(now + ttl) .. '}'
   redis.call('SET', P .. 'origin:' .. id, rec, 'PX', ttl)
@@ -75,6 +83,9 @@ local function writeOrigin(id, reg, ttl, state, prevState, now)
     publish('origin.draining', body .. '}')
   elseif state == 'active' and prevState ~= 'active' then
     publish('origin.up', body .. '}')
+  elseif prev then
+    local o = cjson.decode(reg)
+    if o.rtmp ~= prev.rtmp or o.http ~= prev.http then hint('{"origin":' .. js(id) .. '}') end
   end
   return rec
 end
@@ -122,13 +133,15 @@ local now = nowms()
 local okey = P .. 'origin:' .. id
 local prev = redis.call('GET', okey)
 local prevState = false
+local p = false
 if prev then
-  prevState = cjson.decode(prev).state
+  p = cjson.decode(prev)
+  prevState = p.state
 else
   expireOrigin(id)
   dropOriginLeases(id, 'origin-down')
 end
-return writeOrigin(id, reg, ttl, state, prevState, now)
+return writeOrigin(id, reg, ttl, state, prevState, now, p)
 `,
 );
 
@@ -151,8 +164,9 @@ local okey = P .. 'origin:' .. id
 local prev = redis.call('GET', okey)
 local prevState = false
 local restarted = 0
+local p = false
 if prev then
-  local p = cjson.decode(prev)
+  p = cjson.decode(prev)
   prevState = p.state
   if type(p.incarnation) == 'string' and p.incarnation ~= inc then
     local ps = tonumber(p.startedAt) or 0
@@ -167,7 +181,7 @@ if prev then
 else
   expireOrigin(id)
 end
-local rec = writeOrigin(id, reg, ttl, state, prevState, now)
+local rec = writeOrigin(id, reg, ttl, state, prevState, now, p)
 local o = cjson.decode(rec)
 local ref = ',"origin":{"id":' .. js(id) .. ',"rtmp":' .. js(o.rtmp) .. ',"http":' .. js(o.http) .. '}'
 local maxk = P .. 'token-max'
@@ -176,6 +190,8 @@ local unknown = 0
 if not prev then unknown = 1 end
 local out = {'ok', rec, restarted, 0, unknown}
 local listed = {}
+-- A lease of this origin that lapsed and stays (listed without a token): no renewal hint then.
+local lapsed = false
 -- Renewals all get the same expiry: their lease-exp entries are written in batched ZADDs (one call per
 -- 500 leases instead of one per lease), and each hash's leak-guard PEXPIRE is refreshed only when less
 -- than half its grace is left (field 'guard'), so a renewal costs one HMGET and one HSET.
@@ -207,6 +223,7 @@ for b = 11, #ARGV - 3, 4 do
     if #zbatch >= 1000 then flushZ() end
     out[#out + 1] = 'renewed'; out[#out + 1] = cur[2]; out[#out + 1] = ''; out[#out + 1] = ''
   elseif tok == '' then
+    if owner == id then lapsed = true end
     out[#out + 1] = 'absent'; out[#out + 1] = ''; out[#out + 1] = ''; out[#out + 1] = ''
   else
     -- Re-claim under a token above every token issued for this stream and above the one the origin
@@ -241,6 +258,8 @@ for b = 11, #ARGV - 3, 4 do
       else
         publish('stream.claimed', view .. '}')
       end
+    else
+      hint('{"stream":' .. js(m) .. '}')
     end
     out[#out + 1] = 'reclaimed'; out[#out + 1] = int(token); out[#out + 1] = ''; out[#out + 1] = note
   end
@@ -259,6 +278,14 @@ for _, m in ipairs(redis.call('SMEMBERS', held)) do
   end
 end
 out[4] = released
+-- Every lease this origin still holds now ends at renewExp (renewed or re-claimed), its registration at
+-- now + ttl: owner caches may keep its entries until then (one hint per heartbeat, not per lease).
+-- Not when one of its leases lapsed and stays (an expired lease must not look renewed).
+if not lapsed then
+  local horizon = renewExp
+  if now + ttl < horizon then horizon = now + ttl end
+  hint('{"renewed":' .. js(id) .. ',"until":' .. int(horizon) .. '}')
+end
 return out
 `,
 );
@@ -337,6 +364,12 @@ if moved then
 elseif not (live and owner == oid) then
   publish('stream.claimed', view .. '}')
 end
+-- The new owner view itself, valid until the lease's or the registration's expiry: owner caches take
+-- it as if read (a same-origin re-claim, which has no event, is covered by it too).
+local horizon = exp
+local oexp = tonumber(o.expiresAt)
+if oexp and oexp < horizon then horizon = oexp end
+hint('{"owner":' .. view .. '},"until":' .. int(horizon) .. '}')
 return {'ok', int(token), int(since), int(exp), moved or '', moved and owner or ''}
 `,
 );

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CascadeError, OriginNotFoundError, StaleIncarnationError, TooManyEdgesError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
-import { DISCOVERY_EVENT_TYPES, type DiscoveryEvent, type HeartbeatLeaseResult, type HeartbeatLeaseStatus, type StreamMoveReason } from '../types';
+import { DISCOVERY_EVENT_TYPES, type DiscoveryEvent, type StreamOwnerView, type HeartbeatLeaseResult, type HeartbeatLeaseStatus, type StreamMoveReason } from '../types';
 import { originFields } from '../views';
 import { EventFanout } from './fanout';
 import {
@@ -30,6 +30,7 @@ import {
   type Lease,
   type OriginRecord,
   type OriginRecordInput,
+  type OwnerHint,
   type StreamPageQuery,
   type StreamPageResult,
 } from './types';
@@ -103,6 +104,9 @@ export class RedisStore implements DiscoveryStore {
   private readonly log?: Logger;
   private readonly readyTimeoutMs: number;
   private readonly channel: string;
+  /** Owner-cache hints (redis-scripts.ts `P owner-hints`), subscribed with the events. */
+  private readonly hintChannel: string;
+  private readonly hintListeners = new Set<(hint: OwnerHint) => void>();
   /** The URL without credentials: the only form that is logged. */
   private readonly where: string;
   private readonly maxAvoids: { perOrigin: number; total: number };
@@ -126,6 +130,7 @@ export class RedisStore implements DiscoveryStore {
       );
     }
     this.channel = `${this.prefix}events`;
+    this.hintChannel = `${this.prefix}owner-hints`;
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 2000;
     this.heartbeatTimeoutMs = opts.heartbeatTimeoutMs ?? 5000;
     this.redis = createRedisClient(target, { commandTimeoutMs: opts.commandTimeoutMs ?? 500, connectTimeoutMs: opts.connectTimeoutMs ?? 1000 });
@@ -349,7 +354,8 @@ export class RedisStore implements DiscoveryStore {
       this.watch(sub, 'events');
       // Subscribe on every (re)connect: events published while disconnected are lost, later ones flow.
       sub.on('ready', () => {
-        sub.subscribe(this.channel).then(
+        // One SUBSCRIBE for both: hints and events arrive in publish order on this connection.
+        sub.subscribe(this.channel, this.hintChannel).then(
           () => {
             this.subscriptions++;
             this.subscribed = true;
@@ -361,6 +367,19 @@ export class RedisStore implements DiscoveryStore {
       sub.on('end', () => (this.subscribed = false));
       sub.on('close', () => (this.subscribed = false));
       sub.on('message', (channel: string, message: string) => {
+        if (channel === this.hintChannel) {
+          const hint = parseHint(message);
+          if (hint) {
+            for (const listener of this.hintListeners) {
+              try {
+                listener(hint);
+              } catch (err) {
+                this.log?.error({ err }, 'owner-cache hint listener threw');
+              }
+            }
+          } else this.log?.warn({ message: message.slice(0, 200) }, 'ignored a malformed owner-cache hint');
+          return;
+        }
         if (channel !== this.channel) return;
         if (message.startsWith(SYNC_MARKER)) {
           sub.emit('cascade:sync', message);
@@ -377,6 +396,14 @@ export class RedisStore implements DiscoveryStore {
       await this.syncEvents(this.sub);
     }
     return this.fanout.add(listener);
+  }
+
+  onOwnerHints(listener: (hint: OwnerHint) => void): () => void {
+    const entry = (hint: OwnerHint): void => listener(hint);
+    this.hintListeners.add(entry);
+    return () => {
+      this.hintListeners.delete(entry);
+    };
   }
 
   eventEpoch(): number | null {
@@ -506,6 +533,28 @@ function parseEdge(text: string): EdgeRecord {
 }
 
 const EVENT_TYPES = new Set<string>(DISCOVERY_EVENT_TYPES);
+
+/** An owner-cache hint (redis-scripts.ts `hint`), or null if malformed. */
+export function parseHint(message: string): OwnerHint | null {
+  try {
+    const h = JSON.parse(message) as Record<string, unknown>;
+    if (h.owner !== undefined) {
+      const v = h.owner as Partial<StreamOwnerView> | null;
+      const o = v?.origin;
+      const ok =
+        typeof v?.app === 'string' && typeof v.name === 'string' && typeof v.since === 'number' && typeof v.token === 'number' &&
+        typeof o?.id === 'string' && typeof o.rtmp === 'string' && typeof o.http === 'string' && typeof h.until === 'number' && Number.isFinite(h.until);
+      if (!ok || !v || !o) return null;
+      return { owner: { app: v.app as string, name: v.name as string, origin: { id: o.id, rtmp: o.rtmp, http: o.http }, since: v.since as number, token: v.token as number }, until: h.until as number };
+    }
+    if (typeof h.stream === 'string') return { stream: h.stream };
+    if (typeof h.origin === 'string') return { origin: h.origin };
+    if (typeof h.renewed === 'string' && typeof h.until === 'number' && Number.isFinite(h.until)) return { renewed: h.renewed, until: h.until };
+    return null;
+  } catch {
+    return null;
+  }
+}
 
 export function parseEvent(message: string): DiscoveryEvent | null {
   try {

@@ -1,4 +1,4 @@
-import type { DiscoveryEvent, EdgeView, HeartbeatLease, HeartbeatLeaseResult, OriginRegistration, OriginView, StreamMoveReason } from '../types';
+import type { DiscoveryEvent, EdgeView, HeartbeatLease, HeartbeatLeaseResult, OriginRegistration, OriginView, StreamMoveReason, StreamOwnerView } from '../types';
 
 /**
  * The storage behind discovery. `MemoryStore` (one process, local runs and tests) and `RedisStore`
@@ -96,10 +96,24 @@ export interface DiscoveryStore {
    * drops everything when it changes. A store without it has no owner cache.
    */
   eventEpoch?(): number | null;
+  /**
+   * Owner-cache hints (Redis: the `P owner-hints` channel, on the event connection, so in order with
+   * the events): what changes a cached owner view without an event, and heartbeat renewals
+   * (docs/discovery.md "Owner cache"). Not events: SSE clients never see them. Returns the unsubscribe.
+   */
+  onOwnerHints?(listener: (hint: OwnerHint) => void): () => void;
   /** Resolves if the backend answers (used by /healthz). */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * An owner-cache hint: a claim's new `owner` view (with its token), live until `until` (the lease's or
+ * the registration's expiry, store clock); `stream` (key `app/name`) changed only its token (a heartbeat's same-origin re-claim);
+ * origin `origin`'s addresses changed without a state change; every lease origin `renewed` holds,
+ * and its registration, stay live until `until` (ms epoch, store clock) unless an event says otherwise.
+ */
+export type OwnerHint = { owner: StreamOwnerView; until: number } | { stream: string } | { origin: string } | { renewed: string; until: number };
 
 /** What `upsertEdge` stores: an edge heartbeat body (URLs checked) plus the id from the path. */
 export type EdgeRecordInput = Omit<EdgeView, 'updatedAt'>;

@@ -19,10 +19,10 @@ const log = pino({ level: process.env.CASCADE_TEST_LOG ?? 'silent' });
 /** Long: nothing here may expire during the test; the cache must not rely on its max age. */
 const OWNER_CACHE_MS = 60_000;
 
-function replica(prefix: string): { service: DiscoveryService; store: RedisStore } {
+function replica(prefix: string, ttlMs = 60_000): { service: DiscoveryService; store: RedisStore } {
   const store = new RedisStore({ url: SHARED_REDIS_URL, prefix, logger: log, readyTimeoutMs: 1000, commandTimeoutMs: 2000 });
   const config = loadDiscoveryConfig({
-    overrides: { port: 0, store: 'redis', redisUrl: SHARED_REDIS_URL, redisPrefix: prefix, originTtlMs: 60_000, leaseTtlMs: 60_000, ownerCacheMs: OWNER_CACHE_MS, livenessCheck: false },
+    overrides: { port: 0, store: 'redis', redisUrl: SHARED_REDIS_URL, redisPrefix: prefix, originTtlMs: ttlMs, leaseTtlMs: ttlMs, ownerCacheMs: OWNER_CACHE_MS, livenessCheck: false },
   });
   return { service: new DiscoveryService({ config, store, logger: log }), store };
 }
@@ -149,5 +149,109 @@ describe('owner cache on Redis: takeovers and releases invalidate it', () => {
 
   it('the Redis store reports its event subscription (the cache is used only while it is up)', () => {
     expect(a.store.eventEpoch()).toEqual(expect.any(Number));
+  });
+
+  /** Lookups on A until `ok` holds (well within the test's 60 s max age: a hint did it), then 20 more that must all hold. */
+  async function seenWithin(ms: number, ok: (v: StreamOwnerView | null) => boolean, app: string, name: string): Promise<void> {
+    const t0 = Date.now();
+    await until('the change at A', async () => (ok(await ca.lookup(app, name)) ? true : undefined), ms);
+    expect(Date.now() - t0).toBeLessThan(ms);
+    for (let i = 0; i < 20; i++) expect(ok(await ca.lookup(app, name))).toBe(true);
+  }
+
+  it('a same-origin re-claim on another replica (only the token changes, no event): A shows the new token at once', async () => {
+    const first = await cb.claimStream('live', 'retok', 'o1');
+    for (let i = 0; i < 3; i++) expect((await ca.lookup('live', 'retok'))?.token).toBe(first.token);
+    const second = await cb.claimStream('live', 'retok', 'o1');
+    expect(second.token).toBeGreaterThan(first.token);
+    await seenWithin(2000, (v) => v?.token === second.token, 'live', 'retok');
+  });
+
+  it("an origin's new addresses through another replica's PUT (no state change, no event): A shows them at once", async () => {
+    await cb.registerOrigin('o4', { rtmp: 'rtmp://127.0.0.1:19374', http: 'http://127.0.0.1:1' });
+    await cb.claimStream('live', 'addr', 'o4');
+    for (let i = 0; i < 3; i++) expect((await ca.lookup('live', 'addr'))?.origin.rtmp).toBe('rtmp://127.0.0.1:19374');
+    await cb.registerOrigin('o4', { rtmp: 'rtmp://127.0.0.1:19375', http: 'http://127.0.0.1:1' });
+    await seenWithin(2000, (v) => v?.origin.rtmp === 'rtmp://127.0.0.1:19375', 'live', 'addr');
+  });
+
+  it('while the event subscription is down the cache is off (a takeover meanwhile is seen), and it starts empty after', async () => {
+    const lease = await cb.claimStream('live', 'outage', 'o1');
+    for (let i = 0; i < 3; i++) expect((await ca.lookup('live', 'outage'))?.origin.id).toBe('o1');
+    const epoch = a.store.eventEpoch();
+    const sub = (a.store as unknown as { sub: { disconnect(reconnect?: boolean): void; connect(): Promise<void> } }).sub;
+    sub.disconnect(false);
+    await until('the subscription down', () => (a.store.eventEpoch() === null ? true : undefined));
+    try {
+      // The takeover's event is lost for A: A must read the store.
+      await b.store.claimStream('live', 'outage', 'o2', 60_000, { breakToken: lease.token });
+      const before = await cacheCounts(a.service.url);
+      for (let i = 0; i < 5; i++) expect((await ca.lookup('live', 'outage'))?.origin.id).toBe('o2');
+      const after = await cacheCounts(a.service.url);
+      expect(after.hit - before.hit).toBe(0);
+    } finally {
+      await sub.connect();
+    }
+    await until('subscribed again', () => (a.store.eventEpoch() !== null ? true : undefined));
+    expect(a.store.eventEpoch()).not.toBe(epoch);
+    expect((await ca.lookup('live', 'outage'))?.origin.id).toBe('o2');
+  });
+});
+
+describe('owner cache on Redis: heartbeats keep entries past the lease expiry read, and only heartbeats', () => {
+  const prefix = randomPrefix();
+  // Short TTLs: an entry would end with the lease expiry it was read with unless a heartbeat renewal hint moves it.
+  const TTL = 2500;
+  const a = replica(prefix, TTL);
+  const b = replica(prefix, TTL);
+  let ca: HttpDiscoveryClient;
+  let cb: HttpDiscoveryClient;
+  let beating = true;
+  let loop: Promise<void> | undefined;
+
+  beforeAll(async () => {
+    await Promise.all([a.service.start(), b.service.start()]);
+    ca = new HttpDiscoveryClient(a.service.url);
+    cb = new HttpDiscoveryClient(b.service.url);
+  });
+
+  afterAll(async () => {
+    beating = false;
+    await loop;
+    await Promise.all([ca?.close(), cb?.close()]);
+    await Promise.all([a.service.stop(), b.service.stop()]);
+    await deleteKeys(SHARED_REDIS_URL, prefix);
+  });
+
+  it('renewed by the owner heartbeats through another replica: hits for 2 lease TTLs; once they stop, 404 right after the lease expires', async () => {
+    const reg = { rtmp: 'rtmp://127.0.0.1:19381', http: 'http://127.0.0.1:1' };
+    const hb = { incarnation: 'i1', startedAt: Date.now(), registration: reg, leases: [{ app: 'live', name: 'beat' }] };
+    await cb.heartbeat('hb1', hb);
+    const lease = await cb.claimStream('live', 'beat', 'hb1');
+    const withToken = { ...hb, leases: [{ app: 'live', name: 'beat', token: lease.token }] };
+    loop = (async () => {
+      while (beating) {
+        await cb.heartbeat('hb1', withToken);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    })();
+    expect((await ca.lookup('live', 'beat'))?.origin.id).toBe('hb1');
+    const before = await cacheCounts(a.service.url);
+    const end = Date.now() + 2 * TTL;
+    let lookups = 0;
+    while (Date.now() < end) {
+      expect((await ca.lookup('live', 'beat'))?.token).toBe(lease.token);
+      lookups++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const after = await cacheCounts(a.service.url);
+    // Without the renewals every lookup after the first TTL would miss (the entry ends with the expiry read).
+    expect(after.hit - before.hit).toBe(lookups);
+    beating = false;
+    await loop;
+    const stopped = Date.now();
+    await until('404 after the lease expired', async () => ((await ca.lookup('live', 'beat')) === null ? true : undefined), 4 * TTL);
+    // Never past the last renewal's expiry (+ scheduling slack; the sweep is not needed: the cache ends at the expiry).
+    expect(Date.now() - stopped).toBeLessThan(TTL + 1500);
   });
 });

@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { RedisStore, lexRange, parseEvent, storeError } from '../../discovery/store/redis-store';
+import type { OwnerHint } from '../../discovery/store/types';
 import { realClock, runStoreContract } from '../unit/discovery/store-contract';
 import { SHARED_REDIS_URL, deleteKeys, expectUnreachableStoreDegrades, keysUnder, randomPrefix } from '../helpers/redis-shared';
 
@@ -39,6 +40,64 @@ describe('RedisStore specifics', () => {
       await store.close();
     }
     expect(store.eventEpoch()).toBeNull();
+  });
+
+  it('owner-cache hints: a same-origin re-claim, an address change without a state change, a heartbeat renewal (never on the event channel)', async () => {
+    const store = await openStore();
+    const hints: OwnerHint[] = [];
+    const events: string[] = [];
+    const stopHints = store.onOwnerHints((h) => hints.push(h));
+    const stop = await store.subscribe((e) => events.push(e.type));
+    const waitHints = async (n: number): Promise<void> => {
+      const deadline = Date.now() + 5000;
+      while (hints.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      expect(hints.length).toBeGreaterThanOrEqual(n);
+    };
+    try {
+      await store.upsertOrigin({ id: 'o1', rtmp: 'rtmp://h:1', http: 'http://h:2' }, 60_000);
+      const first = await store.claimStream('live', 's1', 'o1', 60_000);
+      // A claim: its new owner view, live until the lease's or the registration's expiry, the earlier.
+      await waitHints(1);
+      const lease1 = 'lease' in first ? first.lease : undefined;
+      const reg = await store.getOrigin('o1');
+      const until1 = Math.min(lease1?.expiresAt ?? NaN, reg?.expiresAt ?? NaN);
+      expect(hints[0]).toEqual({ owner: { app: 'live', name: 's1', origin: { id: 'o1', rtmp: 'rtmp://h:1', http: 'http://h:2' }, since: lease1?.since, token: lease1?.token }, until: until1 });
+      await store.upsertOrigin({ id: 'o1', rtmp: 'rtmp://h:1', http: 'http://h:2' }, 60_000); // same addresses: nothing
+      const again = await store.claimStream('live', 's1', 'o1', 60_000); // same origin: new token, no event
+      expect('lease' in again && lease1 && again.lease.token > lease1.token).toBe(true);
+      await waitHints(2);
+      expect(hints[1]).toMatchObject({ owner: { name: 's1', token: 'lease' in again ? again.lease.token : -1 } });
+      hints.splice(0, 2);
+      await store.upsertOrigin({ id: 'o1', rtmp: 'rtmp://h:3', http: 'http://h:2' }, 60_000); // moved, still active
+      await waitHints(1);
+      expect(hints[0]).toEqual({ origin: 'o1' });
+      const hb = { origin: { id: 'o1', rtmp: 'rtmp://h:3', http: 'http://h:2', incarnation: 'i1', startedAt: 1 }, leases: [{ app: 'live', name: 's1' }] };
+      const before = Date.now();
+      await store.heartbeat(hb, 60_000, 5_000);
+      await waitHints(2);
+      expect(hints[1]).toEqual({ renewed: 'o1', until: expect.any(Number) });
+      const { until } = hints[1] as { until: number };
+      expect(until).toBe((await store.getStream('live', 's1'))?.expiresAt); // the renewed lease's expiry (shorter than the registration's)
+      expect(until).toBeGreaterThanOrEqual(before + 5_000 - 1000); // Redis TIME, roughly ours
+      expect(events).toEqual(['origin.up', 'stream.claimed']); // hints are not events
+      // A lease of o1 that lapsed and stays (listed without a token): no renewal hint.
+      await store.claimStream('live', 'short', 'o1', 100);
+      await new Promise((r) => setTimeout(r, 150));
+      const n = hints.length;
+      await store.heartbeat({ ...hb, leases: [...hb.leases, { app: 'live', name: 'short' }] }, 60_000, 5_000);
+      await store.claimStream('live', 's1', 'o1', 60_000); // a later hint, so the one above would have come by now
+      await waitHints(n + 1);
+      expect(hints.slice(n)).toEqual([{ owner: expect.objectContaining({ name: 's1' }), until: expect.any(Number) }]);
+      // A heartbeat's re-claim of a live lease of its own under another token: only the token changes, no event.
+      const m = hints.length;
+      await store.heartbeat({ ...hb, leases: [{ app: 'live', name: 's1', token: 1 }] }, 60_000, 5_000);
+      await waitHints(m + 2);
+      expect(hints.slice(m)).toEqual([{ stream: 'live/s1' }, { renewed: 'o1', until: expect.any(Number) }]);
+    } finally {
+      stop();
+      stopHints();
+      await store.close();
+    }
   });
 
   it('bounds avoid marks per origin and in total: the oldest are evicted (with their index entries)', async () => {

@@ -1,4 +1,5 @@
 import { OwnerCache } from '../../../discovery/owner-cache';
+import type { OwnerHint } from '../../../discovery/store/types';
 import type { DiscoveryEvent, StreamOwnerView } from '../../../discovery/types';
 
 const view = (name: string, originId = 'o1', token = 1, rtmp = `rtmp://127.0.0.1/${originId}`): StreamOwnerView => ({
@@ -83,6 +84,64 @@ describe('OwnerCache', () => {
     expect(t.cache.get('live/a')).toBeDefined();
     t.cache.checkOrigin({ id: 'o1', rtmp: 'rtmp://127.0.0.1:1936/o1', http: 'http://127.0.0.1/o1' });
     expect(t.cache.get('live/a')).toBeUndefined();
+  });
+
+  const hints: Array<[string, OwnerHint, string[]]> = [
+    ['a same-origin re-claim hint drops that stream', { stream: 'live/a' }, ['live/a']],
+    ['an address-change hint drops its streams', { origin: 'o1' }, ['live/a', 'live/b']],
+    ["another origin's address change drops nothing of o1", { origin: 'o9' }, []],
+  ];
+  it.each(hints)('%s', (_what, hint, dropped) => {
+    const t = setup();
+    for (const [key, v] of [['live/a', view('a')], ['live/b', view('b')], ['live/c', view('c', 'o3')]] as const) t.cache.fill(key, t.cache.begin(), v, null);
+    const before = t.cache.begin();
+    t.cache.onHint(hint);
+    if (dropped.length) expect(t.cache.begin()).not.toBe(before);
+    for (const key of ['live/a', 'live/b', 'live/c']) expect(t.cache.get(key) === undefined).toBe(dropped.includes(key));
+  });
+
+  it("a claim's owner hint fills the entry until its expiry (capped), replacing what was there; reads begun before it do not fill", () => {
+    const t = setup(30_000);
+    t.cache.fill('live/a', t.cache.begin(), null, null); // a cached 404
+    const started = t.cache.begin(); // a read in flight from before the claim
+    t.cache.onHint({ owner: view('a', 'o2', 7), until: t.now() + 6000 });
+    expect(t.cache.get('live/a')?.view).toEqual(view('a', 'o2', 7));
+    expect(t.cache.fill('live/a', started, null, null)).toBeUndefined();
+    expect(t.cache.get('live/a')?.view?.token).toBe(7);
+    t.cache.onHint({ renewed: 'o2', until: t.now() + 10_000 }); // its owner's heartbeat
+    t.advance(9_999);
+    expect(t.cache.get('live/a')).toBeDefined();
+    t.advance(1);
+    expect(t.cache.get('live/a')).toBeUndefined();
+    t.cache.onHint({ owner: view('b'), until: t.now() + 3_600_000 });
+    t.advance(30_000);
+    expect(t.cache.get('live/b')).toBeUndefined(); // the max age caps it
+    t.setEpoch(null);
+    t.cache.onHint({ owner: view('c'), until: t.now() + 6000 });
+    t.setEpoch(1);
+    expect(t.cache.get('live/c')).toBeUndefined(); // not while events may be lost
+  });
+
+  it("a heartbeat renewal hint moves its origin's entries' expiry forward, never past their max age, never back", () => {
+    const t = setup(30_000);
+    t.cache.fill('live/a', t.cache.begin(), view('a'), t.now() + 6000); // o1, lease until +6 s
+    t.cache.fill('live/c', t.cache.begin(), view('c', 'o3'), t.now() + 6000); // another origin
+    t.cache.fill('live/none', t.cache.begin(), null, null);
+    t.advance(2000);
+    t.cache.onHint({ renewed: 'o1', until: t.now() + 6000 }); // until +8 s from the fill
+    t.cache.onHint({ renewed: 'o1', until: t.now() + 1000 }); // an older horizon does not shorten
+    t.advance(4500); // +6.5 s: past the lease expiry read at the fill
+    expect(t.cache.get('live/a')).toBeDefined();
+    expect(t.cache.get('live/c')).toBeUndefined(); // not renewed
+    t.advance(2000); // +8.5 s
+    expect(t.cache.get('live/a')).toBeUndefined();
+    // The max age caps a renewal.
+    t.cache.fill('live/b', t.cache.begin(), view('b'), t.now() + 6000);
+    t.cache.onHint({ renewed: 'o1', until: t.now() + 3_600_000 });
+    t.advance(29_999);
+    expect(t.cache.get('live/b')).toBeDefined();
+    t.advance(1);
+    expect(t.cache.get('live/b')).toBeUndefined();
   });
 
   it('is off with maxAgeMs 0, and bounded in entries', () => {
