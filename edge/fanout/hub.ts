@@ -30,9 +30,41 @@ export interface ViewerConnection {
   readonly outBytes: number;
 }
 
+/**
+ * How the hub cuts batches (edge config `fanoutBatchMode`):
+ * - `frame`: a video frame is written at the end of the current event-loop turn, together with
+ *   whatever audio came before it (and anything else that arrived in the same turn); audio and data
+ *   alone wait for the next video frame, at most `batchMs` (an audio-only stream: the window).
+ *   About one write per viewer per video frame, and video never waits in the hub.
+ * - `window`: every message waits up to `batchMs` (one write per viewer per window).
+ */
+export type FanoutBatchMode = 'frame' | 'window';
+
+/** What kind of message the hub is given (protocol/media-tag.ts classifies it). */
+export type FanoutMessageKind = 'keyframe' | 'video' | 'audio' | 'header' | 'metadata';
+
+/**
+ * The hub's batching decision for one message: `cut` — flush what is pending first (a keyframe
+ * always starts a batch, so a lagging viewer can resume at a batch start); `flush` — when the batch
+ * holding the message is written: `turn` at the end of this event-loop turn (messages that arrive
+ * in the same turn share the write), `window` at most `batchMs` after the batch opened.
+ */
+export interface BatchStep {
+  cut: boolean;
+  flush: 'turn' | 'window';
+}
+
+export function batchStep(mode: FanoutBatchMode, kind: FanoutMessageKind): BatchStep {
+  const cut = kind === 'keyframe';
+  if (mode === 'frame' && (kind === 'keyframe' || kind === 'video')) return { cut, flush: 'turn' };
+  return { cut, flush: 'window' };
+}
+
 export interface FanoutOptions {
   /** Messages are written to viewers in batches at most this old (one write per viewer per batch). */
   batchMs: number;
+  /** How batches are cut (see FanoutBatchMode); default `window`. */
+  batchMode?: FanoutBatchMode;
   /** A viewer with more queued than this stops receiving until the next keyframe. */
   maxBacklogBytes: number;
   /** A viewer behind for longer than this is disconnected. */
@@ -41,7 +73,7 @@ export interface FanoutOptions {
   maxGopBytes?: number;
 }
 
-export const FANOUT_DEFAULTS: FanoutOptions = { batchMs: 40, maxBacklogBytes: 4 * 1024 * 1024, maxLagMs: 10_000, maxGopBytes: DEFAULT_GOP_CACHE_MAX_BYTES };
+export const FANOUT_DEFAULTS: FanoutOptions = { batchMs: 50, batchMode: 'frame', maxBacklogBytes: 4 * 1024 * 1024, maxLagMs: 10_000, maxGopBytes: DEFAULT_GOP_CACHE_MAX_BYTES };
 
 /** One message encoded once for every viewer kind. */
 interface Encoded {
@@ -78,6 +110,7 @@ export class StreamHub {
   private batch: Encoded[] = [];
   private batchStartsWithKeyframe = false;
   private timer?: NodeJS.Timeout;
+  private readonly mode: FanoutBatchMode;
   private ended = false;
   /** Messages not delivered to lagging viewers, all viewers together. */
   drops = 0;
@@ -90,6 +123,7 @@ export class StreamHub {
     private readonly onGopOverflow?: (overflows: number, maxBytes: number) => void,
   ) {
     this.writer.chunkSize = SERVER_CHUNK_SIZE;
+    this.mode = opts.batchMode ?? 'window';
     const maxGopBytes = opts.maxGopBytes ?? DEFAULT_GOP_CACHE_MAX_BYTES;
     this.gop = new GopCache<Encoded>((e) => e.msg.payload.length + e.rtmp.length + e.flv.length, maxGopBytes);
   }
@@ -124,12 +158,15 @@ export class StreamHub {
     else if (header && tag.track === 'video') this.videoHeader = enc;
     else if (header && tag.track === 'audio') this.audioHeader = enc;
     else if (this.gop.push(enc, key) === 'overflow') this.onGopOverflow?.(this.gop.overflows, this.opts.maxGopBytes ?? DEFAULT_GOP_CACHE_MAX_BYTES);
-    if (key) {
+    const kind: FanoutMessageKind = meta ? 'metadata' : header ? 'header' : key ? 'keyframe' : tag.track === 'video' ? 'video' : 'audio';
+    const step = batchStep(this.mode, kind);
+    if (step.cut) {
       this.flush();
       this.batchStartsWithKeyframe = true;
     }
     this.batch.push(enc);
-    this.timer ??= setTimeout(() => this.flush(), this.opts.batchMs);
+    if (step.flush === 'turn') flushAtTurnEnd(this);
+    else this.timer ??= setTimeout(() => this.flush(), this.opts.batchMs);
   }
 
   /** Starts a viewer with the FLV header (HTTP-FLV), metadata, sequence headers and the last GOP. */
@@ -176,8 +213,11 @@ export class StreamHub {
   }
 
   flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    dueAtTurnEnd.delete(this);
     if (this.batch.length === 0) return;
     const batch = this.batch;
     const startsWithKeyframe = this.batchStartsWithKeyframe;
@@ -226,6 +266,28 @@ export class StreamHub {
   private encode(msg: RtmpMessage): Encoded {
     return { msg, rtmp: this.writer.write({ ...msg, streamId: MEDIA_STREAM_ID }), flv: flvTag(msg) };
   }
+}
+
+/**
+ * Hubs with a batch due at the end of this event-loop turn: one setImmediate for all of them, so
+ * every message read from the upstream sockets in this turn (poll phase) goes out in one write per
+ * viewer (check phase). Under load a turn holds more messages, so the writes coalesce by themselves.
+ */
+const dueAtTurnEnd = new Set<StreamHub>();
+let turnScheduled = false;
+
+function flushAtTurnEnd(hub: StreamHub): void {
+  dueAtTurnEnd.add(hub);
+  if (turnScheduled) return;
+  turnScheduled = true;
+  setImmediate(flushDue);
+}
+
+function flushDue(): void {
+  turnScheduled = false;
+  const hubs = [...dueAtTurnEnd];
+  dueAtTurnEnd.clear();
+  for (const hub of hubs) hub.flush();
 }
 
 function concat(batch: readonly Encoded[], kind: 'rtmp' | 'flv'): Buffer {
