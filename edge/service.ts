@@ -312,6 +312,7 @@ export class EdgeService implements Service {
       res.end();
       return stream.removeViewer();
     }
+    res.flushHeaders(); // the viewer writes its chunks to the socket itself (edge/viewers.ts)
     const viewer = this.reporter.counted(app, name, flvViewer(req, res));
     stream.hub.add(viewer);
     res.once('close', () => {
