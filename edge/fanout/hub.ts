@@ -32,13 +32,17 @@ export interface ViewerConnection {
 
 /**
  * How the hub cuts batches (edge config `fanoutBatchMode`):
- * - `frame`: a video frame is written at the end of the current event-loop turn, together with
- *   whatever audio came before it (and anything else that arrived in the same turn); audio and data
- *   alone wait for the next video frame, at most `batchMs` (an audio-only stream: the window).
- *   About one write per viewer per video frame, and video never waits in the hub.
+ * - `frame`: a video frame is written FRAME_COALESCE_MS after it arrived, together with whatever
+ *   audio came before it and anything else that arrived meanwhile (a burst of frames shares one
+ *   write); audio and data alone wait for the next video frame, at most `batchMs` (an audio-only
+ *   stream: the window). At most one write per viewer per video frame, and video waits in the hub
+ *   only FRAME_COALESCE_MS.
  * - `window`: every message waits up to `batchMs` (one write per viewer per window).
  */
 export type FanoutBatchMode = 'frame' | 'window';
+
+/** How long a video frame waits in `frame` mode for the rest of its burst. */
+export const FRAME_COALESCE_MS = 4;
 
 /** What kind of message the hub is given (protocol/media-tag.ts classifies it). */
 export type FanoutMessageKind = 'keyframe' | 'video' | 'audio' | 'header' | 'metadata';
@@ -46,17 +50,17 @@ export type FanoutMessageKind = 'keyframe' | 'video' | 'audio' | 'header' | 'met
 /**
  * The hub's batching decision for one message: `cut` — flush what is pending first (a keyframe
  * always starts a batch, so a lagging viewer can resume at a batch start); `flush` — when the batch
- * holding the message is written: `turn` at the end of this event-loop turn (messages that arrive
- * in the same turn share the write), `window` at most `batchMs` after the batch opened.
+ * holding the message is written: `soon` FRAME_COALESCE_MS later (one timer for all hubs; messages
+ * that arrive meanwhile share the write), `window` at most `batchMs` after the batch opened.
  */
 export interface BatchStep {
   cut: boolean;
-  flush: 'turn' | 'window';
+  flush: 'soon' | 'window';
 }
 
 export function batchStep(mode: FanoutBatchMode, kind: FanoutMessageKind): BatchStep {
   const cut = kind === 'keyframe';
-  if (mode === 'frame' && (kind === 'keyframe' || kind === 'video')) return { cut, flush: 'turn' };
+  if (mode === 'frame' && (kind === 'keyframe' || kind === 'video')) return { cut, flush: 'soon' };
   return { cut, flush: 'window' };
 }
 
@@ -165,7 +169,7 @@ export class StreamHub {
       this.batchStartsWithKeyframe = true;
     }
     this.batch.push(enc);
-    if (step.flush === 'turn') flushAtTurnEnd(this);
+    if (step.flush === 'soon') flushSoon(this);
     else this.timer ??= setTimeout(() => this.flush(), this.opts.batchMs);
   }
 
@@ -217,7 +221,7 @@ export class StreamHub {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    dueAtTurnEnd.delete(this);
+    dueSoon.delete(this);
     if (this.batch.length === 0) return;
     const batch = this.batch;
     const startsWithKeyframe = this.batchStartsWithKeyframe;
@@ -269,24 +273,23 @@ export class StreamHub {
 }
 
 /**
- * Hubs with a batch due at the end of this event-loop turn: one setImmediate for all of them, so
- * every message read from the upstream sockets in this turn (poll phase) goes out in one write per
- * viewer (check phase). Under load a turn holds more messages, so the writes coalesce by themselves.
+ * Hubs with a video frame pending, flushed together by one timer FRAME_COALESCE_MS after the first
+ * of them: what arrives from the upstreams meanwhile (the rest of a burst: origins and networks
+ * often deliver a few frames back to back) shares the write. Under load the timer fires late, so
+ * the writes coalesce further by themselves.
  */
-const dueAtTurnEnd = new Set<StreamHub>();
-let turnScheduled = false;
+const dueSoon = new Set<StreamHub>();
+let soonTimer: NodeJS.Timeout | undefined;
 
-function flushAtTurnEnd(hub: StreamHub): void {
-  dueAtTurnEnd.add(hub);
-  if (turnScheduled) return;
-  turnScheduled = true;
-  setImmediate(flushDue);
+function flushSoon(hub: StreamHub): void {
+  dueSoon.add(hub);
+  soonTimer ??= setTimeout(flushDue, FRAME_COALESCE_MS);
 }
 
 function flushDue(): void {
-  turnScheduled = false;
-  const hubs = [...dueAtTurnEnd];
-  dueAtTurnEnd.clear();
+  soonTimer = undefined;
+  const hubs = [...dueSoon];
+  dueSoon.clear();
   for (const hub of hubs) hub.flush();
 }
 
