@@ -53,7 +53,7 @@ export const EdgeConfigSchema = Type.Object({
   fanoutBatchMode: Type.Union([Type.Literal('frame'), Type.Literal('window')], {
     default: 'frame',
     description:
-      'How viewer writes are batched (one write of a shared buffer per viewer per batch; a keyframe always starts a new batch). frame: a video frame goes out at the end of the event-loop turn it arrived in, with the audio queued before it and anything else read in the same turn (so under load more messages share a write); audio and data alone wait for the next video frame, at most fanoutBatchMs — about one write per viewer per video frame, and video never waits. window: every message waits up to fanoutBatchMs. Measured: bench/README.md "Edge fan-out".',
+      'How viewer writes are batched (one write of a shared buffer per viewer per batch; a keyframe always starts a new batch). frame: a video frame goes out 4 ms after it arrived, with the audio queued before it and anything else that arrived meanwhile (a burst of frames shares a write; under load more does); audio and data alone wait for the next video frame, at most fanoutBatchMs — at most one write per viewer per video frame, and video waits 4 ms. window: every message waits up to fanoutBatchMs. Measured: bench/README.md "Edge fan-out".',
   }),
   fanoutBatchMs: Type.Integer({
     default: 50,
