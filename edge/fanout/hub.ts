@@ -77,7 +77,7 @@ export interface FanoutOptions {
   maxGopBytes?: number;
 }
 
-export const FANOUT_DEFAULTS: FanoutOptions = { batchMs: 40, batchMode: 'window', maxBacklogBytes: 4 * 1024 * 1024, maxLagMs: 10_000, maxGopBytes: DEFAULT_GOP_CACHE_MAX_BYTES };
+export const FANOUT_DEFAULTS: FanoutOptions = { batchMs: 50, batchMode: 'frame', maxBacklogBytes: 4 * 1024 * 1024, maxLagMs: 10_000, maxGopBytes: DEFAULT_GOP_CACHE_MAX_BYTES };
 
 /** One message encoded once for every viewer kind. */
 interface Encoded {
