@@ -164,7 +164,7 @@ export class EdgeService implements Service {
     if (!stream || stream.state === 'closed') {
       stream = new EdgeStream(app, name, {
         hls: this.hls,
-        fanout: { batchMs: this.config.fanoutBatchMs, maxBacklogBytes: this.config.viewerMaxBacklogBytes, maxLagMs: this.config.viewerMaxLagMs, maxGopBytes: this.config.gopCacheMaxBytes },
+        fanout: { batchMs: this.config.fanoutBatchMs, batchMode: this.config.fanoutBatchMode, maxBacklogBytes: this.config.viewerMaxBacklogBytes, maxLagMs: this.config.viewerMaxLagMs, maxGopBytes: this.config.gopCacheMaxBytes },
         upstreams: () => this.upstreams(app, name),
         maxRedirects: this.config.maxRedirects,
         upstreamQuery: this.upstreamQuery,
@@ -312,6 +312,7 @@ export class EdgeService implements Service {
       res.end();
       return stream.removeViewer();
     }
+    res.flushHeaders(); // the viewer writes its chunks to the socket itself (edge/viewers.ts)
     const viewer = this.reporter.counted(app, name, flvViewer(req, res));
     stream.hub.add(viewer);
     res.once('close', () => {

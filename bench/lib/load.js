@@ -144,7 +144,7 @@ async function startPlayers(ctx, opts) {
     async status() {
       const all = await Promise.all(
         shards.map((s) => {
-          const p = s.ipc.wait((m) => m.event === 'status', 15000, 'status'); // a starved player process may answer late
+          const p = s.ipc.wait((m) => m.event === 'status', 20000, 'status'); // a loaded shared box can starve a player process for seconds
           s.ipc.send({ cmd: 'status' });
           return p;
         }),

@@ -30,9 +30,45 @@ export interface ViewerConnection {
   readonly outBytes: number;
 }
 
+/**
+ * How the hub cuts batches (edge config `fanoutBatchMode`):
+ * - `frame`: a video frame is written FRAME_COALESCE_MS after it arrived, together with whatever
+ *   audio came before it and anything else that arrived meanwhile (a burst of frames shares one
+ *   write); audio and data alone wait for the next video frame, at most `batchMs` (an audio-only
+ *   stream: the window). At most one write per viewer per video frame, and video waits in the hub
+ *   only FRAME_COALESCE_MS.
+ * - `window`: every message waits up to `batchMs` (one write per viewer per window).
+ */
+export type FanoutBatchMode = 'frame' | 'window';
+
+/** How long a video frame waits in `frame` mode for the rest of its burst. */
+export const FRAME_COALESCE_MS = 4;
+
+/** What kind of message the hub is given (protocol/media-tag.ts classifies it). */
+export type FanoutMessageKind = 'keyframe' | 'video' | 'audio' | 'header' | 'metadata';
+
+/**
+ * The hub's batching decision for one message: `cut` — flush what is pending first (a keyframe
+ * always starts a batch, so a lagging viewer can resume at a batch start); `flush` — when the batch
+ * holding the message is written: `soon` FRAME_COALESCE_MS later (one timer for all hubs; messages
+ * that arrive meanwhile share the write), `window` at most `batchMs` after the batch opened.
+ */
+export interface BatchStep {
+  cut: boolean;
+  flush: 'soon' | 'window';
+}
+
+export function batchStep(mode: FanoutBatchMode, kind: FanoutMessageKind): BatchStep {
+  const cut = kind === 'keyframe';
+  if (mode === 'frame' && (kind === 'keyframe' || kind === 'video')) return { cut, flush: 'soon' };
+  return { cut, flush: 'window' };
+}
+
 export interface FanoutOptions {
   /** Messages are written to viewers in batches at most this old (one write per viewer per batch). */
   batchMs: number;
+  /** How batches are cut (see FanoutBatchMode); default `window`. */
+  batchMode?: FanoutBatchMode;
   /** A viewer with more queued than this stops receiving until the next keyframe. */
   maxBacklogBytes: number;
   /** A viewer behind for longer than this is disconnected. */
@@ -41,7 +77,7 @@ export interface FanoutOptions {
   maxGopBytes?: number;
 }
 
-export const FANOUT_DEFAULTS: FanoutOptions = { batchMs: 40, maxBacklogBytes: 4 * 1024 * 1024, maxLagMs: 10_000, maxGopBytes: DEFAULT_GOP_CACHE_MAX_BYTES };
+export const FANOUT_DEFAULTS: FanoutOptions = { batchMs: 50, batchMode: 'frame', maxBacklogBytes: 4 * 1024 * 1024, maxLagMs: 10_000, maxGopBytes: DEFAULT_GOP_CACHE_MAX_BYTES };
 
 /** One message encoded once for every viewer kind. */
 interface Encoded {
@@ -78,6 +114,7 @@ export class StreamHub {
   private batch: Encoded[] = [];
   private batchStartsWithKeyframe = false;
   private timer?: NodeJS.Timeout;
+  private readonly mode: FanoutBatchMode;
   private ended = false;
   /** Messages not delivered to lagging viewers, all viewers together. */
   drops = 0;
@@ -90,6 +127,7 @@ export class StreamHub {
     private readonly onGopOverflow?: (overflows: number, maxBytes: number) => void,
   ) {
     this.writer.chunkSize = SERVER_CHUNK_SIZE;
+    this.mode = opts.batchMode ?? 'window';
     const maxGopBytes = opts.maxGopBytes ?? DEFAULT_GOP_CACHE_MAX_BYTES;
     this.gop = new GopCache<Encoded>((e) => e.msg.payload.length + e.rtmp.length + e.flv.length, maxGopBytes);
   }
@@ -124,12 +162,15 @@ export class StreamHub {
     else if (header && tag.track === 'video') this.videoHeader = enc;
     else if (header && tag.track === 'audio') this.audioHeader = enc;
     else if (this.gop.push(enc, key) === 'overflow') this.onGopOverflow?.(this.gop.overflows, this.opts.maxGopBytes ?? DEFAULT_GOP_CACHE_MAX_BYTES);
-    if (key) {
+    const kind: FanoutMessageKind = meta ? 'metadata' : header ? 'header' : key ? 'keyframe' : tag.track === 'video' ? 'video' : 'audio';
+    const step = batchStep(this.mode, kind);
+    if (step.cut) {
       this.flush();
       this.batchStartsWithKeyframe = true;
     }
     this.batch.push(enc);
-    this.timer ??= setTimeout(() => this.flush(), this.opts.batchMs);
+    if (step.flush === 'soon') flushSoon(this);
+    else this.timer ??= setTimeout(() => this.flush(), this.opts.batchMs);
   }
 
   /** Starts a viewer with the FLV header (HTTP-FLV), metadata, sequence headers and the last GOP. */
@@ -176,8 +217,11 @@ export class StreamHub {
   }
 
   flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    dueSoon.delete(this);
     if (this.batch.length === 0) return;
     const batch = this.batch;
     const startsWithKeyframe = this.batchStartsWithKeyframe;
@@ -226,6 +270,27 @@ export class StreamHub {
   private encode(msg: RtmpMessage): Encoded {
     return { msg, rtmp: this.writer.write({ ...msg, streamId: MEDIA_STREAM_ID }), flv: flvTag(msg) };
   }
+}
+
+/**
+ * Hubs with a video frame pending, flushed together by one timer FRAME_COALESCE_MS after the first
+ * of them: what arrives from the upstreams meanwhile (the rest of a burst: origins and networks
+ * often deliver a few frames back to back) shares the write. Under load the timer fires late, so
+ * the writes coalesce further by themselves.
+ */
+const dueSoon = new Set<StreamHub>();
+let soonTimer: NodeJS.Timeout | undefined;
+
+function flushSoon(hub: StreamHub): void {
+  dueSoon.add(hub);
+  soonTimer ??= setTimeout(flushDue, FRAME_COALESCE_MS);
+}
+
+function flushDue(): void {
+  soonTimer = undefined;
+  const hubs = [...dueSoon];
+  dueSoon.clear();
+  for (const hub of hubs) hub.flush();
 }
 
 function concat(batch: readonly Encoded[], kind: 'rtmp' | 'flv'): Buffer {

@@ -1,4 +1,4 @@
-import { StreamHub, type FanoutViewer } from '../../edge/fanout/hub';
+import { batchStep, FRAME_COALESCE_MS, StreamHub, type FanoutBatchMode, type FanoutMessageKind, type FanoutViewer } from '../../edge/fanout/hub';
 import { readFlvTags } from '../../protocol/flv';
 import type { RtmpMessage } from '../../protocol/rtmp/message';
 
@@ -35,9 +35,12 @@ class Recorder implements FanoutViewer {
   }
 }
 
-function hub(batchMs = 1000): StreamHub {
-  return new StreamHub({ batchMs, maxBacklogBytes: 1000, maxLagMs: 5000 });
+function hub(batchMs = 1000, batchMode: FanoutBatchMode = 'window'): StreamHub {
+  return new StreamHub({ batchMs, batchMode, maxBacklogBytes: 1000, maxLagMs: 5000 });
 }
+
+/** Lets the frame flush (FRAME_COALESCE_MS) run. */
+const framePasses = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, FRAME_COALESCE_MS + 5));
 
 describe('StreamHub', () => {
   test('a new viewer starts with the FLV header, metadata, sequence headers and the cached GOP', () => {
@@ -124,5 +127,91 @@ describe('StreamHub', () => {
     const late = new Recorder();
     h.add(late);
     expect(late.ended).toBe(true);
+  });
+
+  describe('batching decisions', () => {
+    test.each<[FanoutBatchMode, FanoutMessageKind, boolean, 'soon' | 'window']>([
+      // mode, message, cuts the pending batch first, when its batch is written
+      ['frame', 'keyframe', true, 'soon'],
+      ['frame', 'video', false, 'soon'],
+      ['frame', 'audio', false, 'window'],
+      ['frame', 'header', false, 'window'],
+      ['frame', 'metadata', false, 'window'],
+      ['window', 'keyframe', true, 'window'],
+      ['window', 'video', false, 'window'],
+      ['window', 'audio', false, 'window'],
+      ['window', 'header', false, 'window'],
+      ['window', 'metadata', false, 'window'],
+    ])('%s mode, %s: cut %s, flush at %s', (mode, kind, cut, flush) => {
+      expect(batchStep(mode, kind)).toEqual({ cut, flush });
+    });
+
+    test.each<[string, Array<RtmpMessage | 'wait'>, string[][]]>([
+      // pushes ('wait' lets FRAME_COALESCE_MS pass) → the writes each viewer got after the header, as tags
+      ['a video frame goes out FRAME_COALESCE_MS later with the audio queued before it', [key(0), 'wait', audio(10), audio(20), inter(33), 'wait'], [['K0'], ['a10', 'a20', 'v33']]],
+      ['audio alone waits for the next video frame', [key(0), 'wait', audio(10), 'wait', audio(20), 'wait'], [['K0']]],
+      ['a burst (messages within FRAME_COALESCE_MS) shares one write', [key(0), audio(10), inter(33), audio(40), inter(66), 'wait'], [['K0', 'a10', 'v33', 'a40', 'v66']]],
+      ['a keyframe cuts the pending batch: it starts a write of its own', [key(0), 'wait', audio(10), key(33), audio(40), 'wait'], [['K0'], ['a10'], ['K33', 'a40']]],
+      ['sequence headers wait for the keyframe after them, which starts a new batch', [key(0), 'wait', avcHeader(30), key(33), 'wait'], [['K0'], ['vh30'], ['K33']]],
+    ])('frame mode: %s', async (_name, steps, writes) => {
+      const h = hub(1000, 'frame');
+      const v = new Recorder();
+      h.add(v); // nothing cached yet: the FLV header alone
+      for (const s of steps) {
+        if (s === 'wait') await framePasses();
+        else h.push(s);
+      }
+      const got = v.chunks.slice(1).map((c) => {
+        const r = new Recorder();
+        r.chunks = [c];
+        return r.tags();
+      });
+      expect(got).toEqual(writes);
+      h.end('done');
+    });
+
+    test('frame mode: audio alone is written after batchMs (an audio-only stream)', async () => {
+      const h = hub(50, 'frame');
+      const v = new Recorder();
+      h.add(v);
+      h.push(audio(0));
+      h.push(audio(21));
+      await framePasses();
+      expect(v.chunks).toHaveLength(1); // the FLV header
+      await new Promise((resolve) => setTimeout(resolve, 80));
+      expect(v.tags()).toEqual(['a0', 'a21']);
+      h.end('done');
+    });
+
+    test('frame mode: end() and a new viewer flush what is pending at once; a lagging viewer still resumes only on a keyframe', async () => {
+      const h = hub(1000, 'frame');
+      for (const m of [avcHeader(), aacHeader()]) h.push(m);
+      const slow = new Recorder();
+      const fast = new Recorder();
+      h.add(slow);
+      h.add(fast);
+      h.push(key(0));
+      await framePasses();
+      slow.backlog = 5000;
+      h.push(inter(33)); // not written to slow: it starts lagging
+      await framePasses();
+      slow.backlog = 0;
+      h.push(audio(40));
+      h.push(inter(66)); // drained, but no keyframe: still skipped
+      await framePasses();
+      h.push(key(100)); // resumes here, with the sequence headers
+      h.push(audio(110));
+      const late = new Recorder();
+      h.add(late); // flushes [K100, a110] to the others first
+      expect(fast.tags()).toEqual(['ah0', 'vh0', 'K0', 'v33', 'a40', 'v66', 'K100', 'a110']);
+      expect(slow.tags()).toEqual(['ah0', 'vh0', 'K0', 'ah0', 'vh0', 'K100', 'a110']);
+      expect(late.tags()).toEqual(['ah0', 'vh0', 'K100', 'a110']);
+      h.push(audio(130));
+      h.end('gone');
+      expect(fast.tags().at(-1)).toBe('a130');
+      expect(fast.ended).toBe(true);
+      await framePasses(); // nothing left to write after end()
+      expect(fast.tags().at(-1)).toBe('a130');
+    });
   });
 });
