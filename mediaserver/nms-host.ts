@@ -12,6 +12,7 @@ import Flv from 'node-media-server/src/protocol/flv.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
 import { redactText, redactUrl, type Logger } from '../common/logger';
 import { newAmfObject, type AmfObject } from '../protocol/amf0';
+import { FLV_TAG_HEADER_SIZE, readFlvTagAt } from '../protocol/flv';
 import type { MediaMessage } from '../protocol/media';
 import { ChunkWriter } from '../protocol/rtmp/chunk-writer';
 import { answerFourCcList } from '../protocol/rtmp/fourcc';
@@ -477,13 +478,9 @@ export function deliverMediaToNms(session: RtmpSession, msg: RtmpMessage): void 
   session.rtmp.onPacketCallback(Flv.parserTag(msg.type, msg.timestamp, msg.payload.length, msg.payload));
 }
 
-/** An FLV tag (11-byte header, body, previous-tag-size) as node-media-server caches it, as a message. */
+/** An FLV tag as node-media-server caches it (11-byte header, body, PreviousTagSize), as a message. */
 export function flvTagMessage(tag: Buffer): MediaMessage | undefined {
-  if (tag.length < 15) return undefined;
-  const size = tag.readUIntBE(1, 3);
-  if (11 + size > tag.length) return undefined;
-  const timestamp = ((tag[7] << 24) | (tag[4] << 16) | (tag[5] << 8) | tag[6]) >>> 0;
-  return { type: tag[0], timestamp, payload: tag.subarray(11, 11 + size) };
+  return tag.length < FLV_TAG_HEADER_SIZE + 4 ? undefined : readFlvTagAt(tag, 0)?.msg;
 }
 
 function isServerResponse(res: FlvSession['res']): res is ServerResponse {

@@ -91,13 +91,24 @@ export function readFlvTags(buf: Buffer): MediaMessage[] {
   let pos = dataOffset + 4; // skip PreviousTagSize0
   while (pos < buf.length) {
     if (pos + FLV_TAG_HEADER_SIZE > buf.length) throw new FlvFormatError(`truncated tag header at ${pos}`);
-    const type = buf[pos] & 0x1f;
-    const size = buf.readUIntBE(pos + 1, 3);
-    const timestamp = (buf.readUIntBE(pos + 4, 3) | (buf[pos + 7] << 24)) >>> 0;
-    const body = pos + FLV_TAG_HEADER_SIZE;
-    if (body + size + 4 > buf.length) throw new FlvFormatError(`truncated tag body at ${pos}`);
-    out.push({ type, timestamp, payload: buf.subarray(body, body + size) });
-    pos = body + size + 4;
+    const tag = readFlvTagAt(buf, pos);
+    if (!tag || tag.next > buf.length) throw new FlvFormatError(`truncated tag body at ${pos}`);
+    out.push(tag.msg);
+    pos = tag.next;
   }
   return out;
+}
+
+/**
+ * The FLV tag (E.4.1: TagType, DataSize, Timestamp | TimestampExtended << 24, StreamID, body) at
+ * `pos`, and where the next tag starts (after this one's PreviousTagSize, which is not checked);
+ * undefined when its header or body is cut short. The body is a view into `buf`.
+ */
+export function readFlvTagAt(buf: Buffer, pos: number): { msg: MediaMessage; next: number } | undefined {
+  if (pos < 0 || pos + FLV_TAG_HEADER_SIZE > buf.length) return undefined;
+  const size = buf.readUIntBE(pos + 1, 3);
+  const body = pos + FLV_TAG_HEADER_SIZE;
+  if (body + size > buf.length) return undefined;
+  const timestamp = (buf.readUIntBE(pos + 4, 3) | (buf[pos + 7] << 24)) >>> 0;
+  return { msg: { type: buf[pos] & 0x1f, timestamp, payload: buf.subarray(body, body + size) }, next: body + size + 4 };
 }

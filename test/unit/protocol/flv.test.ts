@@ -4,6 +4,7 @@ import {
   FlvFormatError,
   flvTag,
   isMetadata,
+  readFlvTagAt,
   readFlvTags,
   stripSetDataFrame,
 } from '../../../protocol/flv';
@@ -43,6 +44,19 @@ describe('FLV header and tags (FLV spec v10, Annex E)', () => {
     ['DataOffset beyond the buffer', hex('464C5601 05 000000FF 00000000')],
   ])('readFlvTags: %s → FlvFormatError', (_name, buf) => {
     expect(() => readFlvTags(buf)).toThrow(FlvFormatError);
+  });
+
+  // One tag at an offset, as node-media-server caches them (mediaserver/nms-host.ts flvTagMessage).
+  test.each<[string, Buffer, number, { type: number; timestamp: number; payload: string; next: number } | undefined]>([
+    ['a video tag with its PreviousTagSize', hex('09 000002 000102 00 000000 1701 0000000D'), 0, { type: 9, timestamp: 0x102, payload: '1701', next: 17 }],
+    ['TimestampExtended is the high byte', hex('08 000001 ABCDEF 7F 000000 AF 0000000C'), 0, { type: 8, timestamp: 0x7fabcdef, payload: 'af', next: 16 }],
+    ['at an offset', hex('FFFF 12 000000 000000 00 000000 0000000B'), 2, { type: 18, timestamp: 0, payload: '', next: 17 }],
+    ['header cut short', hex('09 000002 0001'), 0, undefined],
+    ['body cut short', hex('09 000010 000000 00 000000 17'), 0, undefined],
+    ['negative offset', hex('09 000000 000000 00 000000'), -1, undefined],
+  ])('readFlvTagAt: %s', (_name, buf, pos, expected) => {
+    const tag = readFlvTagAt(buf, pos);
+    expect(tag && { type: tag.msg.type, timestamp: tag.msg.timestamp, payload: tag.msg.payload.toString('hex'), next: tag.next }).toEqual(expected);
   });
 });
 
